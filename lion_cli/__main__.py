@@ -1,0 +1,3 @@
+from lion_cli.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Typer commands, one module per noun. The only layer that wires adapters together."""

@@ -1,0 +1,45 @@
+"""The `lion` command. Command modules import nothing heavy at module level, so `lion --help`
+starts fast; torch, transformers and textual are imported inside the commands that use them."""
+
+from __future__ import annotations
+
+import typer
+
+from lion_cli import __version__
+
+app = typer.Typer(
+    name="lion",
+    help="Adversarial distillation of an API-only LLM into a small open-weight student (Lion, EMNLP 2023).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # tracebacks must never print locals (an API key could be one)
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"lion {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """lion: teacher answers, student imitates, referee finds what is hard, generator writes more."""
+
+
+def _register() -> None:
+    # Each module adds its commands to `app`; the order here is the order in `lion --help`.
+    from lion_cli.cli import db, init
+
+    for module in (init, db):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app()

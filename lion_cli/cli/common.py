@@ -1,0 +1,67 @@
+"""Shared CLI plumbing: exit codes, stderr logging, opening a project."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from lion_cli.config import Settings
+    from lion_cli.store.db import Store
+
+# Kept here (not imported from config) so `lion --help` never builds the pydantic models.
+CONFIG_NAME = "lion.toml"
+DB_NAME = "lion.db"
+
+EXIT_USAGE = 2
+
+
+def err(msg: str) -> None:
+    """Progress and diagnostics go to stderr; stdout is for results."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def fail(msg: str, code: int = EXIT_USAGE) -> NoReturn:
+    err(f"error: {msg}")
+    raise typer.Exit(code)
+
+
+@dataclass
+class Project:
+    dir: Path
+    settings: Settings
+    store: Store
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / CONFIG_NAME
+
+
+def find_project_dir(start: Path | None) -> Path:
+    """The folder holding lion.toml: the one given, or the nearest one above the cwd."""
+    if start is not None:
+        return start.resolve()
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if (d / CONFIG_NAME).exists():
+            return d
+    return here
+
+
+def open_project(directory: Path | None, *, readonly: bool = False) -> Project:
+    from lion_cli.config import ConfigError, load_settings
+    from lion_cli.store.db import open_store
+
+    d = find_project_dir(directory)
+    try:
+        settings = load_settings(d / CONFIG_NAME)
+    except ConfigError as exc:
+        fail(str(exc))
+    db = d / DB_NAME
+    if not db.exists():
+        fail(f"{db}: no store here (run `lion init {d}` first)")
+    return Project(d, settings, open_store(db, readonly=readonly))

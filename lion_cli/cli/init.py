@@ -1,0 +1,103 @@
+"""`lion init`: create a project folder with lion.toml and lion.db, seeds in both pools."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import typer
+
+from lion_cli.cli.common import CONFIG_NAME, DB_NAME, err, fail
+from lion_cli.core.seeds import SeedError, decode_seed_bytes, parse_seed_text
+from lion_cli.core.tomltext import set_key
+from lion_cli.resources import resource_file
+
+
+def _parse_override(raw: str) -> tuple[str, object]:
+    key, sep, value = raw.partition("=")
+    if not sep or not key.strip():
+        fail(f"--set {raw!r}: expected section.key=value")
+    text = value.strip()
+    try:  # numbers, booleans, lists and quoted strings as JSON; anything else is a plain string
+        parsed: object = json.loads(text)
+    except json.JSONDecodeError:
+        parsed = text
+    return key.strip(), parsed
+
+
+def render_config(name: str, seed_file: str, overrides: list[str]) -> str:
+    text = resource_file(CONFIG_NAME).read_text(encoding="utf-8")
+    text = set_key(text, "project.name", name)
+    text = set_key(text, "project.seed_file", seed_file)
+    for raw in overrides:
+        key, value = _parse_override(raw)
+        try:
+            text = set_key(text, key, value)
+        except KeyError as exc:
+            fail(f"--set {raw!r}: {exc.args[0]}")
+    return text
+
+
+def init_project(directory: Path, seed: Path, *, name: str | None = None, force: bool = False,
+                 overrides: list[str] | None = None) -> dict[str, object]:
+    """Validate everything first, then write config and store; a failure leaves nothing behind."""
+    from lion_cli.config import ConfigError, load_settings
+    from lion_cli.store.db import open_store
+    from lion_cli.store.pools import import_seeds
+
+    directory = directory.resolve()
+    cfg_path, db_path = directory / CONFIG_NAME, directory / DB_NAME
+    if (cfg_path.exists() or db_path.exists()) and not force:
+        fail(f"{directory}: already a lion project (use --force to start it afresh)")
+    if not seed.is_file():
+        fail(f"{seed}: seed file not found")
+    try:
+        parsed = parse_seed_text(decode_seed_bytes(seed.read_bytes(), str(seed)), str(seed))
+    except SeedError as exc:
+        fail(str(exc))
+    text = render_config(name or directory.name, str(seed.resolve()), overrides or [])
+
+    directory.mkdir(parents=True, exist_ok=True)
+    # Build the new project in a temporary folder beside it, then move it into place: an error
+    # (a bad --set value, a full disk) leaves any existing project untouched.
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".lion-init-") as tmp:
+        tmp_cfg, tmp_db = Path(tmp) / CONFIG_NAME, Path(tmp) / DB_NAME
+        tmp_cfg.write_text(text, encoding="utf-8")
+        try:
+            settings = load_settings(tmp_cfg)
+        except ConfigError as exc:
+            fail(str(exc).replace(str(tmp_cfg), str(cfg_path)))
+        with open_store(tmp_db) as store:
+            n = import_seeds(store, parsed.items, settings.project.name)
+            store.event(f"project created with {n} seed instructions ({parsed.duplicates} duplicates dropped)")
+            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for suffix in ("-wal", "-shm"):
+            Path(str(db_path) + suffix).unlink(missing_ok=True)
+        os.replace(tmp_db, db_path)
+        shutil.move(str(tmp_cfg), cfg_path)
+    return {"project": str(directory), "seeds": n, "duplicates": parsed.duplicates, "format": parsed.fmt}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("init")
+    def init_cmd(
+        directory: Path = typer.Argument(Path("."), help="Project folder (created if missing)."),
+        seed: Path = typer.Option(..., "--seed", help="Seed instructions: Alpaca JSON, JSONL, "
+                                  "Self-Instruct seed_tasks.jsonl, or text (one per line)."),
+        name: str = typer.Option(None, "--name", help="Project name (default: the folder's name)."),
+        set_: list[str] = typer.Option([], "--set", help="Override a lion.toml key, e.g. "
+                                       "--set teacher.base_url=http://127.0.0.1:8000/v1"),
+        force: bool = typer.Option(False, "--force", help="Replace an existing project here."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Create a project: lion.toml + lion.db, seeds in the Train and Cache Pools of iteration 0."""
+        result = init_project(directory, seed, name=name, force=force, overrides=set_)
+        if as_json:
+            print(json.dumps(result))
+        else:
+            err(f"imported {result['seeds']} seed instructions ({result['format']}), "
+                f"{result['duplicates']} exact duplicates dropped")
+            print(f"created {result['project']}/{CONFIG_NAME} and {DB_NAME}")

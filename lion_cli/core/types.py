@@ -1,0 +1,86 @@
+"""The vocabulary shared by every layer: roles, stages, pools, instructions."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    TEACHER = "teacher"
+    REFEREE = "referee"
+    GENERATOR = "generator"
+    STUDENT = "student"
+
+
+API_ROLES: tuple[Role, ...] = (Role.TEACHER, Role.REFEREE, Role.GENERATOR)
+
+
+class Stage(StrEnum):
+    IMITATION = "imitation"
+    DISCRIMINATION = "discrimination"
+    GENERATION = "generation"
+
+
+STAGES: tuple[Stage, ...] = (Stage.IMITATION, Stage.DISCRIMINATION, Stage.GENERATION)
+
+
+class StageStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Pool(StrEnum):
+    TRAIN = "train"
+    CACHE = "cache"
+
+
+class Origin(StrEnum):
+    SEED = "seed"
+    HARD = "hard"
+    EASY = "easy"
+
+
+class Label(StrEnum):
+    HARD = "hard"
+    EASY = "easy"
+    UNSCORED = "unscored"
+
+
+class Order(StrEnum):
+    """Which answer the referee sees first: teacher-first or student-first."""
+
+    TEACHER_FIRST = "teacher_first"
+    STUDENT_FIRST = "student_first"
+
+
+@dataclass(frozen=True, slots=True)
+class SeedItem:
+    """One instruction as read from a seed file, before it gets an id in the store."""
+
+    instruction: str
+    input: str = ""
+    output: str = ""
+    source_line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    id: int
+    text: str
+    input: str
+    origin: Origin
+    iteration: int
+    parent_id: int | None = None
+
+
+def content_hash(instruction: str, input_text: str = "") -> str:
+    """The identity of an instruction: exact duplicates (same text, same input) share it."""
+    h = hashlib.sha256()
+    h.update(instruction.encode("utf-8"))
+    h.update(b"\x00")
+    h.update(input_text.encode("utf-8"))
+    return h.hexdigest()

@@ -1,0 +1,161 @@
+"""Opening the store and applying migrations.
+
+WAL plus a busy timeout lets `lion status` and the dashboard read while `lion run` writes.
+Migrations are forward-only SQL files applied in name order, each in its own transaction and
+recorded in a ledger, on every open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lion_cli.resources import resource_dir
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str
+
+
+def available_migrations(folder: Path | None = None) -> list[Migration]:
+    folder = folder or resource_dir("migrations")
+    return [Migration(p.stem, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.sql"))]
+
+
+def _connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                               check_same_thread=False, isolation_level=None)
+    else:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                               isolation_level=None)  # autocommit; transactions are explicit
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+class Store:
+    """A connection plus the helpers every repository module uses."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
+        self.conn = conn
+        self.path = path
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. IMMEDIATE takes the write lock up front, so two writers queue
+        on the busy timeout instead of failing half-way with 'database is locked'."""
+        if self.conn.in_transaction:  # nested: join the outer transaction
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Any = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def event(self, message: str, *, level: str = "info", iteration: int | None = None,
+              stage: str | None = None, data_json: str = "{}") -> None:
+        self.conn.execute(
+            "INSERT INTO events (ts, level, iteration, stage, message, data_json) VALUES (?,?,?,?,?,?)",
+            (time.time(), level, iteration, stage, message, data_json),
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _ensure_ledger(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name TEXT PRIMARY KEY,"
+        " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
+    )
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'").fetchone()
+    if not exists:
+        return []
+    return [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None) -> list[str]:
+    """Apply the pending migrations, each in one transaction; returns the names applied."""
+    migrations = available_migrations() if migrations is None else migrations
+    _ensure_ledger(conn)
+    done = set(applied_migrations(conn))
+    applied: list[str] = []
+    for m in migrations:
+        if m.name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Statements one by one: executescript() would commit our transaction.
+            for stmt in _split_sql(m.sql):
+                conn.execute(stmt)
+            conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (m.name,))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        applied.append(m.name)
+    return applied
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (sqlite3.complete_statement knows about quotes)."""
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        if not buf and line.strip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip() and not all(ln.strip().startswith("--") or not ln.strip() for ln in buf.splitlines()):
+        out.append(buf.strip())
+    return out
+
+
+def open_store(path: Path | str, *, readonly: bool = False, create: bool = True) -> Store:
+    """Open (and migrate) a project's store. Read-only opens never migrate or write."""
+    p = Path(path)
+    if not p.exists() and (readonly or not create):
+        raise FileNotFoundError(f"{p}: no lion store here")
+    conn = _connect(p, readonly=readonly)
+    if not readonly:
+        migrate(conn)
+    return Store(conn, p)
