@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lion_cli.core.types import Role
 
@@ -23,7 +23,9 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: TOML has real types, so `iterations = "3"` or `tf32 = 1` is a mistake to report, not to
+    # coerce (an int is still accepted where a float is expected).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class ProjectSettings(_Strict):
@@ -62,11 +64,13 @@ class EndpointSettings(_Strict):
     timeout_s: float = Field(120.0, gt=0.0)
     max_retries: int = Field(8, ge=0)
 
-    @model_validator(mode="after")
-    def _url_scheme(self) -> EndpointSettings:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
-        return self
+    # A field validator (not a model one) so the error names `teacher.base_url`, not just `teacher`.
+    @field_validator("base_url")
+    @classmethod
+    def _url_scheme(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value
 
 
 def _teacher() -> EndpointSettings:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import typer
 
 from lion_cli.cli.common import DB_NAME, fail, find_project_dir
-from lion_cli.store.db import applied_migrations, available_migrations, migrate
 
-db_app = typer.Typer(help="Inspect and upgrade the project's SQLite store.", no_args_is_help=True)
+db_app = typer.Typer(help="Inspect and upgrade the project's SQLite store.", no_args_is_help=True,
+                     rich_markup_mode=None)
 
 
 def _db_path(directory: Path | None) -> Path:
@@ -21,25 +20,56 @@ def _db_path(directory: Path | None) -> Path:
     return path
 
 
+def migration_rows(path: Path) -> list[dict[str, object]]:
+    """Every known migration with applied true/false, then any step the ledger holds that this
+    lion does not know (written by a newer version) with applied true and unknown true."""
+    import sqlite3
+
+    from lion_cli.store.db import applied_migrations, available_migrations, connect
+
+    try:
+        conn = connect(path, readonly=True)
+        try:
+            done = applied_migrations(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        fail(f"{path}: not a readable lion store ({exc})")
+    known = [m.name for m in available_migrations()]
+    rows: list[dict[str, object]] = [{"name": n, "applied": n in done} for n in known]
+    rows += [{"name": n, "applied": True, "unknown": True} for n in done if n not in known]
+    return rows
+
+
 @db_app.command("status")
 def status_cmd(directory: Path = typer.Argument(None, help="Project folder."),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """List applied and pending migrations."""
-    conn = sqlite3.connect(f"file:{_db_path(directory)}?mode=ro", uri=True)
-    done = set(applied_migrations(conn))
-    rows = [{"name": m.name, "applied": m.name in done} for m in available_migrations()]
+    rows = migration_rows(_db_path(directory))
     if as_json:
         print(json.dumps(rows))
         return
     for r in rows:
-        print(f"{'applied' if r['applied'] else 'pending':8} {r['name']}")
+        state = "unknown" if r.get("unknown") else "applied" if r["applied"] else "pending"
+        print(f"{state:8} {r['name']}")
 
 
 @db_app.command("migrate")
 def migrate_cmd(directory: Path = typer.Argument(None, help="Project folder.")) -> None:
     """Apply pending migrations (every command does this on open; this only does it)."""
-    conn = sqlite3.connect(_db_path(directory), isolation_level=None)
-    names = migrate(conn)
+    import sqlite3
+
+    from lion_cli.store.db import connect, migrate
+
+    path = _db_path(directory)
+    try:
+        conn = connect(path)
+        try:
+            names = migrate(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        fail(f"{path}: migration failed, nothing of the failing step was applied ({exc})")
     print("\n".join(f"applied {n}" for n in names) or "up to date")
 
 

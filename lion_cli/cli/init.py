@@ -11,45 +11,62 @@ from pathlib import Path
 import typer
 
 from lion_cli.cli.common import CONFIG_NAME, DB_NAME, err, fail
-from lion_cli.core.seeds import SeedError, decode_seed_bytes, parse_seed_text
-from lion_cli.core.tomltext import set_key
 from lion_cli.resources import resource_file
 
 
-def _parse_override(raw: str) -> tuple[str, object]:
+def _parse_override(raw: str, template: str) -> tuple[str, object]:
+    """`section.key=value`. The value is read as JSON (numbers, booleans, lists, quoted strings),
+    except for keys whose template value is a string: there the text is taken as it is, so
+    `--set project.name=123` names the project "123" instead of failing validation."""
+    from lion_cli.core.tomltext import get_key
+
     key, sep, value = raw.partition("=")
-    if not sep or not key.strip():
+    key, text = key.strip(), value.strip()
+    if not sep or not key:
         fail(f"--set {raw!r}: expected section.key=value")
-    text = value.strip()
-    try:  # numbers, booleans, lists and quoted strings as JSON; anything else is a plain string
+    try:
+        current = get_key(template, key)
+    except KeyError as exc:
+        fail(f"--set {raw!r}: {exc.args[0]}")
+    if current is None:
+        fail(f"--set {raw!r}: '{key}' is not a lion.toml key (see the commented lion.toml for every key)")
+    try:
         parsed: object = json.loads(text)
     except json.JSONDecodeError:
+        parsed = text  # not JSON: a plain string, which validation refuses where a number is expected
+    if current.startswith(("\"", "'")) and not isinstance(parsed, str):
         parsed = text
-    return key.strip(), parsed
+    if parsed is None or isinstance(parsed, dict):
+        fail(f"--set {raw!r}: expected a number, boolean, string or list for '{key}'")
+    return key, parsed
 
 
 def render_config(name: str, seed_file: str, overrides: list[str]) -> str:
+    from lion_cli.core.tomltext import set_key
+
     text = resource_file(CONFIG_NAME).read_text(encoding="utf-8")
     text = set_key(text, "project.name", name)
     text = set_key(text, "project.seed_file", seed_file)
     for raw in overrides:
-        key, value = _parse_override(raw)
-        try:
-            text = set_key(text, key, value)
-        except KeyError as exc:
-            fail(f"--set {raw!r}: {exc.args[0]}")
+        key, value = _parse_override(raw, text)
+        text = set_key(text, key, value)
     return text
 
 
 def init_project(directory: Path, seed: Path, *, name: str | None = None, force: bool = False,
                  overrides: list[str] | None = None) -> dict[str, object]:
     """Validate everything first, then write config and store; a failure leaves nothing behind."""
-    from lion_cli.config import ConfigError, load_settings
+    import tomllib
+
+    from lion_cli.config import ConfigError, parse_settings
+    from lion_cli.core.seeds import SeedError, decode_seed_bytes, parse_seed_text
     from lion_cli.store.db import open_store
     from lion_cli.store.pools import import_seeds
 
     directory = directory.resolve()
     cfg_path, db_path = directory / CONFIG_NAME, directory / DB_NAME
+    if directory.exists() and not directory.is_dir():
+        fail(f"{directory}: exists and is not a folder")
     if (cfg_path.exists() or db_path.exists()) and not force:
         fail(f"{directory}: already a lion project (use --force to start it afresh)")
     if not seed.is_file():
@@ -59,21 +76,26 @@ def init_project(directory: Path, seed: Path, *, name: str | None = None, force:
     except SeedError as exc:
         fail(str(exc))
     text = render_config(name or directory.name, str(seed.resolve()), overrides or [])
+    # Validate the rendered config in memory, before anything exists on disk: a bad --set value
+    # must not leave even an empty project folder behind.
+    try:
+        settings = parse_settings(tomllib.loads(text), str(cfg_path))
+    except tomllib.TOMLDecodeError as exc:  # only a template bug can cause this
+        fail(f"{cfg_path}: invalid TOML after --set: {exc}")
+    except ConfigError as exc:
+        fail(str(exc))
 
     directory.mkdir(parents=True, exist_ok=True)
     # Build the new project in a temporary folder beside it, then move it into place: an error
-    # (a bad --set value, a full disk) leaves any existing project untouched.
+    # (a full disk, an interrupted import) leaves any existing project untouched.
     with tempfile.TemporaryDirectory(dir=directory, prefix=".lion-init-") as tmp:
         tmp_cfg, tmp_db = Path(tmp) / CONFIG_NAME, Path(tmp) / DB_NAME
         tmp_cfg.write_text(text, encoding="utf-8")
-        try:
-            settings = load_settings(tmp_cfg)
-        except ConfigError as exc:
-            fail(str(exc).replace(str(tmp_cfg), str(cfg_path)))
         with open_store(tmp_db) as store:
             n = import_seeds(store, parsed.items, settings.project.name)
             store.event(f"project created with {n} seed instructions ({parsed.duplicates} duplicates dropped)")
             store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # The old store's WAL must not be replayed into the new file.
         for suffix in ("-wal", "-shm"):
             Path(str(db_path) + suffix).unlink(missing_ok=True)
         os.replace(tmp_db, db_path)

@@ -1,0 +1,1 @@
+"""The async OpenAI-compatible API engine (engine.LLMEngine) and the local server (server/)."""

@@ -31,9 +31,12 @@ def available_migrations(folder: Path | None = None) -> list[Migration]:
     return [Migration(p.stem, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.sql"))]
 
 
-def _connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
+def connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the store's pragmas, in autocommit mode; it does not migrate."""
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+        # as_uri() percent-encodes: a project folder named 'a#b' or 'x?y' must not end the URI early.
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                                check_same_thread=False, isolation_level=None)
     else:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
@@ -45,6 +48,9 @@ def _connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+_connect = connect  # the name other store modules already use
 
 
 class Store:
@@ -120,6 +126,11 @@ def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None)
         if m.name in done:
             continue
         conn.execute("BEGIN IMMEDIATE")
+        # Two processes opening a fresh store at once both see the step as pending; the second one
+        # gets the write lock after the first committed, so look again under the lock.
+        if conn.execute("SELECT 1 FROM schema_migrations WHERE name=?", (m.name,)).fetchone():
+            conn.execute("COMMIT")
+            continue
         try:
             # Statements one by one: executescript() would commit our transaction.
             for stmt in _split_sql(m.sql):

@@ -18,13 +18,13 @@ def import_seeds(store: Store, items: Sequence[SeedItem], project_name: str) -> 
     with store.tx() as c:
         c.execute("INSERT OR REPLACE INTO project (id, name) VALUES (1, ?)", (project_name,))
         c.execute("INSERT OR IGNORE INTO iterations (iteration) VALUES (0)")
-        ids = []
+        ids: dict[int, None] = {}  # ordered and unique: a repeated item is one pool member, counted once
         for it in items:
             h = content_hash(it.instruction, it.input)
             c.execute(
                 "INSERT OR IGNORE INTO instructions (content_hash, text, input, seed_output, origin, iteration)"
                 " VALUES (?,?,?,?,?,0)", (h, it.instruction, it.input, it.output, Origin.SEED.value))
-            ids.append(c.execute("SELECT id FROM instructions WHERE content_hash=?", (h,)).fetchone()[0])
+            ids[c.execute("SELECT id FROM instructions WHERE content_hash=?", (h,)).fetchone()[0]] = None
         for pool in (Pool.TRAIN, Pool.CACHE):
             c.executemany("INSERT OR IGNORE INTO pool_members VALUES (0, ?, ?)",
                           [(pool.value, i) for i in ids])
