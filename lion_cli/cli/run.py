@@ -1,0 +1,192 @@
+"""`lion run`, `lion resume`, `lion status`: the loop, from wherever the project stands."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from lion_cli.cli.common import Project, err, fail, open_project
+
+EXIT_FAILED, EXIT_PAUSED, EXIT_BUSY, EXIT_INTERRUPTED = 1, 3, 4, 130
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_project(project: Project, iterations: int | None, until: str | None, *, resume: bool) -> int:
+    """Run the loop under the project's lock; returns the process exit code."""
+    import asyncio
+
+    from lion_cli import __version__
+    from lion_cli.core.types import Stage
+    from lion_cli.llm.errors import ApiError, BudgetExceeded
+    from lion_cli.pipeline.loop import describe_position
+    from lion_cli.pipeline.wiring import build_context
+    from lion_cli.store.lock import LockHeld, acquire
+    from lion_cli.store.progress import begin_run, end_run
+
+    settings, store = project.settings, project.store
+    total = iterations or settings.loop.iterations
+    stop_at = Stage(until) if until else None
+    try:
+        lock = acquire(store)
+    except LockHeld as exc:
+        err(f"error: {exc}")
+        return EXIT_BUSY
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    run_id = begin_run(store, settings.model_dump_json(), __version__)
+    status, code = "failed", EXIT_FAILED
+    try:
+        if lock.took_over:
+            err(lock.took_over)
+            store.event(lock.took_over, level="warning")
+        ctx = build_context(project.dir, settings, store)
+        where = describe_position(ctx, total)
+        err(("resume: " if resume else "run: ") + where)
+        store.event(f"{'resume' if resume else 'run'}: {where}")
+        outcome = asyncio.run(_run(ctx, total, stop_at))
+        status, code = ("done", 0)
+        err("run finished" if outcome.finished else f"stopped after {outcome.completed[-1][1].value}"
+            if outcome.completed else "nothing to do")
+    except BudgetExceeded as exc:
+        status, code = "paused", EXIT_PAUSED
+        err(f"paused: {exc} — raise [budget] max_usd in lion.toml and run `lion resume`")
+    except KeyboardInterrupt:
+        status, code = "interrupted", EXIT_INTERRUPTED
+        err("interrupted — everything finished so far is saved; `lion resume` goes on from here")
+    except (ApiError, RuntimeError, OSError) as exc:
+        err(f"error: {exc}")
+    finally:
+        end_run(store, run_id, status)
+        store.event(f"run {status}", level="info" if code == 0 else "warning")
+        lock.release()
+    if code == 0:
+        _print_status(project, as_json=False)
+    return code
+
+
+async def _run(ctx: Any, total: int, stop_at: Any) -> Any:
+    from lion_cli.pipeline.loop import run_loop
+
+    try:
+        return await run_loop(ctx, total, stop_at)
+    finally:
+        await ctx.engine.aclose()
+
+
+def _status_data(project: Project) -> dict[str, Any]:
+    from lion_cli.core.projection import ProjectionInput
+    from lion_cli.core.projection import project as project_cost
+    from lion_cli.store.progress import next_position
+    from lion_cli.store.summary import api_usage, iteration_summaries
+
+    s, store = project.settings, project.store
+    its = iteration_summaries(store)
+    usage = api_usage(store)
+    spent = sum(u["cost_usd"] for u in usage.values())
+    pos = next_position(store, s.loop.iterations)
+    done_its = sum(1 for i in its if i["status"] == "done")
+    cur = next((i for i in its if i["status"] != "done"), its[-1] if its else None)
+    cand_calls = sum(i["accepted"] + i["rejected"] for i in its)
+    accepted = sum(i["accepted"] for i in its)
+    per_call = {r: (u["cost_usd"] / max(u["calls"] - u["cached"], 1)) for r, u in usage.items()}
+    teacher_missing = 0
+    if cur is not None:
+        teacher_missing = int(store.scalar(
+            "SELECT COUNT(*) FROM pool_members p WHERE p.iteration=? AND NOT EXISTS (SELECT 1 FROM responses r"
+            " WHERE r.instruction_id=p.instruction_id AND r.role='teacher')", (cur["iteration"],)) or 0)
+        teacher_missing = min(teacher_missing, cur["cache_pool"] + cur["train_pool"])
+    proj = project_cost(ProjectionInput(
+        iterations=s.loop.iterations, iterations_done=done_its, cache_size=cur["cache_pool"] if cur else 0,
+        new_per_iteration=s.loop.new_per_iteration, teacher_missing=teacher_missing,
+        referee_done_this_iteration=int(store.scalar("SELECT COUNT(DISTINCT instruction_id || order_name)"
+                                                     " FROM judgements WHERE iteration=?",
+                                                     (cur["iteration"] if cur else -1,)) or 0),
+        generator_done_this_iteration=cur["accepted"] + cur["rejected"] if cur else 0,
+        acceptance_rate=accepted / cand_calls if cand_calls else 0.0, referee_retry_rate=0.0,
+        cost_per_call=per_call, spent_usd=spent))
+    return {
+        "project": s.project.name, "dir": str(project.dir), "iterations": s.loop.iterations,
+        "next": None if pos is None else {"iteration": pos[0], "stage": pos[1].value},
+        "finished": pos is None, "per_iteration": its, "api": usage,
+        "calls": sum(u["calls"] for u in usage.values()),
+        "tokens": sum(u["prompt_tokens"] + u["completion_tokens"] for u in usage.values()),
+        "spent_usd": spent, "projected_total_usd": proj.total_usd,
+        "projected_remaining_calls": proj.remaining_calls, "budget_usd": s.budget.max_usd,
+    }
+
+
+def _print_status(project: Project, as_json: bool) -> None:
+    d = _status_data(project)
+    if as_json:
+        print(json.dumps(d, indent=2, default=str))
+        return
+    nxt = "finished" if d["finished"] else f"next: iteration {d['next']['iteration']} {d['next']['stage']}"
+    print(f"{d['project']}  ({d['iterations']} iterations planned; {nxt})")
+    for i in d["per_iteration"]:
+        hr = "-" if i["hard_rate"] is None else f"{i['hard_rate']:.2f}"
+        oc = "-" if i["order_consistency"] is None else f"{i['order_consistency']:.2f}"
+        stages = " ".join(f"{k[:5]}:{v['status']}" for k, v in i["stages"].items())
+        print(f"  iteration {i['iteration']}: train {i['train_pool']}, cache {i['cache_pool']} | "
+              f"hard {i['hard']}, easy {i['easy']}, unscored {i['unscored']} (hard rate {hr}, "
+              f"order consistency {oc}) | new accepted {i['accepted']}, rejected {i['rejected']} | {stages}")
+    for role, u in sorted(d["api"].items()):
+        print(f"  {role:<9} {u['calls']} calls ({u['cached']} cached), {u['prompt_tokens']}+"
+              f"{u['completion_tokens']} tokens, ${u['cost_usd']:.4f}, {u['retries']} retries, "
+              f"{u['rate_limited']} × 429")
+    cap = f" of ${d['budget_usd']:.2f} budget" if d["budget_usd"] else ""
+    print(f"  spent ${d['spent_usd']:.4f}{cap}; projected total ${d['projected_total_usd']:.4f}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_cmd(
+        directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml)."),
+        iterations: int = typer.Option(None, "--iterations", min=1, help="Iterations in total (default: lion.toml)."),
+        until: str = typer.Option(None, "--until", help="Stop after this stage: imitation|discrimination|generation."),
+        tui: bool = typer.Option(False, "--tui", help="Run in a subprocess and watch it in the dashboard."),
+    ) -> None:
+        """Run the adversarial loop from wherever the project stands."""
+        if until and until not in ("imitation", "discrimination", "generation"):
+            fail(f"--until {until!r}: expected imitation, discrimination or generation")
+        if tui:
+            raise typer.Exit(_run_with_tui(directory, iterations, until))
+        raise typer.Exit(run_project(open_project(directory), iterations, until, resume=False))
+
+    @app.command("resume")
+    def resume_cmd(
+        directory: Path = typer.Argument(None, help="Project folder."),
+        iterations: int = typer.Option(None, "--iterations", min=1),
+    ) -> None:
+        """Go on after an interruption (a kill, a crash, a budget pause): only missing work is done."""
+        raise typer.Exit(run_project(open_project(directory), iterations, None, resume=True))
+
+    @app.command("status")
+    def status_cmd(directory: Path = typer.Argument(None, help="Project folder."),
+                   as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+        """Iteration, stage, counts, hard rate, API calls, tokens, dollars spent and projected."""
+        _print_status(open_project(directory, readonly=True), as_json)
+
+
+def _run_with_tui(directory: Path | None, iterations: int | None, until: str | None) -> int:
+    from lion_cli.cli.common import find_project_dir
+    from lion_cli.tui.app import run_dashboard
+
+    d = find_project_dir(directory)
+    argv = [sys.executable, "-m", "lion_cli", "run", str(d)]
+    if iterations:
+        argv += ["--iterations", str(iterations)]
+    if until:
+        argv += ["--until", until]
+    log = open(d / "run.log", "ab")  # noqa: SIM115 — the child owns it for its lifetime
+    proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    err(f"run started (pid {proc.pid}); its output goes to {d / 'run.log'}")
+    run_dashboard(d, proc)
+    return 0 if proc.poll() is None else int(proc.returncode or 0)

@@ -1,0 +1,131 @@
+"""Stage 2, discrimination: teacher and current student answer the Cache Pool, the referee scores
+each pair in both orders, and each instruction is labelled hard (gap ≥ τ), easy, or unscored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lion_cli.core.types import Instruction, Order, Pool, Role, Stage
+from lion_cli.pipeline.concurrency import for_each
+from lion_cli.pipeline.context import LoopContext
+from lion_cli.pipeline.progress import StepProgress, log
+from lion_cli.pipeline.teacher import ensure_teacher_answers
+from lion_cli.store.loop_rows import (
+    answers,
+    missing_in_pool,
+    replace_labels,
+    save_judgement,
+    save_response,
+    verdicts,
+)
+from lion_cli.store.pools import get_instructions, pool_ids
+from lion_cli.store.progress import student_path
+
+
+def row_seed(rng_seed: int, instruction_id: int) -> int:
+    """The student's sampling seed for one instruction: fixed per (project seed, instruction), so an
+    answer does not depend on batching, process count or a resume."""
+    return (rng_seed * 1_000_003 + instruction_id * 7_919) % (2**31 - 1)
+
+
+def student_answers(ctx: LoopContext, iteration: int) -> int:
+    from lion_cli.pipeline.student_specs import gen_spec, launch_config
+    from lion_cli.student.generation import generate
+
+    label, h = ctx.student_label(iteration), ctx.student_hash()
+    missing = get_instructions(ctx.store, missing_in_pool(ctx.store, iteration, Pool.CACHE, Role.STUDENT,
+                                                          label, h))
+    if not missing:
+        return 0
+    model = student_path(ctx.store, iteration)
+    if not model:
+        raise RuntimeError(f"iteration {iteration}: no trained student (imitation did not finish)")
+    work = ctx.students_dir / f"iter-{iteration}" / "answers"
+    work.mkdir(parents=True, exist_ok=True)
+    inp = work / "input.jsonl"
+    inp.write_text("".join(json.dumps({"id": i.id, "instruction": i.text, "input": i.input,
+                                       "seed": row_seed(ctx.settings.loop.rng_seed, i.id)}) + "\n"
+                           for i in missing), encoding="utf-8")
+    bar = StepProgress(ctx.store, iteration, Stage.DISCRIMINATION, "student", len(missing))
+    spec = gen_spec(ctx.settings, model_path=Path(model), input_path=inp, output_path=work / "output.jsonl")
+    try:
+        rows = generate(spec, launch_config(ctx.settings, for_generation=True),
+                        on_progress=lambda done, total: bar.advance(done - bar.done))
+    finally:
+        bar.close()
+    for ins in missing:
+        r = rows.get(ins.id) or rows.get(str(ins.id))  # type: ignore[call-overload]
+        if r is None:
+            raise RuntimeError(f"student generation returned no answer for instruction {ins.id}")
+        save_response(ctx.store, ins.id, Role.STUDENT, label, h, iteration, r["text"],
+                      r.get("finish_reason", ""), r.get("prompt_tokens", 0), r.get("completion_tokens", 0))
+    return len(missing)
+
+
+async def referee_pairs(ctx: LoopContext, iteration: int) -> int:
+    """Both orders for every Cache Pool item; an unreadable reply is asked again with a fresh sample
+    (`referee_retries` times), then left unscored."""
+    from lion_cli.core.referee import ParseFailure, parse_scores
+
+    ids = pool_ids(ctx.store, iteration, Pool.CACHE)
+    teacher = answers(ctx.store, ids, Role.TEACHER, ctx.settings.teacher.model, ctx.teacher_hash())
+    student = answers(ctx.store, ids, Role.STUDENT, ctx.student_label(iteration), ctx.student_hash())
+    attempts_allowed = ctx.settings.loop.referee_retries + 1
+    seen: dict[tuple[int, Order], list[bool]] = {}
+    for v in verdicts(ctx.store, iteration):
+        seen.setdefault((v.instruction_id, v.order), []).append(v.parse_error is None)
+    todo = [(i, o) for i in ids if i in teacher and i in student for o in Order
+            if not any(seen.get((i, o), [])) and len(seen.get((i, o), [])) < attempts_allowed]
+    if not todo:
+        return 0
+    texts = {i.id: i for i in get_instructions(ctx.store, sorted({i for i, _ in todo}))}
+    model = ctx.settings.referee.model
+    bar = StepProgress(ctx.store, iteration, Stage.DISCRIMINATION, "referee", len(todo), spent=ctx.spent)
+
+    async def judge(item: tuple[int, Order]) -> None:
+        iid, order = item
+        ins: Instruction = texts[iid]
+        first, second = ((teacher[iid], student[iid]) if order is Order.TEACHER_FIRST
+                         else (student[iid], teacher[iid]))
+        messages = ctx.prompts.referee(ins.text, ins.input, first, second)
+        for attempt in range(len(seen.get(item, [])), attempts_allowed):
+            res = await ctx.engine.chat(Role.REFEREE.value, messages, sample_index=attempt)
+            parsed = parse_scores(res.text)
+            if isinstance(parsed, ParseFailure):
+                save_judgement(ctx.store, iid, iteration, order, attempt, model, res.text, None, None,
+                               parsed.reason)
+                continue
+            t, s = ((parsed.first, parsed.second) if order is Order.TEACHER_FIRST
+                    else (parsed.second, parsed.first))
+            save_judgement(ctx.store, iid, iteration, order, attempt, model, res.text, t, s, None)
+            break
+        bar.advance()
+
+    try:
+        await for_each(todo, judge, ctx.settings.referee.max_concurrency)
+    finally:
+        bar.close()
+    return len(todo)
+
+
+def label_pool(ctx: LoopContext, iteration: int) -> dict[str, Any]:
+    from lion_cli.core.discrimination import label_items, summarize
+
+    ids = pool_ids(ctx.store, iteration, Pool.CACHE)
+    rows = label_items(ids, verdicts(ctx.store, iteration), ctx.settings.loop.tau)
+    replace_labels(ctx.store, iteration, rows)
+    summary = summarize(rows)
+    log(f"it{iteration} discrimination · {summary['hard']} hard, {summary['easy']} easy, "
+        f"{summary['unscored']} unscored; hard rate {summary['hard_rate']:.2f}, "
+        f"order consistency {summary['order_consistency']:.2f}")
+    return summary
+
+
+async def run_discrimination(ctx: LoopContext, iteration: int) -> dict[str, Any]:
+    asked = await ensure_teacher_answers(ctx, iteration, Pool.CACHE, Stage.DISCRIMINATION)
+    generated = student_answers(ctx, iteration)
+    judged = await referee_pairs(ctx, iteration)
+    summary = label_pool(ctx, iteration)
+    return {"teacher_asked": asked, "student_answered": generated, "referee_pairs": judged, **summary}

@@ -1,0 +1,94 @@
+"""Stage 1, imitation: the teacher answers the Train Pool, the student is fine-tuned on the answers."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from lion_cli.core.types import Pool, Role, Stage
+from lion_cli.pipeline.context import LoopContext
+from lion_cli.pipeline.progress import log
+from lion_cli.pipeline.teacher import ensure_teacher_answers
+from lion_cli.store.jobs import add_metric, finish_job, start_job
+from lion_cli.store.loop_rows import answers
+from lion_cli.store.pools import get_instructions, pool_ids
+from lion_cli.store.progress import set_student_path, student_path
+
+
+def training_ids(ctx: LoopContext, iteration: int) -> list[int]:
+    """From the base: every Train Pool so far (the paper's cumulative set). From the previous
+    student: this iteration's Train Pool only."""
+    if ctx.settings.loop.train_from == "previous":
+        return pool_ids(ctx.store, iteration, Pool.TRAIN)
+    ids: set[int] = set()
+    for it in range(iteration + 1):
+        ids.update(pool_ids(ctx.store, it, Pool.TRAIN))
+    return sorted(ids)
+
+
+def write_training_data(ctx: LoopContext, iteration: int, path: Path) -> int:
+    ids = training_ids(ctx, iteration)
+    got = answers(ctx.store, ids, Role.TEACHER, ctx.settings.teacher.model, ctx.teacher_hash())
+    rows = [{"instruction": ins.text, "input": ins.input, "output": got[ins.id]}
+            for ins in get_instructions(ctx.store, ids) if ins.id in got]
+    random.Random(ctx.settings.loop.rng_seed + iteration).shuffle(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
+    return len(rows)
+
+
+def base_for(ctx: LoopContext, iteration: int) -> str:
+    if ctx.settings.loop.train_from == "previous" and iteration > 0:
+        prev = student_path(ctx.store, iteration - 1)
+        if prev:
+            return prev
+    return str(ctx.settings.student.base_model)
+
+
+def train_student(ctx: LoopContext, iteration: int) -> Path:
+    from lion_cli.pipeline.student_specs import launch_config, train_spec
+    from lion_cli.student.training import train
+
+    done = student_path(ctx.store, iteration)
+    if done and Path(done, "config.json").exists():
+        return Path(done)
+    out_dir = ctx.students_dir / f"iter-{iteration}"
+    data = out_dir / "train.jsonl"
+    n = write_training_data(ctx, iteration, data)
+    if n == 0:
+        raise RuntimeError(f"iteration {iteration}: no teacher answers to train on")
+    spec = train_spec(ctx.settings, model_path=base_for(ctx, iteration), data_path=data, output_dir=out_dir)
+    launch = launch_config(ctx.settings)
+    log(f"it{iteration} imitation · training on {n} examples from {spec.model_path} ({launch.launcher})")
+    job = start_job(ctx.store, iteration, "train", spec.to_json(), str(out_dir), None)
+    bar: dict[str, Any] = {"last": 0}
+
+    def on_metric(m: dict[str, Any]) -> None:
+        add_metric(ctx.store, job, m)
+        step, total = m.get("step"), m.get("total_steps")
+        if isinstance(step, int) and isinstance(total, int):
+            from lion_cli.store.progress import update_stage
+
+            update_stage(ctx.store, iteration, Stage.IMITATION, step="train", done=step, total=total)
+            bar["last"] = step
+
+    try:
+        final = train(spec, launch, on_metric=on_metric)
+    except BaseException as exc:
+        finish_job(ctx.store, job, "failed", getattr(exc, "exit_code", None), str(exc)[-2000:])
+        raise
+    finish_job(ctx.store, job, "done", 0, None)
+    with ctx.store.tx():
+        set_student_path(ctx.store, iteration, str(final))
+    return final
+
+
+async def run_imitation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
+    asked = await ensure_teacher_answers(ctx, iteration, Pool.TRAIN, Stage.IMITATION)
+    final = train_student(ctx, iteration)
+    return {"teacher_asked": asked, "student_path": str(final),
+            "train_examples": len(training_ids(ctx, iteration))}

@@ -1,0 +1,71 @@
+"""The adversarial loop: imitation → discrimination → generation, per iteration, from wherever the
+store says the project stands. Every stage does only what is missing, so resuming is just running."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lion_cli.core.types import Pool, Stage, StageStatus
+from lion_cli.pipeline.context import LoopContext
+from lion_cli.pipeline.discrimination import run_discrimination
+from lion_cli.pipeline.generation import run_generation
+from lion_cli.pipeline.imitation import run_imitation
+from lion_cli.pipeline.progress import log
+from lion_cli.store.pools import pool_size
+from lion_cli.store.progress import ensure_iteration, finish_stage, next_position, stage_row, start_stage
+
+StageFn = Callable[[LoopContext, int], Awaitable[dict[str, Any]]]
+STAGE_FNS: dict[Stage, StageFn] = {
+    Stage.IMITATION: run_imitation,
+    Stage.DISCRIMINATION: run_discrimination,
+    Stage.GENERATION: run_generation,
+}
+
+
+@dataclass
+class LoopOutcome:
+    finished: bool
+    completed: list[tuple[int, Stage]] = field(default_factory=list)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def describe_position(ctx: LoopContext, iterations: int) -> str:
+    """What `lion resume` is about to do, in words."""
+    pos = next_position(ctx.store, iterations)
+    if pos is None:
+        return f"all {iterations} iterations are done"
+    it, stage = pos
+    row = stage_row(ctx.store, it, stage)
+    if row is None or row.status is StageStatus.PENDING:
+        return f"starting iteration {it}, stage {stage.value}"
+    part = f" ({row.step} {row.done}/{row.total} done)" if row.step else ""
+    return f"resuming iteration {it}, stage {stage.value}{part}"
+
+
+async def run_loop(ctx: LoopContext, iterations: int, until: Stage | None = None) -> LoopOutcome:
+    outcome = LoopOutcome(finished=False)
+    while (pos := next_position(ctx.store, iterations)) is not None:
+        it, stage = pos
+        ensure_iteration(ctx.store, it)
+        if stage is Stage.IMITATION and pool_size(ctx.store, it, Pool.TRAIN) == 0:
+            raise RuntimeError(f"iteration {it} has an empty Train Pool (the previous generation stage "
+                               "accepted nothing)")
+        start_stage(ctx.store, it, stage)
+        ctx.store.event(f"iteration {it}: {stage.value} started", iteration=it, stage=stage.value)
+        try:
+            detail = await STAGE_FNS[stage](ctx, it)
+        except BaseException as exc:
+            ctx.store.event(f"iteration {it}: {stage.value} stopped: {type(exc).__name__}: {exc}"[:500],
+                            level="error", iteration=it, stage=stage.value)
+            raise
+        finish_stage(ctx.store, it, stage, detail)
+        ctx.store.event(f"iteration {it}: {stage.value} done", iteration=it, stage=stage.value)
+        log(f"it{it} {stage.value} done")
+        outcome.completed.append((it, stage))
+        outcome.details[f"{it}:{stage.value}"] = detail
+        if until is not None and stage is until:
+            return outcome
+    outcome.finished = True
+    return outcome

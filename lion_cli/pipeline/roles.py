@@ -1,0 +1,45 @@
+"""The role prompts as message lists, rendered from prompts/*.txt by core's one template mechanism."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class RolePrompts:
+    templates: dict[str, Any]
+    sources: dict[str, str]
+
+    @property
+    def teacher_source(self) -> str:
+        return self.sources["teacher"]
+
+    def teacher(self, instruction: str, input_text: str) -> Messages:
+        from lion_cli.core.prompts import render
+
+        return render(self.templates["teacher"], instruction=instruction, input=input_text)
+
+    def referee(self, instruction: str, input_text: str, answer_1: str, answer_2: str) -> Messages:
+        from lion_cli.core.prompts import render
+
+        shown = instruction if not input_text else f"{instruction}\n\n{input_text}"
+        return render(self.templates["referee"], instruction=shown, answer_1=answer_1, answer_2=answer_2)
+
+    def generator(self, kind: str, seed: str, seed_input: str) -> Messages:
+        from lion_cli.core.prompts import render
+
+        shown = seed if not seed_input else f"{seed}\n{seed_input}"
+        return render(self.templates[f"generator_{kind}"], seed=shown)
+
+
+def load_role_prompts() -> RolePrompts:
+    from lion_cli.core.prompts import parse_template
+    from lion_cli.resources import resource_dir
+
+    folder = resource_dir("prompts")
+    sources = {name: (folder / f"{name}.txt").read_text(encoding="utf-8")
+               for name in ("teacher", "referee", "generator_hard", "generator_easy")}
+    return RolePrompts({k: parse_template(v) for k, v in sources.items()}, sources)

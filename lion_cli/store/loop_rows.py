@@ -1,0 +1,148 @@
+"""Rows the three stages write: answers, referee verdicts, labels and generator candidates.
+
+Each write is its own short transaction, made as soon as the work finishes, so a killed run keeps
+everything it paid for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from lion_cli.core.discrimination import LabelRow
+from lion_cli.core.types import Label, Order, Pool
+from lion_cli.store.db import Store
+
+# --- responses -----------------------------------------------------------------------------------
+
+def save_response(store: Store, instruction_id: int, role: str, model: str, settings_hash: str,
+                  iteration: int, text: str, finish_reason: str, prompt_tokens: int = 0,
+                  completion_tokens: int = 0) -> None:
+    with store.tx() as c:
+        c.execute(
+            "INSERT OR IGNORE INTO responses (instruction_id, role, model, settings_hash, iteration, text,"
+            " finish_reason, prompt_tokens, completion_tokens) VALUES (?,?,?,?,?,?,?,?,?)",
+            (instruction_id, role, model, settings_hash, iteration, text, finish_reason, prompt_tokens,
+             completion_tokens))
+
+
+def answered_ids(store: Store, role: str, model: str, settings_hash: str) -> set[int]:
+    return {r[0] for r in store.query(
+        "SELECT instruction_id FROM responses WHERE role=? AND model=? AND settings_hash=?",
+        (role, model, settings_hash))}
+
+
+def answers(store: Store, ids: Sequence[int], role: str, model: str, settings_hash: str) -> dict[int, str]:
+    wanted = set(ids)
+    return {r[0]: r[1] for r in store.query(
+        "SELECT instruction_id, text FROM responses WHERE role=? AND model=? AND settings_hash=?",
+        (role, model, settings_hash)) if r[0] in wanted}
+
+
+def missing_in_pool(store: Store, iteration: int, pool: Pool, role: str, model: str,
+                    settings_hash: str) -> list[int]:
+    """Pool members without an answer of this (role, model, settings) — the work still to do."""
+    return [r[0] for r in store.query(
+        "SELECT p.instruction_id FROM pool_members p WHERE p.iteration=? AND p.pool=? AND NOT EXISTS ("
+        " SELECT 1 FROM responses r WHERE r.instruction_id=p.instruction_id AND r.role=? AND r.model=?"
+        " AND r.settings_hash=?) ORDER BY p.instruction_id",
+        (iteration, pool.value, role, model, settings_hash))]
+
+
+# --- judgements ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Verdict:
+    instruction_id: int
+    order: Order
+    attempt: int
+    teacher_score: float | None
+    student_score: float | None
+    parse_error: str | None
+
+
+def save_judgement(store: Store, instruction_id: int, iteration: int, order: Order, attempt: int,
+                   referee_model: str, raw_text: str, teacher_score: float | None,
+                   student_score: float | None, parse_error: str | None) -> None:
+    with store.tx() as c:
+        c.execute(
+            "INSERT OR REPLACE INTO judgements (instruction_id, iteration, order_name, attempt, referee_model,"
+            " raw_text, teacher_score, student_score, parse_error) VALUES (?,?,?,?,?,?,?,?,?)",
+            (instruction_id, iteration, order.value, attempt, referee_model, raw_text, teacher_score,
+             student_score, parse_error))
+
+
+def verdicts(store: Store, iteration: int) -> list[Verdict]:
+    return [Verdict(r["instruction_id"], Order(r["order_name"]), r["attempt"], r["teacher_score"],
+                    r["student_score"], r["parse_error"])
+            for r in store.query("SELECT * FROM judgements WHERE iteration=? ORDER BY instruction_id,"
+                                 " order_name, attempt", (iteration,))]
+
+
+# --- labels --------------------------------------------------------------------------------------
+
+def replace_labels(store: Store, iteration: int, rows: Iterable[LabelRow]) -> None:
+    with store.tx() as c:
+        c.execute("DELETE FROM labels WHERE iteration=?", (iteration,))
+        c.executemany(
+            "INSERT INTO labels (iteration, instruction_id, teacher_score, student_score, gap, label, order_flip)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [(iteration, r.instruction_id, r.teacher_score, r.student_score, r.gap, r.label.value,
+              None if r.order_flip is None else int(r.order_flip)) for r in rows])
+
+
+def label_ids(store: Store, iteration: int, label: Label) -> list[int]:
+    return [r[0] for r in store.query(
+        "SELECT instruction_id FROM labels WHERE iteration=? AND label=? ORDER BY instruction_id",
+        (iteration, label.value))]
+
+
+# --- candidates ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CandidateRow:
+    slot: int
+    kind: str
+    seed_instruction_id: int
+    raw_text: str
+    text: str
+    input: str
+    finish_reason: str
+    accepted: bool
+    reject_reason: str | None
+    max_rouge: float | None
+    nearest_text: str | None
+    instruction_id: int | None
+
+
+def save_candidate(store: Store, iteration: int, row: CandidateRow) -> None:
+    store.conn.execute(
+        "INSERT OR REPLACE INTO candidates (iteration, slot, kind, seed_instruction_id, raw_text, text, input,"
+        " finish_reason, accepted, reject_reason, max_rouge, nearest_text, instruction_id)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (iteration, row.slot, row.kind, row.seed_instruction_id, row.raw_text, row.text, row.input,
+         row.finish_reason, int(row.accepted), row.reject_reason, row.max_rouge, row.nearest_text,
+         row.instruction_id))
+
+
+def candidates(store: Store, iteration: int) -> list[CandidateRow]:
+    return [CandidateRow(r["slot"], r["kind"], r["seed_instruction_id"], r["raw_text"], r["text"], r["input"],
+                         r["finish_reason"], bool(r["accepted"]), r["reject_reason"], r["max_rouge"],
+                         r["nearest_text"], r["instruction_id"])
+            for r in store.query("SELECT * FROM candidates WHERE iteration=? ORDER BY slot", (iteration,))]
+
+
+# --- novelty token cache -------------------------------------------------------------------------
+
+def tokens_for(store: Store, ids: Sequence[int]) -> dict[int, str | None]:
+    out: dict[int, str | None] = {}
+    for start in range(0, len(ids), 900):
+        chunk = list(ids[start:start + 900])
+        marks = ",".join("?" * len(chunk))
+        for r in store.query(f"SELECT id, tokens FROM instructions WHERE id IN ({marks})", chunk):
+            out[r[0]] = r[1]
+    return out
+
+
+def save_tokens(store: Store, pairs: Iterable[tuple[int, str]]) -> None:
+    with store.tx() as c:
+        c.executemany("UPDATE instructions SET tokens=? WHERE id=?", [(t, i) for i, t in pairs])

@@ -1,0 +1,110 @@
+"""Iterations, stages and runs: where the loop stands, for resume, `lion status` and the dashboard."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from lion_cli.core.types import STAGES, Stage, StageStatus
+from lion_cli.store.db import Store
+
+
+@dataclass(frozen=True)
+class StageRow:
+    iteration: int
+    stage: Stage
+    status: StageStatus
+    step: str
+    done: int
+    total: int
+    detail: dict[str, Any]
+
+
+def ensure_iteration(store: Store, iteration: int) -> None:
+    with store.tx() as c:
+        c.execute("INSERT OR IGNORE INTO iterations (iteration) VALUES (?)", (iteration,))
+        for s in STAGES:
+            c.execute("INSERT OR IGNORE INTO stages (iteration, stage) VALUES (?, ?)", (iteration, s.value))
+
+
+def stage_row(store: Store, iteration: int, stage: Stage) -> StageRow | None:
+    rows = store.query("SELECT * FROM stages WHERE iteration=? AND stage=?", (iteration, stage.value))
+    if not rows:
+        return None
+    r = rows[0]
+    return StageRow(r["iteration"], Stage(r["stage"]), StageStatus(r["status"]), r["step"], r["done"],
+                    r["total"], json.loads(r["detail_json"] or "{}"))
+
+
+def all_stages(store: Store) -> list[StageRow]:
+    rows = store.query("SELECT * FROM stages ORDER BY iteration, "
+                       "CASE stage WHEN 'imitation' THEN 0 WHEN 'discrimination' THEN 1 ELSE 2 END")
+    return [StageRow(r["iteration"], Stage(r["stage"]), StageStatus(r["status"]), r["step"], r["done"],
+                     r["total"], json.loads(r["detail_json"] or "{}")) for r in rows]
+
+
+def start_stage(store: Store, iteration: int, stage: Stage) -> None:
+    with store.tx() as c:
+        c.execute("UPDATE iterations SET status='running', started_at=COALESCE(started_at, "
+                  "strftime('%Y-%m-%dT%H:%M:%fZ','now')) WHERE iteration=?", (iteration,))
+        c.execute("UPDATE stages SET status='running', started_at=COALESCE(started_at, "
+                  "strftime('%Y-%m-%dT%H:%M:%fZ','now')) WHERE iteration=? AND stage=?",
+                  (iteration, stage.value))
+
+
+def update_stage(store: Store, iteration: int, stage: Stage, *, step: str | None = None,
+                 done: int | None = None, total: int | None = None) -> None:
+    sets, params = [], []
+    for col, val in (("step", step), ("done", done), ("total", total)):
+        if val is not None:
+            sets.append(f"{col}=?")
+            params.append(val)
+    if sets:
+        store.conn.execute(f"UPDATE stages SET {', '.join(sets)} WHERE iteration=? AND stage=?",
+                           (*params, iteration, stage.value))
+
+
+def finish_stage(store: Store, iteration: int, stage: Stage, detail: dict[str, Any],
+                 status: StageStatus = StageStatus.DONE) -> None:
+    with store.tx() as c:
+        c.execute("UPDATE stages SET status=?, step='', detail_json=?, "
+                  "finished_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE iteration=? AND stage=?",
+                  (status.value, json.dumps(detail, sort_keys=True), iteration, stage.value))
+        if stage is Stage.GENERATION and status is StageStatus.DONE:
+            c.execute("UPDATE iterations SET status='done', finished_at=strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+                      " WHERE iteration=?", (iteration,))
+
+
+def set_student_path(store: Store, iteration: int, path: str) -> None:
+    store.conn.execute("UPDATE iterations SET student_path=? WHERE iteration=?", (path, iteration))
+
+
+def student_path(store: Store, iteration: int) -> str | None:
+    value = store.scalar("SELECT student_path FROM iterations WHERE iteration=?", (iteration,))
+    return str(value) if value else None
+
+
+def next_position(store: Store, iterations: int) -> tuple[int, Stage] | None:
+    """The first stage not done, in loop order, within `iterations` iterations; None when finished."""
+    done = {(r.iteration, r.stage) for r in all_stages(store) if r.status is StageStatus.DONE}
+    for it in range(iterations):
+        for s in STAGES:
+            if (it, s) not in done:
+                return it, s
+    return None
+
+
+def begin_run(store: Store, settings_json: str, version: str) -> int:
+    with store.tx() as c:
+        cur = c.execute("INSERT INTO runs (pid, host, settings_json, lion_version) VALUES (?,?,?,?)",
+                        (os.getpid(), socket.gethostname(), settings_json, version))
+        return int(cur.lastrowid or 0)
+
+
+def end_run(store: Store, run_id: int, status: str) -> None:
+    with store.tx() as c:
+        c.execute("UPDATE runs SET status=?, finished_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=?",
+                  (status, run_id))

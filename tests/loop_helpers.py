@@ -1,0 +1,87 @@
+"""Shared plumbing for the loop's end-to-end tests: make a small project against a local server,
+run `lion` as a real subprocess, and snapshot what a run decided."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lion_cli.cli.demo import demo_overrides
+from lion_cli.cli.init import init_project
+
+SEEDS = Path(__file__).resolve().parent.parent / "lion_cli" / "data" / "demo_seeds.jsonl"
+
+
+def make_project(root: Path, url: str, student: Path, *, iterations: int = 2, new: int = 8,
+                 seeds: int = 24, extra: list[str] | None = None) -> Path:
+    seed_file = root / "seeds.jsonl"
+    seed_file.write_text("".join(SEEDS.read_text().splitlines(keepends=True)[:seeds]))
+    sets = demo_overrides(url, "scripted", student, real_model=False)
+    sets += [f"loop.iterations={iterations}", f"loop.new_per_iteration={new}",
+             "student.generation.max_new_tokens=24", "student.epochs=1.0", *(extra or [])]
+    project = root / "proj"
+    init_project(project, seed_file, name="e2e", overrides=sets)
+    return project
+
+
+def lion(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "lion_cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def start_lion(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as fh:
+        return subprocess.Popen([sys.executable, "-m", "lion_cli", *args], stdout=fh, stderr=fh,
+                                stdin=subprocess.DEVNULL)
+
+
+def wait_for(db: Path, sql: str, proc: subprocess.Popen[bytes], timeout: float = 240) -> None:
+    """Poll the store (read-only, as the dashboard does) until `sql` returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"lion run exited ({proc.returncode}) before: {sql}")
+        try:
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            try:
+                row = conn.execute(sql).fetchone()
+            finally:
+                conn.close()
+            if row and row[0]:
+                return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for: {sql}")
+
+
+def snapshot(project: Path) -> dict[str, Any]:
+    """What a run decided, by content (ids may differ between projects)."""
+    conn = sqlite3.connect(project / "lion.db")
+    try:
+        pools = {}
+        for it, pool in conn.execute("SELECT DISTINCT iteration, pool FROM pool_members"):
+            pools[f"{it}:{pool}"] = sorted(r[0] for r in conn.execute(
+                "SELECT i.text || '|' || i.input FROM pool_members p JOIN instructions i ON i.id=p.instruction_id"
+                " WHERE p.iteration=? AND p.pool=?", (it, pool)))
+        labels = sorted(conn.execute(
+            "SELECT l.iteration, i.text, l.label, l.gap FROM labels l JOIN instructions i ON i.id=l.instruction_id"))
+        accepted = sorted(conn.execute(
+            "SELECT iteration, slot, kind, text FROM candidates WHERE accepted=1"))
+        return {"pools": pools, "labels": [list(x) for x in labels], "accepted": [list(x) for x in accepted]}
+    finally:
+        conn.close()
+
+
+def server_stats(url: str) -> dict[str, Any]:
+    import httpx
+
+    base = url.removesuffix("/v1")
+    return dict(json.loads(httpx.get(f"{base}/stats", timeout=10).text))
