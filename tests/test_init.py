@@ -17,7 +17,7 @@ from lion_cli.store.db import open_store
 from lion_cli.store.pools import pool_ids
 
 REPO = Path(__file__).resolve().parents[1]
-SEED_TASKS = Path("/work/shared/data/alpaca/seed_tasks.jsonl")
+SEED_TASKS = REPO.parent / "shared" / "data" / "alpaca" / "seed_tasks.jsonl"
 TEMPLATE = REPO / "lion.toml"
 
 ALPACA_ROWS = [

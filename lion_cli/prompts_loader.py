@@ -1,0 +1,24 @@
+"""Read the shipped role templates from disk (core only parses text; the file I/O lives here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lion_cli.core.prompts import Template, parse_template
+from lion_cli.resources import resource_dir
+
+ROLE_TEMPLATES: tuple[str, ...] = ("teacher", "referee", "generator_hard", "generator_easy")
+
+
+def load_template(name: str, folder: Path | None = None) -> Template:
+    """`prompts/<name>.txt` parsed; errors name the file and line."""
+    path = (folder or resource_dir("prompts")) / f"{name}.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"prompt template {path} not found (expected one of "
+                                f"{', '.join(t + '.txt' for t in ROLE_TEMPLATES)})")
+    return parse_template(path.read_text(encoding="utf-8"), name=str(path))
+
+
+def load_role_templates(folder: Path | None = None) -> dict[str, Template]:
+    """All four role templates, keyed by name (teacher, referee, generator_hard, generator_easy)."""
+    return {name: load_template(name, folder) for name in ROLE_TEMPLATES}
