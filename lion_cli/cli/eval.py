@@ -1,0 +1,273 @@
+"""`lion eval bbh|agieval|vicuna`: score a student, store the results, print them beside the paper."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_project_dir, open_project
+
+if TYPE_CHECKING:
+    from lion_cli.eval.targets import EvalTarget
+    from lion_cli.student.launch import LaunchConfig
+
+eval_app = typer.Typer(help="Evaluate a student on BBH, AGIEval (accuracy) or Vicuna-80 (judged).",
+                       no_args_is_help=True, rich_markup_mode=None)
+
+_PROJECT = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one holding lion.toml).")
+_MODEL = typer.Option(None, "--model", help="A model folder to evaluate (HF format, safetensors).")
+_ITER = typer.Option(None, "--iteration", help="Evaluate the project's student of this iteration.")
+_ALL = typer.Option(False, "--all-iterations", help="Evaluate every iteration's student; print the curve.")
+_LIMIT = typer.Option(None, "--limit", help="Only the first N examples of each task (N questions for vicuna).")
+_DATA = typer.Option(None, "--data-dir", help="Folder with bbh/, agieval/, vicuna/ (default: [project] "
+                     "data_dir, else lion's cache, downloaded and hash-checked when absent).")
+_FORMAT = typer.Option(None, "--prompt-format", help="alpaca | chat (default: the project's [student] "
+                       "prompt_format, else chat).")
+_BATCH = typer.Option(16, "--batch-size", help="Prompts per forward pass.")
+_JSON = typer.Option(False, "--json", help="Print the results as JSON.")
+
+
+def _split(values: list[str]) -> list[str]:
+    return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+def _maybe_project(directory: Path | None, required: bool) -> Project | None:
+    d = find_project_dir(directory)
+    if (d / CONFIG_NAME).exists() and (d / DB_NAME).exists():
+        return open_project(d)
+    if required:
+        fail(f"{d}: no lion project here (--iteration, --all-iterations and vicuna need one; "
+             "pass --project or run inside a project folder)")
+    return None
+
+
+def _targets(project: Project | None, model: Path | None, iteration: int | None, all_its: bool) -> list[EvalTarget]:
+    from lion_cli.eval.targets import TargetError, all_iteration_targets, iteration_target, model_target
+
+    if sum((model is not None, iteration is not None, all_its)) != 1:
+        fail("name exactly one of --model PATH, --iteration N or --all-iterations")
+    try:
+        if model is not None:
+            return [model_target(model)]
+        assert project is not None
+        if all_its:
+            return all_iteration_targets(project.store)
+        return [iteration_target(project.store, int(iteration))]  # type: ignore[arg-type]
+    except TargetError as exc:
+        fail(str(exc))
+
+
+def _data_dir(project: Project | None, data_dir: Path | None) -> Path | None:
+    if data_dir is not None or project is None or not project.settings.project.data_dir:
+        return data_dir
+    from lion_cli.config import resolve_path
+
+    return resolve_path(project.dir, project.settings.project.data_dir)
+
+
+def _launch(project: Project | None) -> LaunchConfig:
+    from lion_cli.student.launch import LaunchConfig
+
+    if project is None:
+        return LaunchConfig("python")
+    from lion_cli.pipeline.student_specs import launch_config
+
+    return launch_config(project.settings, for_generation=True, project_dir=project.dir)
+
+
+def _work_dir(project: Project | None, target: EvalTarget, what: str) -> Path:
+    if project is None:
+        return Path(tempfile.mkdtemp(prefix=f"lion-eval-{what}-"))
+    return project.dir / "evals" / re.sub(r"[^A-Za-z0-9_.-]+", "_", target.label).strip("_") / what
+
+
+def _student(project: Project | None, target: EvalTarget, what: str, prompt_format: str | None,
+             batch_size: int, max_new_tokens: int) -> Any:
+    from lion_cli.eval.student_backend import StudentModel
+
+    fmt = prompt_format or (project.settings.student.prompt_format if project else "chat")
+    if fmt not in ("alpaca", "chat"):
+        fail(f"--prompt-format: expected alpaca or chat, got {fmt!r}")
+    return StudentModel(target.path, _work_dir(project, target, what), _launch(project), prompt_format=fmt,
+                        max_new_tokens=max_new_tokens, batch_size=batch_size)
+
+
+def run_benchmark(benchmark: str, *, directory: Path | None, model: Path | None, iteration: int | None,
+                  all_its: bool, tasks: list[str], all_tasks: bool, mode: str, limit: int | None,
+                  data_dir: Path | None, prompt_format: str | None, batch_size: int, max_new_tokens: int,
+                  as_json: bool) -> None:
+    from lion_cli.core.bench_tasks import BenchDataError
+    from lion_cli.eval.bench import EvalInputError, load_task_items, run_modes, select_tasks
+    from lion_cli.eval.data import DataError
+    from lion_cli.eval.results import format_table, learning_curve, result_dicts, store_task_results
+    from lion_cli.store.evals import results as stored_results
+    from lion_cli.student.launch import JobFailed
+
+    project = _maybe_project(directory, required=model is None)
+    targets = _targets(project, model, iteration, all_its)
+    if mode not in ("generate", "loglik", "both"):
+        fail(f"--mode: expected generate, loglik or both, got {mode!r}")
+    modes = ["generate", "loglik"] if mode == "both" else [mode]
+    try:
+        chosen = select_tasks(benchmark, _split(tasks), all_tasks=all_tasks, mode=modes[-1] if mode != "both"
+                              else "generate")
+        items = load_task_items(benchmark, chosen, limit=limit, data_dir=_data_dir(project, data_dir))
+    except (EvalInputError, DataError, BenchDataError) as exc:
+        fail(str(exc))
+    n_items = sum(len(v) for v in items.values())
+    out: list[dict[str, Any]] = []
+    for target in targets:
+        student = _student(project, target, benchmark, prompt_format, batch_size, max_new_tokens)
+        err(f"{benchmark}: {target.label} on {len(chosen)} tasks, {n_items} examples, mode {mode}")
+        t0 = time.monotonic()
+        try:
+            got = run_modes(items, modes, student.replies, student.option_scores)
+        except (JobFailed, RuntimeError) as exc:
+            fail(f"{target.label}: evaluation failed: {exc}", code=1)
+        secs = time.monotonic() - t0
+        err(f"{benchmark}: {target.label} done in {secs:.1f} s")
+        detail = {"limit": limit, "seconds": round(secs, 2), "prompt_format": student.prompt_format}
+        if project is not None:
+            store_task_results(project.store, target, got, detail)
+        else:
+            err("no lion project here: results are printed, not stored")
+        out += result_dicts(target, got)
+        if not as_json:
+            print(format_table(benchmark, target.label, got))
+            print()
+    if as_json:
+        print(json.dumps({"benchmark": benchmark, "results": out}, indent=2))
+    elif all_its and project is not None:
+        print(learning_curve(stored_results(project.store, benchmark=benchmark), benchmark))
+
+
+def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | None, all_its: bool,
+               categories: list[str], limit: int | None, data_dir: Path | None, reference: str,
+               prompt_format: str | None, batch_size: int, max_new_tokens: int | None, as_json: bool) -> None:
+    import asyncio
+    from dataclasses import asdict
+
+    from lion_cli.eval.data import DataError, load_vicuna_questions, load_vicuna_reference
+    from lion_cli.eval.results import learning_curve
+    from lion_cli.eval.vicuna import (
+        evaluate_vicuna,
+        format_vicuna,
+        questions_from_rows,
+        store_vicuna,
+        teacher_references,
+    )
+    from lion_cli.llm.errors import ApiError, BudgetExceeded
+    from lion_cli.pipeline.roles import load_role_prompts
+    from lion_cli.pipeline.wiring import build_engine
+    from lion_cli.store.evals import results as stored_results
+    from lion_cli.student.launch import JobFailed
+
+    project = _maybe_project(directory, required=True)
+    assert project is not None
+    targets = _targets(project, model, iteration, all_its)
+    if reference not in ("stored", "teacher"):
+        fail(f"--reference: expected stored or teacher, got {reference!r}")
+    try:
+        questions = questions_from_rows(load_vicuna_questions(_data_dir(project, data_dir)))
+        stored_ref = load_vicuna_reference(_data_dir(project, data_dir)) if reference == "stored" else {}
+    except DataError as exc:
+        fail(str(exc))
+    wanted = _split(categories)
+    known = sorted({q.category for q in questions})
+    if bad := [c for c in wanted if c not in known]:
+        fail(f"--tasks: unknown vicuna categories {', '.join(bad)}; known: {', '.join(known)}")
+    if limit is not None and limit < 1:
+        fail(f"--limit: expected a positive number, got {limit}")
+    questions = [q for q in questions if not wanted or q.category in wanted][:limit]
+    settings = project.settings
+    prompts = load_role_prompts()
+    ref_name = "gpt-3.5-turbo (stored answers)" if reference == "stored" else f"teacher {settings.teacher.model}"
+    out = []
+    for target in targets:
+        student = _student(project, target, "vicuna", prompt_format, batch_size,
+                           max_new_tokens or settings.student.generation.max_new_tokens)
+        err(f"vicuna: {target.label} answers {len(questions)} questions")
+        try:
+            answers = student.replies([{"id": str(q.question_id), "instruction": q.text} for q in questions])
+        except (JobFailed, RuntimeError) as exc:
+            fail(f"{target.label}: generation failed: {exc}", code=1)
+        student_answers = {q.question_id: answers[str(q.question_id)] for q in questions}
+
+        async def go(student_answers: dict[int, str] = student_answers) -> Any:
+            engine: Any = build_engine(settings, project.store)
+            try:  # teacher answers are cached in the store: a second target does not pay for them again
+                refs = stored_ref or await teacher_references(engine, prompts, questions)
+                return await evaluate_vicuna(engine, prompts, questions, student_answers, refs,
+                                             retries=settings.loop.referee_retries, on_done=_judge_progress)
+            finally:
+                await engine.aclose()
+
+        try:
+            outcome = asyncio.run(go())
+        except (ApiError, BudgetExceeded, RuntimeError) as exc:
+            fail(f"vicuna: {exc}", code=1)
+        store_vicuna(project.store, target, outcome, reference_name=ref_name, judge_model=settings.referee.model)
+        out.append({"model": target.label, "iteration": target.iteration, "reference": ref_name,
+                    "rows": [asdict(r) for r in outcome.ratios]})
+        if not as_json:
+            print(format_vicuna(target.label, outcome.ratios, ref_name))
+            print()
+    if as_json:
+        print(json.dumps({"benchmark": "vicuna", "results": out}, indent=2))
+    elif all_its:
+        print(learning_curve(stored_results(project.store, benchmark="vicuna"), "vicuna"))
+
+
+def _judge_progress(done: int, total: int) -> None:
+    if done % 20 == 0 or done == total:
+        err(f"judge: {done}/{total} verdicts")
+
+
+def _bench_command(benchmark: str, doc: str) -> None:
+    def command(
+        directory: Path = _PROJECT, model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
+        tasks: list[str] = typer.Option([], "--tasks", help="Task names, comma-separated or repeated."),
+        all_tasks: bool = typer.Option(False, "--all-tasks", help="BBH: all 27 tasks (free-form 4 by exact match)."),
+        mode: str = typer.Option("generate", "--mode", help="generate | loglik | both"),
+        limit: int = _LIMIT, data_dir: Path = _DATA, prompt_format: str = _FORMAT, batch_size: int = _BATCH,
+        max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Reply length in generate mode."),
+        as_json: bool = _JSON,
+    ) -> None:
+        run_benchmark(benchmark, directory=directory, model=model, iteration=iteration, all_its=all_its, tasks=tasks,
+                      all_tasks=all_tasks, mode=mode, limit=limit, data_dir=data_dir, prompt_format=prompt_format,
+                      batch_size=batch_size, max_new_tokens=max_new_tokens, as_json=as_json)
+
+    command.__doc__ = doc
+    eval_app.command(benchmark)(command)
+
+
+_bench_command("bbh", "BIG-Bench Hard: the paper's 23 multiple-choice tasks, zero-shot (generate and/or loglik).")
+_bench_command("agieval", "AGIEval: the 8 English multiple-choice tasks, zero-shot (generate and/or loglik).")
+
+
+@eval_app.command("vicuna")
+def vicuna_cmd(
+    directory: Path = _PROJECT, model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
+    tasks: list[str] = typer.Option([], "--tasks", help="Question categories, comma-separated or repeated."),
+    limit: int = _LIMIT, data_dir: Path = _DATA,
+    reference: str = typer.Option("stored", "--reference", help="stored (gpt-3.5-turbo's answers, as in the "
+                                  "paper) | teacher (ask the project's teacher endpoint)"),
+    prompt_format: str = _FORMAT, batch_size: int = _BATCH,
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Answer length (default: the project's "
+                                       "[student.generation] max_new_tokens)."),
+    as_json: bool = _JSON,
+) -> None:
+    """Vicuna-80: student vs reference, judged by the referee endpoint in both orders."""
+    run_vicuna(directory=directory, model=model, iteration=iteration, all_its=all_its, categories=tasks, limit=limit,
+               data_dir=data_dir, reference=reference, prompt_format=prompt_format, batch_size=batch_size,
+               max_new_tokens=max_new_tokens, as_json=as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")

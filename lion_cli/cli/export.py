@@ -1,0 +1,110 @@
+"""`lion export delta|recover|data`: delta weights, their verified recovery, the distilled data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from lion_cli.cli.common import err, fail, open_project
+
+export_app = typer.Typer(help="Export delta weights (and recover them), or the distilled data.",
+                         no_args_is_help=True, rich_markup_mode=None)
+
+_PROJECT = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one holding lion.toml).")
+
+
+def _print(result: dict[str, Any], as_json: bool, line: str) -> None:
+    print(json.dumps(result, indent=2) if as_json else line)
+
+
+def _tuned_dir(directory: Path | None, iteration: int | None, model: Path | None) -> Path:
+    if (iteration is None) == (model is None):
+        fail("name exactly one of --iteration N or --model PATH")
+    if model is not None:
+        return model
+    from lion_cli.store.progress import student_path
+
+    project = open_project(directory, readonly=True)
+    found = student_path(project.store, int(iteration))  # type: ignore[arg-type]
+    if not found:
+        fail(f"--iteration {iteration}: this project has no trained student for iteration {iteration}")
+    return Path(found)
+
+
+@export_app.command("delta")
+def delta_cmd(
+    base: Path = typer.Option(..., "--base", help="The base model folder the student was tuned from."),
+    out: Path = typer.Option(..., "--out", help="Folder to write the delta into."),
+    iteration: int = typer.Option(None, "--iteration", help="The project's student of this iteration."),
+    model: Path = typer.Option(None, "--model", help="A tuned model folder."),
+    dtype: str = typer.Option("fp32", "--dtype", help="fp32 (exact, bit for bit) | bf16 | fp16 (half size, lossy)."),
+    directory: Path = _PROJECT,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Write tuned − base as safetensors with a manifest (per-tensor SHA-256 of the recovered model)."""
+    from lion_cli.export.delta import make_delta
+    from lion_cli.export.tensors import ExportError
+
+    tuned = _tuned_dir(directory, iteration, model)
+    err(f"delta: {tuned} − {base} → {out} ({dtype})")
+    try:
+        manifest = make_delta(tuned, base, out, dtype)
+    except ExportError as exc:
+        fail(str(exc))
+    result = {"out": str(out), "dtype": dtype, "tensors": len(manifest["tuned"]["tensors"]),
+              "exact": manifest["exact"], "max_abs_error": manifest["max_abs_error"], "fixups": manifest["fixups"]}
+    _print(result, as_json, f"wrote {result['tensors']} tensors to {out} ({dtype}; "
+           + ("exact" if manifest["exact"] else f"max abs error {manifest['max_abs_error']:.3g}") + ")")
+
+
+@export_app.command("recover")
+def recover_cmd(
+    base: Path = typer.Option(..., "--base", help="The base model folder (the same as for `export delta`)."),
+    delta: Path = typer.Option(..., "--delta", help="The delta folder."),
+    out: Path = typer.Option(..., "--out", help="Folder to write the recovered model into (new or empty)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Rebuild the tuned model from base + delta, verified tensor by tensor against the manifest."""
+    from lion_cli.export.recover import recover
+    from lion_cli.export.tensors import ExportError
+
+    try:
+        result = recover(base, delta, out)
+    except ExportError as exc:
+        fail(str(exc))
+    _print(result, as_json, f"recovered {result['tensors']} tensors into {out}; every SHA-256 matches the manifest")
+
+
+@export_app.command("data")
+def data_cmd(
+    fmt: str = typer.Option(..., "--format", help="alpaca | jsonl | sharegpt | hf"),
+    out: Path = typer.Option(..., "--out", help="File to write (a folder for hf)."),
+    iteration: int = typer.Option(None, "--iteration", help="What this iteration's student was trained on "
+                                  "(default: every Train Pool instruction with a teacher answer)."),
+    pairs: bool = typer.Option(True, "--pairs/--no-pairs", help="Also write the judged pairs (<out>.pairs.jsonl)."),
+    directory: Path = _PROJECT,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Export the distilled training set and the judged (teacher, student) pairs."""
+    from lion_cli.export.data import FORMATS, export_data
+    from lion_cli.pipeline.context import LoopContext
+    from lion_cli.pipeline.roles import load_role_prompts
+
+    if fmt not in FORMATS:
+        fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    project = open_project(directory, readonly=True)
+    # No API calls are made: the context only supplies the settings hashes the loop stored answers under.
+    ctx = LoopContext(project.dir, project.settings, project.store, None, load_role_prompts())  # type: ignore[arg-type]
+    try:
+        result = export_data(ctx, fmt, out, iteration, with_pairs=pairs)
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+    _print(result, as_json, f"wrote {result['examples']} examples to {out}"
+           + (f" and {result['pairs']} judged pairs to {result['pairs_out']}" if result["pairs_out"] else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(export_app, name="export")

@@ -1,0 +1,88 @@
+"""Evaluation results and their samples (tables eval_results / eval_samples).
+
+One row per (model, benchmark, task, mode): evaluating the same model again replaces its row and
+samples, so the table always holds the latest run. `accuracy` is a fraction (0–1); for Vicuna-80
+it is the student's total judge score relative to the reference's (0.94 = 94 %).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lion_cli.store.db import Store
+
+
+@dataclass(frozen=True, slots=True)
+class EvalSample:
+    idx: int
+    prompt: str
+    reply: str
+    extracted: str | None
+    target: str | None
+    correct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRow:
+    id: int
+    model: str
+    iteration: int | None
+    benchmark: str
+    task: str
+    mode: str
+    n: int
+    correct: float
+    accuracy: float
+    skipped: int
+    detail: dict[str, Any]
+    created_at: str
+
+
+def save_result(store: Store, *, model: str, iteration: int | None, benchmark: str, task: str, mode: str,
+                n: int, correct: float, accuracy: float, skipped: int = 0, detail: dict[str, Any] | None = None,
+                samples: Sequence[EvalSample] = ()) -> int:
+    """Replace the (model, benchmark, task, mode) result with this one and its samples; returns its id."""
+    with store.tx() as c:
+        old = c.execute("SELECT id FROM eval_results WHERE model=? AND benchmark=? AND task=? AND mode=?",
+                        (model, benchmark, task, mode)).fetchone()
+        if old is not None:
+            c.execute("DELETE FROM eval_samples WHERE result_id=?", (old[0],))
+            c.execute("DELETE FROM eval_results WHERE id=?", (old[0],))
+        cur = c.execute(
+            "INSERT INTO eval_results (model, iteration, benchmark, task, mode, n, correct, accuracy, skipped,"
+            " detail_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (model, iteration, benchmark, task, mode, n, correct, accuracy, skipped,
+             json.dumps(detail or {}, ensure_ascii=False)))
+        rid = int(cur.lastrowid or 0)
+        c.executemany(
+            "INSERT INTO eval_samples (result_id, idx, prompt, reply, extracted, target, correct)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [(rid, s.idx, s.prompt, s.reply, s.extracted, s.target, s.correct) for s in samples])
+    return rid
+
+
+def _row(r: Any) -> EvalRow:
+    return EvalRow(r["id"], r["model"], r["iteration"], r["benchmark"], r["task"], r["mode"], r["n"],
+                   r["correct"], r["accuracy"], r["skipped"], json.loads(r["detail_json"] or "{}"),
+                   r["created_at"])
+
+
+def results(store: Store, *, benchmark: str | None = None, model: str | None = None,
+            mode: str | None = None) -> list[EvalRow]:
+    """Stored results, ordered by iteration, model, benchmark, task, mode."""
+    where, params = [], []
+    for col, value in (("benchmark", benchmark), ("model", model), ("mode", mode)):
+        if value is not None:
+            where.append(f"{col}=?")
+            params.append(value)
+    sql = "SELECT * FROM eval_results" + (" WHERE " + " AND ".join(where) if where else "")
+    sql += " ORDER BY COALESCE(iteration, -1), model, benchmark, task, mode"
+    return [_row(r) for r in store.query(sql, params)]
+
+
+def samples(store: Store, result_id: int) -> list[EvalSample]:
+    return [EvalSample(r["idx"], r["prompt"], r["reply"], r["extracted"], r["target"], r["correct"])
+            for r in store.query("SELECT * FROM eval_samples WHERE result_id=? ORDER BY idx", (result_id,))]

@@ -1,0 +1,116 @@
+"""`lion export data`: the distilled set and the judged pairs; the alpaca file re-imports unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lion_cli.config import load_settings
+from lion_cli.core.types import Origin, Pool
+from lion_cli.pipeline.context import LoopContext
+from lion_cli.pipeline.roles import load_role_prompts
+from lion_cli.store.db import open_store
+from lion_cli.store.loop_rows import save_response
+from lion_cli.store.pools import add_instruction, set_pool
+
+SEEDS = [
+    {"instruction": "Name three primary colours.", "input": "", "output": "seed output, never exported"},
+    {"instruction": "Translate to French.", "input": "Good morning", "output": ""},
+    {"instruction": "Summarize the text.", "input": "Lions live in prides.\nThey hunt at night.", "output": ""},
+    {"instruction": "Write a haiku about “autumn” — with unicode.", "input": "", "output": ""},
+]
+ANSWERS = ["Red, blue and yellow.", "Bonjour", "Lions are social night hunters.  \n", "Leaves fall / ...\n\nend"]
+
+
+@pytest.fixture
+def project(lion_cli: Any, tmp_path: Path) -> Path:
+    """A project whose iteration 0 is trained and judged, and whose iteration 1 Train Pool holds one
+    new hard instruction (answered) and one unanswered one."""
+    seed = tmp_path / "seeds.json"
+    seed.write_text(json.dumps(SEEDS, ensure_ascii=False), encoding="utf-8")
+    res = lion_cli("init", str(tmp_path / "p"), "--seed", str(seed))
+    assert res.exit_code == 0, res.stderr
+    root = tmp_path / "p"
+    with open_store(root / "lion.db") as store:
+        ctx = LoopContext(root, load_settings(root / "lion.toml"), store, None, load_role_prompts())  # type: ignore[arg-type]
+        t_model, t_hash, s_hash = ctx.settings.teacher.model, ctx.teacher_hash(), ctx.student_hash()
+        ids = [r[0] for r in store.query("SELECT id FROM instructions ORDER BY id")]
+        for iid, text in zip(ids, ANSWERS, strict=True):
+            save_response(store, iid, "teacher", t_model, t_hash, 0, text, "stop")
+            save_response(store, iid, "student", "student-it0", s_hash, 0, f"student says {iid}", "stop")
+        save_response(store, ids[0], "teacher", "other-model", "x", 0, "not this project's teacher", "stop")
+        with store.tx():
+            new = add_instruction(store, "Explain why lions roar.", "", Origin.HARD, 1, parent_id=ids[2])
+            unanswered = add_instruction(store, "List lion subspecies.", "", Origin.EASY, 1, parent_id=ids[0])
+            store.conn.execute("INSERT INTO iterations (iteration) VALUES (1)")
+        set_pool(store, 1, Pool.TRAIN, [new, unanswered])
+        save_response(store, new, "teacher", t_model, t_hash, 1, "Roaring marks territory.", "stop")
+        with store.tx() as c:
+            c.executemany("INSERT INTO labels VALUES (0, ?, ?, ?, ?, ?, 0)", [
+                (ids[0], 9.0, 4.5, 4.5, "hard"), (ids[1], 8.0, 8.0, 0.0, "easy"),
+                (ids[2], None, None, None, "unscored"), (ids[3], 7.5, 7.0, 0.5, "easy")])
+    return root
+
+
+def _export(lion_cli: Any, project: Path, *args: str) -> dict[str, Any]:
+    res = lion_cli("export", "data", "--project", str(project), "--json", *args)
+    assert res.exit_code == 0, res.stderr
+    return dict(json.loads(res.stdout))
+
+
+def test_alpaca_round_trip_through_lion_init(lion_cli: Any, project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "distilled.json"
+    info = _export(lion_cli, project, "--format", "alpaca", "--out", str(out))
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    assert info["examples"] == 5 == len(rows)                       # 4 seeds + 1 answered new instruction
+    assert [set(r) for r in rows] == [{"instruction", "input", "output"}] * 5
+    assert rows[2]["output"] == "Lions are social night hunters."  # stripped, as lion init would
+    assert "not this project's teacher" not in out.read_text(encoding="utf-8")
+
+    res = lion_cli("init", str(tmp_path / "again"), "--seed", str(out))
+    assert res.exit_code == 0, res.stderr
+    with open_store(tmp_path / "again" / "lion.db") as store:
+        back = [{"instruction": r["text"], "input": r["input"], "output": r["seed_output"]}
+                for r in store.query("SELECT * FROM instructions ORDER BY id")]
+    assert back == rows                                             # unchanged, order included
+
+
+def test_iteration_selects_what_that_student_trained_on(lion_cli: Any, project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "it0.jsonl"
+    info = _export(lion_cli, project, "--format", "jsonl", "--out", str(out), "--iteration", "0")
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert info["examples"] == 4 and {r["origin"] for r in rows} == {"seed"} and {r["iteration"] for r in rows} == {0}
+    assert rows[3]["output"] == ANSWERS[3]                          # jsonl keeps the answer as stored
+    # Judged pairs: unscored items left out, both answers and both scores present.
+    pairs = [json.loads(line) for line in Path(info["pairs_out"]).read_text(encoding="utf-8").splitlines()]
+    assert info["pairs"] == 3 and [p["label"] for p in pairs] == ["hard", "easy", "easy"]
+    assert pairs[0]["teacher_answer"] == ANSWERS[0] and pairs[0]["student_answer"].startswith("student says")
+    assert (pairs[0]["teacher_score"], pairs[0]["student_score"], pairs[0]["gap"]) == (9.0, 4.5, 4.5)
+
+    out1 = tmp_path / "it1.jsonl"
+    info1 = _export(lion_cli, project, "--format", "jsonl", "--out", str(out1), "--iteration", "1", "--no-pairs")
+    rows1 = [json.loads(line) for line in out1.read_text(encoding="utf-8").splitlines()]
+    # train_from = base (the default): iteration 1 trains on everything so far, the new one included.
+    assert info1["examples"] == 5 and rows1[-1]["origin"] == "hard" and rows1[-1]["iteration"] == 1
+    assert info1["pairs_out"] is None
+
+
+def test_sharegpt_and_hf_layouts(lion_cli: Any, project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sg.json"
+    _export(lion_cli, project, "--format", "sharegpt", "--out", str(out))
+    convs = json.loads(out.read_text(encoding="utf-8"))
+    assert convs[1]["conversations"] == [{"from": "human", "value": "Translate to French.\n\nGood morning"},
+                                         {"from": "gpt", "value": "Bonjour"}]
+    info = _export(lion_cli, project, "--format", "hf", "--out", str(tmp_path / "hf"))
+    card = (tmp_path / "hf" / "README.md").read_text(encoding="utf-8")
+    assert "path: train.jsonl" in card and "path: pairs.jsonl" in card
+    assert len((tmp_path / "hf" / "train.jsonl").read_text(encoding="utf-8").splitlines()) == info["examples"] == 5
+    assert len((tmp_path / "hf" / "pairs.jsonl").read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_bad_format_is_refused(lion_cli: Any, project: Path, tmp_path: Path) -> None:
+    res = lion_cli("export", "data", "--project", str(project), "--format", "csv", "--out", str(tmp_path / "x"))
+    assert res.exit_code == 2 and "--format: expected one of alpaca" in res.stderr
