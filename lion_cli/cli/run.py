@@ -186,7 +186,8 @@ def _run_with_tui(directory: Path | None, iterations: int | None, until: str | N
     if until:
         argv += ["--until", until]
     log = open(d / "run.log", "ab")  # noqa: SIM115 — the child owns it for its lifetime
-    proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    # Its own session: "leave it running" must survive the terminal closing (SIGHUP).
+    proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     err(f"run started (pid {proc.pid}); its output goes to {d / 'run.log'}")
     run_dashboard(d, proc)
     return 0 if proc.poll() is None else int(proc.returncode or 0)

@@ -1,0 +1,37 @@
+"""`lion tui [DIR]`: the live dashboard on a project (running, stopped or finished)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from lion_cli.cli.common import DB_NAME, fail, find_project_dir
+
+# The dashboard's panels (lion_cli/tui/app.py PANELS), named here so `lion --help` imports no Textual.
+PANEL_IDS = ("api", "training", "discrimination", "generation", "evaluation", "log")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("tui")
+    def tui_cmd(
+        directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml)."),
+        screenshot: Path = typer.Option(None, "--screenshot", help="Save one frame as SVG to this file and exit."),
+        panel: str = typer.Option("api", "--panel", help="The panel --screenshot shows: " + ", ".join(PANEL_IDS)),
+    ) -> None:
+        """Watch a project live: stages, API use and cost, training loss, hard/easy split, new instructions."""
+        d = find_project_dir(directory)
+        if not d.is_dir():
+            fail(f"{d}: no such folder")
+        if not (d / DB_NAME).exists():
+            fail(f"{d / DB_NAME}: no store here (run `lion init {d}` first)")
+        if panel not in PANEL_IDS:
+            fail(f"--panel {panel!r}: expected one of {', '.join(PANEL_IDS)}")
+        if screenshot is not None:
+            from lion_cli.tui.app import export_screenshot
+
+            print(export_screenshot(d, screenshot, panel=panel))
+            return
+        from lion_cli.tui.app import run_dashboard
+
+        run_dashboard(d)

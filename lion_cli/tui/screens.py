@@ -1,0 +1,138 @@
+"""Screens over the dashboard: one instruction in detail, instruction search, and the quit question
+asked when the dashboard watches a run it started."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Input, Label, Static
+
+from lion_cli.tui.snapshot import InstructionDetail, InstructionLine
+from lion_cli.tui.widgets.format import one_line
+
+if TYPE_CHECKING:
+    from lion_cli.tui.queries import DashboardReader
+
+
+def _score(v: float | None) -> str:
+    return "?" if v is None else f"{v:g}"
+
+
+def render_detail(d: InstructionDetail) -> RenderableType:
+    """All the store knows about one instruction, texts verbatim (Text objects: no markup parsing)."""
+    parts: list[RenderableType] = []
+    head = Text(f"instruction #{d.id}", style="bold magenta")
+    head.append(f"   origin {d.origin} · created in it{d.iteration}", style="")
+    if d.parent_id is not None:
+        head.append(f" · written from #{d.parent_id}")
+    parts += [head, Panel(Text(d.text), title="instruction", title_align="left")]
+    if d.input:
+        parts.append(Panel(Text(d.input), title="input", title_align="left"))
+    for r in d.responses:
+        title = f"{r.role} answer · {r.model} · it{r.iteration}" + (f" · {r.finish_reason}" if r.finish_reason else "")
+        parts.append(Panel(Text(r.text), title=title, title_align="left",
+                           border_style="green" if r.role == "teacher" else "blue"))
+    if not d.responses:
+        parts.append(Text("no answers yet", style="dim"))
+    for j in d.judgements:
+        verdict = (f"teacher {_score(j.teacher_score)} · student {_score(j.student_score)}" if j.parse_error is None
+                   else f"unreadable: {j.parse_error}")
+        title = f"referee · it{j.iteration} · {j.order.replace('_', ' ')} · attempt {j.attempt} · {verdict}"
+        parts.append(Panel(Text(j.raw_text), title=title, title_align="left", border_style="yellow"))
+    if not d.judgements:
+        parts.append(Text("no referee replies yet", style="dim"))
+    for lab in d.labels:
+        flip = {None: "-", 0: "no", 1: "yes"}.get(lab["order_flip"], "-")
+        parts.append(Text(f"it{lab['iteration']}: {lab['label']}  teacher {_score(lab['teacher_score'])}  "
+                          f"student {_score(lab['student_score'])}  gap {_score(lab['gap'])}  order flip {flip}",
+                          style="bold red" if lab["label"] == "hard" else "bold"))
+    return Group(*parts)
+
+
+class DetailScreen(Screen[None]):
+    BINDINGS = [("escape", "app.pop_screen", "back")]
+
+    def __init__(self, detail: InstructionDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield Static(render_detail(self.detail), id="detail-body")
+        yield Footer()
+
+
+class SearchScreen(ModalScreen[None]):
+    """`/`: instructions whose text contains a string (SQL LIKE, newest first, limited)."""
+
+    BINDINGS = [("escape", "app.pop_screen", "close")]
+    DEFAULT_CSS = """
+    SearchScreen { align: center middle; }
+    SearchScreen > Vertical { width: 90%; height: 80%; border: thick $primary; background: $surface; }
+    SearchScreen DataTable { height: 1fr; }
+    """
+
+    def __init__(self, reader: DashboardReader, limit: int = 50) -> None:
+        super().__init__()
+        self.reader, self.limit = reader, limit
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Input(placeholder="search instructions (enter to search, esc to close)", id="search-input")
+            table: DataTable[str] = DataTable(id="search-results", cursor_type="row", zebra_stripes=True)
+            table.add_columns("id", "origin", "instruction")
+            yield table
+            yield Label("", id="search-status")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self._search(event.value.strip())
+
+    @work(thread=True, exclusive=True)
+    def _search(self, text: str) -> None:
+        found = self.reader.search(text, self.limit)
+        self.app.call_from_thread(self._show, text, found)
+
+    def _show(self, text: str, found: list[InstructionLine]) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for x in found:
+            table.add_row(str(x.id), x.note, one_line(x.text, 300), key=f"found {x.id}")
+        more = " (limit reached)" if len(found) >= self.limit else ""
+        self.query_one("#search-status", Label).update(f"{len(found)} matches for {text!r}{more}")
+        if found:
+            table.focus()
+
+
+class QuitRunScreen(ModalScreen[str | None]):
+    """Quitting while the run started with the dashboard is still going: stop it or leave it."""
+
+    BINDINGS = [("escape", "dismiss_none", "cancel")]
+    DEFAULT_CSS = """
+    QuitRunScreen { align: center middle; }
+    QuitRunScreen > Vertical { width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    QuitRunScreen Horizontal { height: auto; margin-top: 1; }
+    QuitRunScreen Button { margin-right: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("The run is still going. Stop it (everything finished so far is kept; "
+                        "`lion resume` goes on) or leave it running in the background?")
+            with Horizontal():
+                yield Button("Stop the run", id="stop", variant="error")
+                yield Button("Leave it running", id="leave", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,194 @@
+"""What one dashboard refresh read from the store: plain data, no I/O, no widgets.
+
+The reader (queries.py) builds a `Snapshot` in a worker thread; the app hands it to the widgets on
+the UI thread. Keeping it plain data makes each panel testable from a known store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+API_ROLE_NAMES: tuple[str, ...] = ("teacher", "referee", "generator")
+STAGE_NAMES: tuple[str, ...] = ("imitation", "discrimination", "generation")
+
+
+@dataclass(frozen=True)
+class StageView:
+    iteration: int
+    stage: str
+    status: str          # pending | running | done | failed
+    step: str
+    done: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        if self.status == "done":
+            return 1.0
+        return min(self.done / self.total, 1.0) if self.total > 0 else 0.0
+
+
+@dataclass
+class RoleUsage:
+    """One API role's totals (from api_calls), its rate over the last minute and its limits."""
+
+    role: str
+    calls: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    retries: int = 0
+    rate_limited: int = 0
+    failed: int = 0
+    rpm_now: int = 0
+    tpm_now: int = 0
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    remaining_calls: int | None = None   # projected; None when it cannot be estimated yet
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def total_calls(self) -> int | None:
+        return None if self.remaining_calls is None else self.calls + self.remaining_calls
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    """Discrimination outcome of one iteration (labels table)."""
+
+    iteration: int
+    hard: int
+    easy: int
+    unscored: int
+    order_consistency: float | None   # 1 − mean(order_flip) over scored items
+    mean_gap: float | None
+
+    @property
+    def hard_rate(self) -> float | None:
+        scored = self.hard + self.easy
+        return self.hard / scored if scored else None
+
+
+@dataclass(frozen=True)
+class GenerationCounts:
+    iteration: int
+    accepted: int
+    rejected: dict[str, int]   # reject_reason → count
+
+    @property
+    def calls(self) -> int:
+        return self.accepted + sum(self.rejected.values())
+
+
+@dataclass(frozen=True)
+class InstructionLine:
+    id: int
+    text: str
+    note: str = ""   # e.g. "gap 3.5" or "hard · it1"
+
+
+@dataclass
+class TrainView:
+    job_id: int
+    iteration: int | None
+    status: str
+    total_steps: int | None
+    output_dir: str
+    step: int = 0
+    epoch: float | None = None
+    lr: float | None = None
+    loss: float | None = None
+    tokens_per_s: float | None = None
+    losses: list[tuple[int, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    """Per-benchmark averages (percent) of one evaluated model in one answer mode."""
+
+    model: str
+    iteration: int | None
+    mode: str                          # generate (the paper's protocol) | loglik
+    scores: dict[str, float]           # benchmark → mean accuracy over its tasks, in % (vicuna: vs reference)
+    tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)   # benchmark → the tasks averaged
+
+
+@dataclass(frozen=True)
+class EventLine:
+    id: int
+    ts: float
+    level: str
+    iteration: int | None
+    stage: str | None
+    message: str
+
+
+@dataclass
+class Snapshot:
+    project: str = ""
+    run_status: str = "never run"     # the latest runs row's status, or 'stale' when its process is gone
+    iterations_planned: int | None = None
+    iteration: int | None = None      # the iteration in progress (or the last one)
+    stage: StageView | None = None    # the stage in progress (or the last one touched)
+    elapsed_s: float | None = None
+    eta_s: float | None = None        # of the current step, from its observed rate
+    stages: list[StageView] = field(default_factory=list)
+    roles: dict[str, RoleUsage] = field(default_factory=dict)
+    spent_usd: float = 0.0
+    projected_total_usd: float | None = None
+    budget_usd: float | None = None
+    tau: float | None = None
+    labels: list[LabelCounts] = field(default_factory=list)
+    histogram_iteration: int | None = None
+    histogram: list[tuple[float, int]] = field(default_factory=list)   # (gap bin centre, count)
+    generation: list[GenerationCounts] = field(default_factory=list)
+    latest_hard: list[InstructionLine] = field(default_factory=list)
+    latest_accepted: list[InstructionLine] = field(default_factory=list)
+    train: TrainView | None = None
+    checkpoint: str | None = None     # the student in use: the latest iterations.student_path
+    evals: list[EvalRow] = field(default_factory=list)
+    new_events: list[EventLine] = field(default_factory=list)
+    instructions: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def budget_left_usd(self) -> float | None:
+        return None if not self.budget_usd else self.budget_usd - self.spent_usd
+
+
+@dataclass(frozen=True)
+class ResponseView:
+    role: str
+    model: str
+    iteration: int
+    text: str
+    finish_reason: str
+
+
+@dataclass(frozen=True)
+class JudgementView:
+    iteration: int
+    order: str
+    attempt: int
+    referee_model: str
+    raw_text: str
+    teacher_score: float | None
+    student_score: float | None
+    parse_error: str | None
+
+
+@dataclass(frozen=True)
+class InstructionDetail:
+    id: int
+    text: str
+    input: str
+    origin: str
+    iteration: int
+    parent_id: int | None
+    responses: list[ResponseView]
+    judgements: list[JudgementView]
+    labels: list[dict[str, Any]]
