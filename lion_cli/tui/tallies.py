@@ -7,6 +7,7 @@ INSERTs by the loop (a row is never updated once written), which is what makes t
 
 from __future__ import annotations
 
+import sqlite3
 from collections import deque
 from typing import Any
 
@@ -40,6 +41,8 @@ class ApiTally:
         hi = int(store.scalar("SELECT MAX(id) FROM api_calls") or 0)
         if hi <= self.last_id:
             return
+        if self.last_id == 0 and self._read_totals(store, hi):
+            return
         rows = store.query(
             "SELECT role, COUNT(*) AS calls, SUM(cached) AS cached, SUM(prompt_tokens) AS tin,"
             " SUM(completion_tokens) AS tout, SUM(CASE WHEN cached=0 THEN cost_usd ELSE 0 END) AS cost,"
@@ -56,6 +59,23 @@ class ApiTally:
             u.rate_limited += r["r429"] or 0
             u.failed += r["failed"] or 0
         self.last_id = hi
+
+    def _read_totals(self, store: Store, hi: int) -> bool:
+        """The first read, from the trigger-kept api_usage table (migration 0003) when it is as new as
+        api_calls — it always is inside one read transaction; a store not yet migrated has no table."""
+        try:
+            rows = store.query("SELECT * FROM api_usage")
+        except sqlite3.OperationalError:  # no such table: an older store, opened read-only
+            return False
+        if not rows or max(r["last_call_id"] for r in rows) != hi:
+            return False
+        for r in rows:
+            self.roles[r["role"]] = RoleUsage(
+                r["role"], calls=r["calls"], cached=r["cached"], prompt_tokens=r["prompt_tokens"],
+                completion_tokens=r["completion_tokens"], cost_usd=r["cost_usd"], retries=r["retries"],
+                rate_limited=r["rate_limited"], failed=r["failed"])
+        self.last_id = hi
+        return True
 
     def last_minute(self, store: Store, role: str, now: float) -> tuple[int, int]:
         """(requests, tokens) that finished in the minute before `now` — the api_calls(role, ts) index."""

@@ -1,0 +1,55 @@
+"""The trigger-kept api_usage totals (migration 0003) always equal the sums over api_calls, and the
+dashboard's first read takes them from there."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from lion_cli.core.api import CallRecord
+from lion_cli.store.api_log import StoreCallLog
+from lion_cli.store.db import open_store
+
+SUMS = ("SELECT role, COUNT(*), SUM(cached), SUM(prompt_tokens), SUM(completion_tokens),"
+        " ROUND(SUM(CASE WHEN cached=0 THEN cost_usd ELSE 0 END), 9), SUM(retries), SUM(rate_limited), SUM(1-ok)"
+        " FROM api_calls GROUP BY role ORDER BY role")
+TOTALS = ("SELECT role, calls, cached, prompt_tokens, completion_tokens, ROUND(cost_usd, 9), retries, rate_limited,"
+          " failed FROM api_usage ORDER BY role")
+
+
+def _calls(n: int, seed: int) -> list[CallRecord]:
+    rng = random.Random(seed)
+    return [CallRecord(ts=float(i), role=rng.choice(["teacher", "referee", "generator"]), model="m",
+                       base_url="http://x", cache_key=f"k{i}", status=200, ok=rng.random() > 0.1,
+                       cached=rng.random() < 0.2, latency_s=0.1, prompt_tokens=rng.randint(0, 900),
+                       completion_tokens=rng.randint(0, 300), cost_usd=rng.random() / 100,
+                       retries=rng.randint(0, 2), rate_limited=rng.randint(0, 1)) for i in range(n)]
+
+
+def test_totals_follow_every_insert(tmp_path: Path) -> None:
+    with open_store(tmp_path / "lion.db") as store:
+        log = StoreCallLog(store)
+        for rec in _calls(300, 1):
+            log.record(rec)
+        assert store.query(TOTALS) and [tuple(r) for r in store.query(TOTALS)] == [
+            tuple(r) for r in store.query(SUMS)]
+        assert store.scalar("SELECT MAX(last_call_id) FROM api_usage") == store.scalar("SELECT MAX(id) FROM api_calls")
+
+
+def test_dashboard_first_read_uses_the_totals(tmp_path: Path) -> None:
+    from lion_cli.tui.tallies import ApiTally
+
+    with open_store(tmp_path / "lion.db") as store:
+        log = StoreCallLog(store)
+        for rec in _calls(200, 2):
+            log.record(rec)
+        # Make the totals disagree with api_calls on purpose: the first read must come from api_usage.
+        store.conn.execute("UPDATE api_usage SET calls = calls + 1000 WHERE role='teacher'")
+        tally = ApiTally()
+        tally.read(store)
+        n_teacher = store.scalar("SELECT COUNT(*) FROM api_calls WHERE role='teacher'")
+        assert tally.roles["teacher"].calls == n_teacher + 1000
+        # Later reads add only the new rows.
+        log.record(_calls(1, 3)[0])
+        tally.read(store)
+        assert sum(u.calls for u in tally.roles.values()) == 200 + 1 + 1000
