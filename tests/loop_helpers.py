@@ -56,8 +56,9 @@ def wait_for(db: Path, sql: str, proc: subprocess.Popen[bytes], timeout: float =
                 conn.close()
             if row and row[0]:
                 return
-        except sqlite3.OperationalError:
-            pass
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "no such table" not in str(exc):
+                raise  # a mistake in `sql`, not a busy store
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for: {sql}")
 

@@ -73,7 +73,7 @@ KILL_POINTS = [
     ("imitation-train", "SELECT 1 FROM train_jobs WHERE iteration=0 AND kind='train'"),
     ("discrimination", "SELECT 1 FROM stages WHERE iteration=0 AND stage='discrimination' AND step='referee'"
                        " AND done>=6"),
-    ("generation", "SELECT 1 FROM candidates WHERE iteration=0 HAVING COUNT(*) >= 3"),
+    ("generation", "SELECT COUNT(*) >= 3 FROM candidates WHERE iteration=0"),
     ("iteration-1", "SELECT 1 FROM stages WHERE iteration=1 AND stage='discrimination' AND step='referee'"
                     " AND done>=4"),
 ]

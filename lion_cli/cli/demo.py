@@ -79,7 +79,9 @@ def run_demo(directory: Path, scripted: bool, force: bool) -> int:
     seeds = Path(__file__).resolve().parent.parent / "data" / "demo_seeds.jsonl"
     backend = "smollm2" if real else "scripted"
     err(f"starting the local OpenAI-compatible server ({backend}) …")
-    with running_server(backend=backend) as url:
+    # SmolLM2-135M cannot write the referee's score lines itself: the server fills them in from the
+    # model's likelihood of each digit (--guided-scores), so the referee is still the model.
+    with running_server(backend=backend, guided_scores=real) as url:
         model = "SmolLM2-135M-Instruct" if real else "scripted"
         init_project(directory, seeds, name="lion-demo", force=True,
                      overrides=demo_overrides(url, model, student, real))

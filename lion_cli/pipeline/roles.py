@@ -11,11 +11,12 @@ Messages = list[dict[str, str]]
 @dataclass(frozen=True)
 class RolePrompts:
     templates: dict[str, Any]
-    sources: dict[str, str]
 
     @property
     def teacher_source(self) -> str:
-        return self.sources["teacher"]
+        """The teacher template's identity for the answer-settings hash (a parsed template's repr
+        changes exactly when its text does, comments aside)."""
+        return repr(self.templates["teacher"].messages)  # not its name: a path differs per install
 
     def teacher(self, instruction: str, input_text: str) -> Messages:
         from lion_cli.core.prompts import render
@@ -36,10 +37,6 @@ class RolePrompts:
 
 
 def load_role_prompts() -> RolePrompts:
-    from lion_cli.core.prompts import parse_template
-    from lion_cli.resources import resource_dir
+    from lion_cli.prompts_loader import load_role_templates
 
-    folder = resource_dir("prompts")
-    sources = {name: (folder / f"{name}.txt").read_text(encoding="utf-8")
-               for name in ("teacher", "referee", "generator_hard", "generator_easy")}
-    return RolePrompts({k: parse_template(v) for k, v in sources.items()}, sources)
+    return RolePrompts(load_role_templates())
