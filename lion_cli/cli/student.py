@@ -1,0 +1,196 @@
+"""`lion student train|generate`: run the student's training or generation by hand.
+
+`lion student train` has two ways:
+- files: `--data train.jsonl --out DIR [--model PATH]` fine-tunes any model on any JSONL of
+  {instruction, input?, output} rows. Settings not given on the command line come from the project's
+  [student] section when run inside a project (and the job is then recorded in its store), else from
+  the defaults (the paper's).
+- project: `[--iteration N]` trains that iteration's student on the teacher's answers exactly as the
+  imitation stage does (default: the iteration the loop is at), and records it as that iteration's student.
+Both resume from the newest checkpoint in the output folder. `generate` lives in student_generate.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_project_dir, open_project
+
+if TYPE_CHECKING:
+    from lion_cli.config import Settings
+
+student_app = typer.Typer(help="Train the student or make it answer, by hand.", no_args_is_help=True,
+                          rich_markup_mode=None)
+
+LAUNCHERS = ("python", "torchrun", "deepspeed", "accelerate")
+
+
+def _project_if_any(directory: Path | None) -> Project | None:
+    d = find_project_dir(directory)
+    return open_project(d) if (d / CONFIG_NAME).exists() and (d / DB_NAME).exists() else None
+
+
+def _with_overrides(settings: Settings, launcher: str | None, nproc: int | None, strategy: str | None) -> Settings:
+    """The settings with the command line's launcher choices applied (the project file is not changed)."""
+    update: dict[str, Any] = {}
+    if launcher is not None:
+        if launcher not in LAUNCHERS:
+            fail(f"--launcher {launcher}: expected one of {', '.join(LAUNCHERS)}")
+        update["launcher"] = launcher
+    if nproc is not None:
+        update["nproc_per_node"] = nproc
+    if strategy is not None:
+        update["strategy"] = strategy
+    return settings.model_copy(update={"student": settings.student.model_copy(update=update)})
+
+
+def _progress() -> Any:
+    def report(m: dict[str, Any]) -> None:
+        if isinstance(m.get("step"), int) and "loss" in m:
+            err(f"step {m['step']}/{m.get('total_steps', '?')} · loss {m['loss']:.4f} · lr {m.get('lr', 0):.2e}"
+                f" · {m.get('tokens_per_s', 0):.0f} tok/s")
+        elif m.get("event") == "resume":
+            err(f"resumed from checkpoint step {m.get('from_step')}")
+
+    return report
+
+
+def _summary(final: Path, extra: dict[str, Any]) -> dict[str, Any]:
+    out = final.parent
+    done: dict[str, Any] = {}
+    metrics = out / "metrics.jsonl"
+    if metrics.exists():
+        for line in metrics.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("event") == "done":
+                done = row
+    return {"final": str(final), "steps": done.get("step"), "train_loss": done.get("train_loss"), **extra}
+
+
+def _print(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        loss = summary.get("train_loss")
+        print(f"student written to {summary['final']} ({summary.get('steps')} steps"
+              + (f", mean loss {loss:.4f})" if isinstance(loss, float) else ")"))
+
+
+def _run_files(project: Project | None, data: Path, out: Path, model: str, settings: Settings,
+               max_steps: int | None, as_json: bool) -> None:
+    from lion_cli.pipeline.student_specs import specs_from_settings
+    from lion_cli.store.jobs import add_metric, finish_job, start_job
+    from lion_cli.student.launch import JobFailed
+    from lion_cli.student.training import train
+
+    if not data.is_file():
+        fail(f"--data {data}: no such file")
+    spec, launch = specs_from_settings(settings, model_path=model, data_path=data.resolve(), output_dir=out.resolve(),
+                                       project_dir=project.dir if project else None, max_steps=max_steps)
+    job = start_job(project.store, None, "train", spec.to_json(), spec.output_dir, max_steps) if project else None
+    report = _progress()
+
+    def on_metric(m: dict[str, Any]) -> None:
+        report(m)
+        if project is not None and job is not None:
+            add_metric(project.store, job, m)
+
+    err(f"training {model} on {data} → {out} ({launch.launcher}, {launch.world_size} process(es))")
+    t0 = time.perf_counter()
+    try:
+        final = train(spec, launch, on_metric=on_metric)
+    except (JobFailed, RuntimeError, ValueError) as exc:
+        if project is not None and job is not None:
+            finish_job(project.store, job, "failed", getattr(exc, "exit_code", None), str(exc)[-2000:])
+        if isinstance(exc, ValueError):
+            fail(str(exc))
+        fail(f"training failed: {exc}", code=1)
+    if project is not None and job is not None:
+        finish_job(project.store, job, "done", 0, None)
+    _print(_summary(final, {"job_id": job, "seconds": round(time.perf_counter() - t0, 2)}), as_json)
+
+
+def _current_iteration(project: Project) -> int:
+    from lion_cli.store.progress import next_position
+
+    pos = next_position(project.store, project.settings.loop.iterations)
+    return pos[0] if pos is not None else project.settings.loop.iterations - 1
+
+
+def _run_project(project: Project, iteration: int | None, as_json: bool) -> None:
+    from lion_cli.pipeline.imitation import train_student
+    from lion_cli.pipeline.wiring import build_context
+    from lion_cli.student.launch import JobFailed
+
+    it = _current_iteration(project) if iteration is None else iteration
+    if not project.settings.student.base_model:
+        fail(f"{project.config_path}: key 'student.base_model' is empty; name the model to fine-tune")
+    ctx = build_context(project.dir, project.settings, project.store)
+    err(f"iteration {it}: training the student on the teacher's answers")
+    t0 = time.perf_counter()
+    try:
+        final = train_student(ctx, it)
+    except JobFailed as exc:
+        fail(f"training failed: {exc}", code=1)
+    except (RuntimeError, ValueError) as exc:  # e.g. no teacher answers yet, a spec that cannot work
+        fail(str(exc))
+    _print(_summary(final, {"iteration": it, "seconds": round(time.perf_counter() - t0, 2)}), as_json)
+
+
+def add_train_command(app: typer.Typer) -> None:
+    @app.command("train")
+    def train_cmd(
+        directory: Path = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one)."),
+        iteration: int = typer.Option(None, "--iteration", min=0, help="Project mode: train this iteration's "
+                                      "student (default: the iteration the loop is at)."),
+        data: Path = typer.Option(None, "--data", help="Files mode: JSONL rows {instruction, input?, output}."),
+        out: Path = typer.Option(None, "--out", help="Files mode: output folder (checkpoints, metrics, final/)."),
+        model: str = typer.Option(None, "--model", help="Files mode: model folder or hub id to start from "
+                                  "(default: the project's student.base_model)."),
+        max_steps: int = typer.Option(None, "--max-steps", min=1, help="Files mode: stop after N optimizer steps."),
+        launcher: str = typer.Option(None, "--launcher", help="python | torchrun | deepspeed | accelerate."),
+        nproc: int = typer.Option(None, "--nproc", min=1, help="Processes per node."),
+        strategy: str = typer.Option(None, "--strategy", help="ddp | fsdp | zero2 | zero3 | zero3_offload | a "
+                                     "DeepSpeed .json path."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Fine-tune the student: on a JSONL file, or on a project iteration's teacher answers."""
+        project = _project_if_any(directory)
+        if data is not None or out is not None:
+            if data is None or out is None:
+                fail("files mode needs both --data and --out")
+            if iteration is not None:
+                fail("give either --iteration (project mode) or --data/--out (files mode)")
+            if project is not None:
+                settings = project.settings
+            else:
+                from lion_cli.config import Settings
+
+                settings = Settings()
+            base = model or settings.student.base_model
+            if not base:
+                fail("--model is needed outside a project (or set student.base_model in lion.toml)")
+            if nproc is not None and nproc > 1 and launcher is None and settings.student.launcher == "python":
+                launcher = "torchrun"
+            settings = _with_overrides(settings, launcher, nproc, strategy)
+            _run_files(project, data, out, base, settings, max_steps, as_json)
+            return
+        if project is None:
+            fail(f"{find_project_dir(directory)}: no lion project here; use --data/--out to train on a file")
+        if model is not None or max_steps is not None:
+            fail("--model and --max-steps apply to files mode (--data/--out); a project trains from its settings")
+        project.settings = _with_overrides(project.settings, launcher, nproc, strategy)
+        _run_project(project, iteration, as_json)
+
+
+def register(app: typer.Typer) -> None:
+    from lion_cli.cli.student_generate import add_generate_command
+
+    add_train_command(student_app)
+    add_generate_command(student_app)
+    app.add_typer(student_app, name="student")

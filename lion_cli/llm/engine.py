@@ -1,0 +1,280 @@
+"""The async client every role shares: one `chat()` call = cache lookup, budget check, paced and
+retried HTTP to an OpenAI-compatible /chat/completions, cache write, one CallRecord.
+
+Pacing is per endpoint, keyed by (base_url, model, api_key_env): a provider's limits belong to a key
+and a model, so roles pointing at the same ones share one set of buckets (with the strictest of
+their configured limits) instead of each believing it owns the whole quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+from lion_cli.core.api import (
+    CallRecord,
+    ChatResult,
+    EndpointSpec,
+    Messages,
+    cost,
+    estimate_prompt_tokens,
+    request_key,
+)
+from lion_cli.llm.errors import ApiError, BudgetExceeded, MissingApiKey, RetryableError
+from lion_cli.llm.limiter import EndpointLimiter
+from lion_cli.llm.protocols import CallLog, MemoryCallLog, RequestCache, SpendMeter
+from lion_cli.llm.retry_after import backoff_seconds, retry_after_seconds
+from lion_cli.llm.wire import parse_completion, server_message
+
+__all__ = ["ApiError", "BudgetExceeded", "LLMEngine", "MissingApiKey"]
+
+log = logging.getLogger("lion.llm")
+
+
+@dataclass
+class _Attempts:
+    """What the retries of one logical call saw, for its CallRecord."""
+
+    n: int = 0
+    rate_limited: int = 0
+    status: int | None = None
+
+
+class _NoCache:
+    def get(self, key: str) -> ChatResult | None:
+        return None
+
+    def put(self, key: str, role: str, result: ChatResult, response_json: str) -> None:
+        return None
+
+
+class _OwnSpend:
+    def __init__(self, engine: LLMEngine) -> None:
+        self.engine = engine
+
+    def spent_usd(self) -> float:
+        return self.engine.spent_here
+
+
+class LLMEngine:
+    def __init__(self, endpoints: Mapping[str, EndpointSpec], *, cache: RequestCache | None = None,
+                 call_log: CallLog | None = None, spend: SpendMeter | None = None, max_usd: float = 0.0,
+                 transport: httpx.AsyncBaseTransport | None = None, backoff_base_s: float = 0.5,
+                 backoff_max_s: float = 30.0) -> None:
+        self.endpoints = dict(endpoints)
+        self.cache: RequestCache = cache or _NoCache()
+        self.call_log: CallLog = call_log or MemoryCallLog()
+        # Without a meter, count what this engine itself spends (a call log may not know how).
+        self.spent_here = 0.0
+        self.spend: SpendMeter = spend or _OwnSpend(self)
+        self.max_usd = max_usd
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._inflight: dict[str, asyncio.Future[ChatResult]] = {}
+        self.limiters: dict[tuple[str, str, str], EndpointLimiter] = {}
+        for spec in self.endpoints.values():
+            shared = [s for s in self.endpoints.values() if s.limit_key == spec.limit_key]
+            if spec.limit_key not in self.limiters:
+                self.limiters[spec.limit_key] = EndpointLimiter(
+                    min(s.rpm for s in shared), min(s.tpm for s in shared), min(s.max_concurrency for s in shared))
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            conns = sum(lim.max_concurrency for lim in self.limiters.values()) or 1
+            self._client = httpx.AsyncClient(
+                transport=self._transport, trust_env=False,
+                limits=httpx.Limits(max_connections=conns, max_keepalive_connections=conns))
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __aenter__(self) -> LLMEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def limiter(self, role: str) -> EndpointLimiter:
+        return self.limiters[self._spec(role).limit_key]
+
+    def _spec(self, role: str) -> EndpointSpec:
+        try:
+            return self.endpoints[role]
+        except KeyError:
+            raise ApiError(f"no endpoint configured for role '{role}' (have: {sorted(self.endpoints)})",
+                           role=role) from None
+
+    # -- the call ------------------------------------------------------------------------------------
+    async def chat(self, role: str, messages: Messages, *, sample_index: int = 0, seed: int | None = None,
+                   temperature: float | None = None, max_tokens: int | None = None) -> ChatResult:
+        spec = self._spec(role)
+        sampling: dict[str, Any] = {
+            "temperature": spec.temperature if temperature is None else temperature,
+            "top_p": spec.top_p, "max_tokens": spec.max_tokens if max_tokens is None else max_tokens}
+        if seed is not None:
+            sampling["seed"] = seed
+        key = request_key(spec.base_url, spec.model, messages, sampling, sample_index)
+        t0 = time.monotonic()
+
+        hit = self.cache.get(key)
+        if hit is None and key in self._inflight:  # the same request is already on the wire: share it
+            hit = await asyncio.shield(self._inflight[key])
+        if hit is not None:
+            self._record(role, spec, key, t0, _Attempts(), hit.finish_reason, cached=True)
+            return replace(hit, cached=True, cache_key=key)
+
+        self._check_budget()
+        api_key = self._api_key(spec, role)
+
+        future: asyncio.Future[ChatResult] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await self._send(role, spec, messages, sampling, sample_index, key, api_key, t0)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody else may be waiting on it
+            raise
+        except BaseException:  # cancelled or interrupted: sharers are cancelled too
+            future.cancel()
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._inflight[key]
+
+    def _check_budget(self) -> None:
+        if self.max_usd > 0:
+            spent = self.spend.spent_usd()
+            if spent >= self.max_usd:
+                raise BudgetExceeded(spent, self.max_usd)
+
+    @staticmethod
+    def _api_key(spec: EndpointSpec, role: str) -> str:
+        if not spec.api_key_env:
+            return ""
+        value = os.environ.get(spec.api_key_env)
+        if not value:
+            raise MissingApiKey(f"{role}: environment variable {spec.api_key_env} is not set (it must hold the "
+                                f"API key for {spec.base_url}; set api_key_env = \"\" to send no key)", role=role)
+        return value
+
+    async def _send(self, role: str, spec: EndpointSpec, messages: Messages, sampling: dict[str, Any],
+                    sample_index: int, key: str, api_key: str, t0: float) -> ChatResult:
+        payload = {"model": spec.model, "messages": messages, **sampling}
+        headers = {"X-Lion-Role": role, "X-Lion-Sample": str(sample_index)}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        seen = _Attempts()
+        limiter = self.limiters[spec.limit_key]
+        retrying = AsyncRetrying(stop=stop_after_attempt(spec.max_retries + 1), wait=self._wait,
+                                 retry=retry_if_exception_type(RetryableError), reraise=True,
+                                 before_sleep=lambda st: self._log_retry(role, st))
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    seen.n += 1
+                    result, body = await self._attempt(spec, limiter, payload, headers, messages, seen)
+        except (RetryableError, ApiError) as exc:
+            message = _scrub(str(exc), api_key)
+            if isinstance(exc, RetryableError):
+                message = f"gave up after {seen.n} attempts: {message}"
+            self._record(role, spec, key, t0, seen, None, cached=False, error=message)
+            raise ApiError(f"{role} ({spec.model} at {spec.base_url}): {message}", status=seen.status, role=role,
+                           retries=seen.n - 1) from None
+        result = replace(result, cache_key=key, cost_usd=cost(spec, result.prompt_tokens, result.completion_tokens))
+        self.cache.put(key, role, result, body)
+        self._record(role, spec, key, t0, seen, result.finish_reason, cached=False, result=result)
+        return result
+
+    async def _attempt(self, spec: EndpointSpec, limiter: EndpointLimiter, payload: dict[str, Any],
+                       headers: dict[str, str], messages: Messages, seen: _Attempts) -> tuple[ChatResult, str]:
+        prompt_est = estimate_prompt_tokens(messages)
+        reserved = prompt_est + int(payload["max_tokens"])
+        url = spec.base_url.rstrip("/") + "/chat/completions"
+        async with limiter.slot(reserved):
+            # Checked again here, after the wait for the buckets: calls queued behind a limit for
+            # minutes must not all go out once the spend that came in meanwhile reached the cap.
+            try:
+                self._check_budget()
+            except BudgetExceeded:
+                limiter.refund(reserved)
+                raise
+            try:
+                async with asyncio.timeout(spec.timeout_s):
+                    resp = await self._http().post(url, json=payload, headers=headers, timeout=spec.timeout_s)
+            except (TimeoutError, httpx.TimeoutException):
+                seen.status = None
+                raise RetryableError(f"no answer within timeout_s={spec.timeout_s:g}") from None
+            except httpx.TransportError as exc:
+                seen.status = None
+                limiter.settle(reserved, prompt_est)
+                raise RetryableError(f"connection failed ({type(exc).__name__})") from None
+        seen.status = resp.status_code
+        limiter.observe(resp.headers, reserved)
+        if resp.status_code == 429:
+            seen.rate_limited += 1
+            limiter.settle(reserved, 0)  # refused requests are not counted by the server
+            wait = retry_after_seconds(resp.headers)
+            limiter.pause(wait if wait is not None else backoff_seconds(seen.n, self.backoff_base_s,
+                                                                        self.backoff_max_s))
+            raise RetryableError(f"HTTP 429 rate limited: {server_message(resp)}", status=429, retry_after=wait,
+                                 rate_limited=True)
+        if resp.status_code in (408, 409) or resp.status_code >= 500:
+            limiter.settle(reserved, prompt_est)
+            raise RetryableError(f"HTTP {resp.status_code}: {server_message(resp)}", status=resp.status_code)
+        if resp.status_code >= 400:
+            limiter.settle(reserved, 0)
+            raise ApiError(f"HTTP {resp.status_code}: {server_message(resp)}", status=resp.status_code)
+        result = parse_completion(resp.text, spec.model, prompt_est)
+        if result is None:
+            limiter.settle(reserved, prompt_est)
+            raise RetryableError("HTTP 200 but the body is not a chat completion (invalid JSON or no choices)",
+                                 status=resp.status_code)
+        limiter.settle(reserved, result.prompt_tokens + result.completion_tokens)
+        return result, resp.text
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryableError) and exc.retry_after is not None:
+            return exc.retry_after
+        return backoff_seconds(state.attempt_number, self.backoff_base_s, self.backoff_max_s)
+
+    @staticmethod
+    def _log_retry(role: str, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.info("%s: attempt %d failed (%s); retrying in %.2fs", role, state.attempt_number, exc, wait)
+
+    def _record(self, role: str, spec: EndpointSpec, key: str, t0: float, seen: _Attempts,
+                finish_reason: str | None, *, cached: bool, result: ChatResult | None = None,
+                error: str | None = None) -> None:
+        if result is not None and not cached:
+            self.spent_here += result.cost_usd
+        self.call_log.record(CallRecord(
+            ts=time.time(), role=role, model=spec.model, base_url=spec.base_url, cache_key=key,
+            status=None if cached else seen.status, ok=error is None, cached=cached,
+            latency_s=time.monotonic() - t0,
+            prompt_tokens=result.prompt_tokens if result else 0,
+            completion_tokens=result.completion_tokens if result else 0,
+            cost_usd=result.cost_usd if result else 0.0, retries=max(0, seen.n - 1),
+            rate_limited=seen.rate_limited, finish_reason=finish_reason, error=error))
+
+
+def _scrub(text: str, secret: str) -> str:
+    """A server could echo the key back in an error body; it must not travel further."""
+    return text.replace(secret, "[redacted]") if secret else text

@@ -1,0 +1,38 @@
+"""Errors the engine raises. Messages never contain an API key: they are built from the status,
+the server's error text (scrubbed) and the variable's name, never from request headers."""
+
+from __future__ import annotations
+
+
+class ApiError(RuntimeError):
+    """A call failed for good: a non-retryable 4xx at once, or retries exhausted."""
+
+    def __init__(self, message: str, *, status: int | None = None, role: str = "", retries: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+        self.role = role
+        self.retries = retries
+
+
+class MissingApiKey(ApiError):
+    """The environment variable named by an endpoint's api_key_env is not set."""
+
+
+class BudgetExceeded(RuntimeError):
+    """The spend reached the budget cap; no new paid request is sent."""
+
+    def __init__(self, spent_usd: float, max_usd: float) -> None:
+        super().__init__(f"budget reached: spent ${spent_usd:.4f} of max_usd ${max_usd:.4f}")
+        self.spent_usd = spent_usd
+        self.max_usd = max_usd
+
+
+class RetryableError(Exception):
+    """One attempt failed in a way worth retrying (internal to the engine)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
+                 rate_limited: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited

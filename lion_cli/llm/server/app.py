@@ -1,0 +1,237 @@
+"""The local OpenAI-compatible server: routes, limits, injected faults and the statistics tests read.
+
+`build_server(backend, faults, limits, host, port)` is the hook: any object with
+`async complete(request, role) -> (text, finish_reason, prompt_tokens, completion_tokens)` serves
+(the scripted backend here; the model-backed one lives in lion_cli.student.serve_backend).
+`request` is the JSON body plus `x_lion_sample` (int, from the X-Lion-Sample header).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import time
+import uuid
+from collections import Counter
+from typing import Any, Protocol
+
+from lion_cli.llm.server.faults import FaultConfig, LimitConfig, choose_fault, choose_latency
+from lion_cli.llm.server.http import Drop, HttpServer, Request, Response
+from lion_cli.llm.server.window import SlidingWindow, fmt_duration
+
+
+class Backend(Protocol):
+    async def complete(self, request: dict[str, Any], role: str | None) -> tuple[str, str, int, int]: ...
+
+
+def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Response:
+    return Response.json(status, {"error": {"message": message, "type": kind, "code": None}}, headers)
+
+
+def _problem(body: Any) -> str | None:
+    """What is wrong with a chat request, in the words a client's error message should carry."""
+    if not isinstance(body, dict):
+        return "the request body must be a JSON object"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        return "'messages' must be a non-empty list of objects"
+    temperature, max_tokens = body.get("temperature", 1.0), body.get("max_tokens", 1)
+    if not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
+        return f"'temperature' must be a number between 0 and 2, got {temperature!r}"
+    if not isinstance(max_tokens, int) or max_tokens < 1:
+        return f"'max_tokens' must be an integer of at least 1, got {max_tokens!r}"
+    return None
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    return max(1, math.ceil(sum(len(str(m.get("content") or "")) for m in body["messages"]) / 4))
+
+
+class ServerStats:
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.received = 0
+        self.served = 0
+        self.duplicates = 0
+        self.rate_limited = 0          # 429s caused by the RPM/TPM limits
+        self.unauthorized = 0
+        self.bad_requests = 0
+        self.tokens = 0
+        self.by_role: Counter[str] = Counter()
+        self.by_hash: Counter[str] = Counter()  # served completions per request hash
+        self.faults: Counter[str] = Counter()
+        self.log: list[tuple[float, str, str, int]] = []  # (seconds since start, role, hash, status)
+
+    def as_json(self, with_log: bool) -> dict[str, Any]:
+        """`requests`: chat requests that arrived (= `received`); `duplicates`: completions served for a
+        request (role, sample, body) that had already been served once; `faults`: injected faults in all,
+        `faults_by_kind` per kind."""
+        out: dict[str, Any] = {
+            "uptime_s": time.monotonic() - self.t0, "requests": self.received, "received": self.received,
+            "served": self.served, "duplicates": self.duplicates, "faults": sum(self.faults.values()),
+            "faults_by_kind": dict(self.faults), "rate_limited": self.rate_limited,
+            "unauthorized": self.unauthorized, "bad_requests": self.bad_requests, "tokens": self.tokens,
+            "by_role": dict(self.by_role), "by_hash": dict(self.by_hash)}
+        if with_log:
+            out["log"] = self.log
+        return out
+
+
+class OpenAIServer:
+    def __init__(self, backend: Backend, faults: FaultConfig | None = None, limits: LimitConfig | None = None,
+                 host: str = "127.0.0.1", port: int = 0, model_name: str | None = None) -> None:
+        self.backend = backend
+        self.faults = faults or FaultConfig()
+        self.limits = limits or LimitConfig()
+        self.model_name = model_name or str(getattr(backend, "model_name", "local"))
+        self.stats = ServerStats()
+        self.http = HttpServer(self.handle, host, port)
+        self.rpm = SlidingWindow(self.limits.rpm, self.limits.window_s) if self.limits.rpm else None
+        self.tpm = SlidingWindow(self.limits.tpm, self.limits.window_s) if self.limits.tpm else None
+        self._arrivals: Counter[str] = Counter()
+
+    async def start(self) -> str:
+        host, port = await self.http.start()
+        return f"http://{host}:{port}/v1"
+
+    async def close(self) -> None:
+        await self.http.close()
+        closer = getattr(self.backend, "close", None)  # a model backend frees its worker thread
+        if callable(closer):
+            closer()
+
+    async def handle(self, req: Request) -> Response | Drop:
+        path = req.path.rstrip("/")
+        if req.method == "GET" and path == "/health":
+            return Response.json(200, {"status": "ok"})
+        if req.method == "GET" and path == "/stats":
+            return Response.json(200, self.stats.as_json("log" in req.query))
+        if req.method == "GET" and path == "/v1/models":
+            return Response.json(200, {"object": "list", "data": [
+                {"id": self.model_name, "object": "model", "created": 0, "owned_by": "lion"}]})
+        if path == "/v1/chat/completions":
+            if req.method != "POST":
+                return _error(405, "use POST", "invalid_request_error")
+            return await self._chat(req)
+        return _error(404, f"no route {req.method} {req.path}", "invalid_request_error")
+
+    # -- /v1/chat/completions --------------------------------------------------------------------------
+    def _limit_headers(self, now: float) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, win in (("requests", self.rpm), ("tokens", self.tpm)):
+            if win is not None:
+                out[f"x-ratelimit-limit-{name}"] = str(win.limit)
+                out[f"x-ratelimit-remaining-{name}"] = str(win.remaining(now))
+                out[f"x-ratelimit-reset-{name}"] = fmt_duration(win.reset_in(now))
+        return out
+
+    def _over_limit(self, prompt_tokens: int, now: float) -> Response | None:
+        for name, win, amount in (("requests", self.rpm, 1), ("tokens", self.tpm, prompt_tokens)):
+            if win is not None and not win.admits(amount, now):
+                wait = max(0.001, win.wait_for(amount, now))
+                self.stats.rate_limited += 1
+                headers = {"retry-after": str(math.ceil(wait)), "retry-after-ms": str(math.ceil(wait * 1000)),
+                           **self._limit_headers(now)}
+                return _error(429, f"Rate limit reached for {name} per {self.limits.window_s:g}s: limit "
+                                   f"{win.limit}, used {win.used}; retry in {wait:.3f}s", name, headers)
+        return None
+
+    def _validate(self, req: Request) -> tuple[dict[str, Any] | None, Response | None]:
+        if self.limits.api_key and req.headers.get("authorization", "") != f"Bearer {self.limits.api_key}":
+            self.stats.unauthorized += 1
+            return None, _error(401, "Incorrect or missing API key (send Authorization: Bearer …)",
+                                "invalid_request_error")
+        try:
+            body = json.loads(req.body)
+        except ValueError:
+            body = None
+        problem = _problem(body)
+        if problem:
+            self.stats.bad_requests += 1
+            return None, _error(400, problem, "invalid_request_error")
+        return body, None
+
+    async def _chat(self, req: Request) -> Response | Drop:
+        now = time.monotonic()
+        self.stats.received += 1
+        body, refusal = self._validate(req)
+        if body is None:
+            assert refusal is not None
+            return refusal
+        role = req.headers.get("x-lion-role") or None
+        try:
+            sample = int(req.headers.get("x-lion-sample", "0"))
+        except ValueError:
+            sample = 0
+        key = hashlib.sha256(json.dumps([role, sample, body], sort_keys=True).encode("utf-8")).hexdigest()[:16]
+        self._arrivals[key] += 1
+        occurrence = self._arrivals[key]
+        prompt_est = _prompt_tokens(body)
+        limited = self._over_limit(prompt_est, now)
+        if limited is not None:
+            self.stats.log.append((now - self.stats.t0, role or "", key, 429))
+            return limited
+        fault = choose_fault(self.faults, key, occurrence)
+        if self.rpm is not None and fault != "429":  # providers count failed requests too
+            self.rpm.add(1, now)
+        if fault is not None:
+            self.stats.faults[fault] += 1
+        resp = await self._respond(body, role, sample, key, occurrence, fault, now)
+        self.stats.log.append((now - self.stats.t0, role or "", key, resp.status if isinstance(resp, Response) else 0))
+        return resp
+
+    async def _respond(self, body: dict[str, Any], role: str | None, sample: int, key: str, occurrence: int,
+                       fault: str | None, now: float) -> Response | Drop:
+        if fault == "429":
+            wait = self.faults.retry_after_s
+            return _error(429, "Rate limit reached (injected)", "requests",
+                          {"retry-after": f"{wait:g}", "retry-after-ms": str(int(wait * 1000))})
+        prompt_tokens, text, finish, completion = 0, "", "stop", 0
+        if fault in (None, "length"):
+            try:
+                text, finish, prompt_tokens, completion = await self.backend.complete(
+                    {**body, "x_lion_sample": sample}, role)
+            except Exception as exc:  # a backend bug is the server's error, not the client's
+                return _error(500, f"backend failed: {type(exc).__name__}: {exc}", "server_error")
+            if fault == "length":
+                words = text.split()
+                text, finish = " ".join(words[: max(1, len(words) // 2)]), "length"
+                completion = len(text.split())
+        else:
+            prompt_tokens = _prompt_tokens(body)
+        if self.tpm is not None:
+            self.tpm.add(prompt_tokens + completion, now)
+        self.stats.tokens += prompt_tokens + completion
+        await asyncio.sleep(choose_latency(self.faults, key, occurrence))
+        if fault == "timeout":
+            await asyncio.sleep(self.faults.timeout_hold_s)
+            return Drop()
+        if fault == "drop":
+            return Drop()
+        if fault in ("500", "503"):
+            return _error(int(fault), "The server had an error processing your request (injected)", "server_error")
+        headers = self._limit_headers(time.monotonic())
+        if fault == "malformed":
+            return Response(200, b'{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": {"rol', headers)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        choices: list[dict[str, Any]] = [] if fault == "empty_choices" else [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}]
+        data = {"id": completion_id, "object": "chat.completion", "created": int(time.time()),
+                "model": str(body.get("model") or self.model_name), "choices": choices,
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
+                          "total_tokens": prompt_tokens + completion}}
+        if fault is None or fault == "length":
+            self.stats.served += 1
+            self.stats.by_role[role or "unknown"] += 1
+            if self.stats.by_hash[key]:
+                self.stats.duplicates += 1
+            self.stats.by_hash[key] += 1
+        return Response.json(200, data, headers)
+
+
+def build_server(backend: Backend, faults: FaultConfig | None = None, limits: LimitConfig | None = None,
+                 host: str = "127.0.0.1", port: int = 0, model_name: str | None = None) -> OpenAIServer:
+    """The hook every caller uses: `lion serve`, `running_server`, the tests and the benchmark."""
+    return OpenAIServer(backend, faults, limits, host, port, model_name)

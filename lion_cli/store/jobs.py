@@ -1,0 +1,60 @@
+"""Training (and other subprocess) jobs and their metric stream: train_jobs / train_metrics.
+
+The dashboard draws the loss curve from train_metrics while a job runs, so each metric is written
+in its own short transaction as it arrives.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lion_cli.store.db import Store
+
+JOB_STATUSES = ("running", "done", "failed", "cancelled")
+
+
+def start_job(store: Store, iteration: int | None, kind: str, spec_json: str, output_dir: str,
+              total_steps: int | None) -> int:
+    with store.tx() as c:
+        cur = c.execute("INSERT INTO train_jobs (iteration, kind, spec_json, output_dir, total_steps)"
+                        " VALUES (?,?,?,?,?)", (iteration, kind, spec_json, output_dir, total_steps))
+    return int(cur.lastrowid or 0)
+
+
+def add_metric(store: Store, job_id: int, metric: dict[str, Any]) -> bool:
+    """Record one metrics.jsonl line; event lines ({"event": ...}) and lines without a step are skipped.
+
+    A step seen again (a resumed run repeats the steps after its last checkpoint) replaces the old row.
+    The job's total_steps is filled from the first metric that carries it. Returns True if written.
+    """
+    step = metric.get("step")
+    if "event" in metric or not isinstance(step, int):
+        return False
+
+    def num(key: str) -> float | None:
+        v = metric.get(key)
+        return float(v) if isinstance(v, int | float) else None
+
+    tokens = metric.get("tokens")
+    with store.tx() as c:
+        c.execute("INSERT OR REPLACE INTO train_metrics (job_id, step, epoch, loss, lr, tokens, tokens_per_s, ts)"
+                  " VALUES (?,?,?,?,?,?,?,?)",
+                  (job_id, step, num("epoch"), num("loss"), num("lr"), tokens if isinstance(tokens, int) else None,
+                   num("tokens_per_s"), num("ts") or time.time()))
+        total = metric.get("total_steps")
+        if isinstance(total, int):
+            c.execute("UPDATE train_jobs SET total_steps=? WHERE id=? AND total_steps IS NOT ?", (total, job_id, total))
+    return True
+
+
+def finish_job(store: Store, job_id: int, status: str, exit_code: int | None, error: str | None) -> None:
+    if status not in JOB_STATUSES:
+        raise ValueError(f"job status {status!r}: expected one of {', '.join(JOB_STATUSES)}")
+    with store.tx() as c:
+        c.execute("UPDATE train_jobs SET status=?, exit_code=?, error=?,"
+                  " finished_at=strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id=?", (status, exit_code, error, job_id))
+
+
+def job_metrics(store: Store, job_id: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in store.query("SELECT * FROM train_metrics WHERE job_id=? ORDER BY step", (job_id,))]

@@ -1,0 +1,231 @@
+"""Launching the student's entry scripts: pure argv builders and a cancellable job runner.
+
+The launchers are started as `python -m <their module>` with the running interpreter, so a job uses
+the same environment as lion whatever is on PATH. Single-node runs get a free master port each, so
+two jobs on one machine never collide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LAUNCHERS = ("python", "torchrun", "deepspeed", "accelerate")
+TAIL_LINES = 30
+OOM_MARKERS = ("CUDA out of memory", "OutOfMemoryError", "Cannot allocate memory", "std::bad_alloc")
+# torchrun/deepspeed report a child killed by the kernel's OOM killer as signal 9 in their own words.
+SIGKILL_MARKERS = ("Signal 9 (SIGKILL)", "exitcode  : -9", "return code = -9")
+
+
+@dataclass
+class LaunchConfig:
+    launcher: str = "python"
+    nproc_per_node: int = 1
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: str = ""  # host:port of node 0 (multi-node torchrun / accelerate)
+    master_port: int | None = None  # None: a free port is picked for single-node runs
+    hostfile: str = ""  # DeepSpeed multi-node
+    include: str = ""  # DeepSpeed --include, e.g. "localhost:0,1"
+    rdzv_id: str = "lion"
+
+    def __post_init__(self) -> None:
+        if self.launcher not in LAUNCHERS:
+            raise ValueError(f"launcher {self.launcher!r}: expected one of {', '.join(LAUNCHERS)}")
+        if self.nproc_per_node < 1 or self.nnodes < 1:
+            raise ValueError("nproc_per_node and nnodes must be ≥ 1")
+        if self.launcher == "python" and (self.nproc_per_node > 1 or self.nnodes > 1):
+            raise ValueError("launcher 'python' runs one process; use torchrun, deepspeed or accelerate for more")
+        if self.nnodes > 1 and self.launcher in ("torchrun", "accelerate") and not self.rdzv_endpoint:
+            raise ValueError(f"{self.nnodes} nodes with {self.launcher} need rdzv_endpoint (host:port of node 0)")
+        if self.nnodes > 1 and self.launcher == "deepspeed" and not self.hostfile:
+            raise ValueError(f"{self.nnodes} nodes with deepspeed need a hostfile")
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _split_endpoint(endpoint: str) -> tuple[str, str]:
+    host, _, port = endpoint.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"rdzv_endpoint {endpoint!r}: expected host:port")
+    return host, port
+
+
+def build_argv(cfg: LaunchConfig, module: str, args: list[str]) -> list[str]:
+    """The command line that runs `python -m module args` under cfg's launcher. Pure but for picking a
+    free port when cfg.master_port is None on a single node."""
+    py = sys.executable
+    single = cfg.nnodes == 1
+    port = cfg.master_port if cfg.master_port is not None else (free_port() if single else 29500)
+    if cfg.launcher == "python":
+        return [py, "-m", module, *args]
+    if cfg.launcher == "torchrun":
+        argv = [py, "-m", "torch.distributed.run"]
+        if single:
+            # --standalone uses its own rendezvous on a free port; no master port to collide on.
+            argv += ["--standalone", "--nproc_per_node", str(cfg.nproc_per_node)]
+        else:
+            argv += ["--nnodes", str(cfg.nnodes), "--node_rank", str(cfg.node_rank),
+                     "--nproc_per_node", str(cfg.nproc_per_node), "--rdzv_backend", "c10d",
+                     "--rdzv_endpoint", cfg.rdzv_endpoint, "--rdzv_id", cfg.rdzv_id]
+        return [*argv, "-m", module, *args]
+    if cfg.launcher == "deepspeed":
+        argv = [py, "-m", "deepspeed.launcher.runner"]
+        if cfg.hostfile:
+            argv += ["--hostfile", cfg.hostfile, "--num_nodes", str(cfg.nnodes)]
+        else:
+            argv += ["--num_nodes", str(cfg.nnodes)]
+        argv += ["--include", cfg.include] if cfg.include else ["--num_gpus", str(cfg.nproc_per_node)]
+        return [*argv, "--master_port", str(port), "--module", module, *args]
+    # accelerate launch
+    argv = [py, "-m", "accelerate.commands.launch", "--num_processes", str(cfg.world_size),
+            "--num_machines", str(cfg.nnodes)]
+    if single:
+        argv += ["--main_process_port", str(port)]
+    else:
+        host, rport = _split_endpoint(cfg.rdzv_endpoint)
+        argv += ["--machine_rank", str(cfg.node_rank), "--main_process_ip", host, "--main_process_port", rport]
+    if cfg.world_size > 1:
+        argv += ["--multi_gpu"]
+    return [*argv, "-m", module, *args]
+
+
+@dataclass
+class JobResult:
+    exit_code: int
+    log_path: Path
+    tail: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    metrics: int = 0  # metric lines seen
+
+
+class JobFailed(RuntimeError):
+    """A job exited non-zero (or was cancelled); carries the exit code and the end of its log."""
+
+    def __init__(self, exit_code: int, tail: list[str], log_path: Path, *, oom: bool = False,
+                 cancelled: bool = False) -> None:
+        self.exit_code, self.tail, self.log_path, self.oom, self.cancelled = exit_code, tail, log_path, oom, cancelled
+        if cancelled:
+            what = "cancelled"
+        elif oom:
+            what = f"out of memory (exit code {exit_code})"
+        else:
+            what = f"failed with exit code {exit_code}"
+        super().__init__(f"job {what}; log {log_path}; last lines:\n" + "\n".join(tail))
+
+
+def looks_oom(exit_code: int, tail: list[str]) -> bool:
+    text = "\n".join(tail)
+    if any(m in text for m in OOM_MARKERS):
+        return True
+    # Killed by SIGKILL that we did not send: on Linux that is almost always the OOM killer.
+    return exit_code == -signal.SIGKILL or any(m in text for m in SIGKILL_MARKERS)
+
+
+class _MetricsTail:
+    """Reads new complete lines appended to a JSONL file since the last poll."""
+
+    def __init__(self, path: Path | None, on_metric: Callable[[dict[str, Any]], None] | None) -> None:
+        self.path, self.on_metric, self.pos, self.count = path, on_metric, 0, 0
+        if path is not None and path.exists():
+            self.pos = path.stat().st_size  # lines from an earlier run were already reported
+
+    def poll(self) -> None:
+        if self.path is None or not self.path.exists():
+            return
+        with open(self.path, "rb") as fh:
+            fh.seek(self.pos)
+            chunk = fh.read()
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return
+        self.pos += end + 1
+        for line in chunk[: end + 1].splitlines():
+            with contextlib.suppress(ValueError):
+                row = json.loads(line)
+                self.count += 1
+                if self.on_metric is not None and isinstance(row, dict):
+                    self.on_metric(row)
+
+
+def _kill_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies. A `lion run` killed
+    with SIGKILL cannot stop its trainer's process group itself; without this the orphan would keep
+    training into the folder the resumed run is about to use."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def run_job(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None, metrics_path: Path | None = None,
+            on_metric: Callable[[dict[str, Any]], None] | None = None, cancel: threading.Event | None = None,
+            log_path: Path | None = None, poll_s: float = 0.5, grace_s: float = 15.0) -> JobResult:
+    """Run argv in its own process group; stdout+stderr go to `log_path` (default cwd/job-<id>.log).
+
+    While it runs, new lines of metrics_path are passed to on_metric. Setting `cancel` stops the whole
+    group (SIGTERM, then SIGKILL after grace_s) and raises JobFailed(cancelled=True).
+    """
+    cwd.mkdir(parents=True, exist_ok=True)
+    log_path = log_path or cwd / f"job-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.log"
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    metrics = _MetricsTail(metrics_path, on_metric)
+    start = time.monotonic()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+        cancelled = False
+        try:
+            while proc.poll() is None:
+                if cancel is not None and cancel.wait(poll_s):
+                    cancelled = True
+                    _kill_group(proc, grace_s)
+                    break
+                if cancel is None:
+                    time.sleep(poll_s)
+                metrics.poll()
+        except BaseException:
+            _kill_group(proc, 2.0)  # e.g. Ctrl-C in the parent: never leave trainers behind
+            raise
+        code = proc.wait()
+        metrics.poll()
+    with open(log_path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            tail.append(line.rstrip("\n"))
+    if cancelled or code != 0:
+        raise JobFailed(code, list(tail), log_path, oom=not cancelled and looks_oom(code, list(tail)),
+                        cancelled=cancelled)
+    return JobResult(code, log_path, list(tail), time.monotonic() - start, metrics.count)

@@ -1,0 +1,157 @@
+"""A local HF causal LM behind the OpenAI-compatible server (`lion serve --model PATH`).
+
+Implements the server's Backend protocol (lion_cli.llm.server.app.Backend, matched structurally, so
+this adapter does not import its sibling `llm`): `await complete(request, role)` returns
+(text, finish_reason, prompt_tokens, completion_tokens).
+
+Throughput comes from batching: requests arriving within `batch_window_ms` of the first one (up to
+`max_batch`) are decoded together in ONE forward pass per step. Each request keeps its own settings
+inside the batch (temperature, top_p, top_k, max_tokens, seed; see batch_decode.py), so no grouping
+is needed and a request's answer does not depend on its batch-mates: with a `seed` it is reproducible,
+at temperature 0 it is greedy. Decoding runs on a single worker thread so the asyncio server keeps
+accepting connections meanwhile; requests that arrive during a batch form the next one.
+
+Not supported (ignored): `n` > 1 (one choice per request), `stop` strings, logprobs, tools.
+torch / transformers are imported when the backend is constructed, never at module import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_TOKENS = 512
+
+
+def _content_text(content: Any) -> str:
+    """A message's text: a plain string, or the text parts of OpenAI's list-of-parts form."""
+    if isinstance(content, list):
+        return "".join(str(p.get("text") or "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return str(content or "")
+
+
+@dataclass
+class _Pending:
+    prompt: list[int]
+    seed: int
+    sampling: Any  # batch_decode.Sampling
+    future: asyncio.Future[Any]
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    requests: int = 0
+    sizes: list[int] = field(default_factory=list)
+
+
+class HFBackend:
+    def __init__(self, model_path: str | Path, max_batch: int = 16, batch_window_ms: float = 20.0, *,
+                 dtype: str = "auto", device: str | None = None,
+                 default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+        from lion_cli.student.batch_decode import Sampling, generate_batch, load_model
+
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        t0 = time.perf_counter()
+        self.model, self.tokenizer = load_model(str(model_path), dtype, device)
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise ValueError(f"{model_path}: the tokenizer has no chat template; a chat server needs one")
+        print(f"lion serve: loaded {model_path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        self._sampling_cls = Sampling
+        self._generate_batch = generate_batch
+        self.model_name = Path(model_path).name
+        self.max_batch = max_batch
+        self.window_s = batch_window_ms / 1000.0
+        self.default_max_tokens = default_max_tokens
+        self.stats = BatchStats()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lion-hf-decode")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    # -- the Backend protocol --------------------------------------------------------------------------
+    async def complete(self, request: dict[str, Any], role: str | None) -> tuple[str, str, int, int]:
+        prompt = self.prompt_ids(request["messages"])
+        max_tokens = request.get("max_tokens") or request.get("max_completion_tokens") or self.default_max_tokens
+        temperature = request.get("temperature")
+        top_p = request.get("top_p")
+        sampling = self._sampling_cls(
+            max_new_tokens=int(max_tokens),
+            temperature=float(1.0 if temperature is None else temperature),  # the OpenAI default
+            top_p=float(1.0 if top_p is None else top_p),
+            top_k=int(request.get("top_k") or 0),  # vLLM's extension; OpenAI has none
+        )
+        seed = request.get("seed")
+        # Without a seed a sampled answer is not meant to be reproducible (as with the real API).
+        seed = int(seed) if seed is not None else secrets.randbits(63)
+        queue = self._ensure_worker()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        queue.put_nowait(_Pending(prompt, seed, sampling, future))
+        done = await future
+        return done.text, done.finish_reason, done.prompt_tokens, done.completion_tokens
+
+    def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]:
+        clean = [{"role": str(m.get("role", "user")), "content": _content_text(m.get("content"))} for m in messages]
+        text = self.tokenizer.apply_chat_template(clean, add_generation_prompt=True, tokenize=False)
+        # The template already wrote the special tokens it wants; don't add a second BOS.
+        return list(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- batching ----------------------------------------------------------------------------------
+    def _ensure_worker(self) -> asyncio.Queue[_Pending]:
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._loop is not loop or self._worker is None or self._worker.done():
+            self._loop, self._queue = loop, asyncio.Queue()
+            self._worker = loop.create_task(self._batch_loop(self._queue))
+        return self._queue
+
+    async def _collect(self, queue: asyncio.Queue[_Pending]) -> list[_Pending]:
+        """The first waiting request, plus whatever else arrives within the window (up to max_batch)."""
+        loop = asyncio.get_running_loop()
+        batch = [await queue.get()]
+        deadline = loop.time() + self.window_s
+        while len(batch) < self.max_batch:
+            if not queue.empty():  # already waiting (e.g. arrived during the previous batch): take it now
+                batch.append(queue.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(queue.get(), remaining))
+            except TimeoutError:
+                break
+        return [p for p in batch if not p.future.done()]  # a client that went away is skipped
+
+    async def _batch_loop(self, queue: asyncio.Queue[_Pending]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._collect(queue)
+            if not batch:
+                continue
+            try:
+                results = await loop.run_in_executor(
+                    self._executor, self._generate_batch, self.model, self.tokenizer,
+                    [p.prompt for p in batch], [p.seed for p in batch], [p.sampling for p in batch])
+            except Exception as exc:  # the server turns it into a 500 for each request of the batch
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(exc)
+                continue
+            self.stats.batches += 1
+            self.stats.requests += len(batch)
+            self.stats.sizes.append(len(batch))
+            for p, result in zip(batch, results, strict=True):
+                if not p.future.done():
+                    p.future.set_result(result)
