@@ -40,8 +40,6 @@ appended to `<output_path>.progress.jsonl`: {"event": "start", rank, shard, alre
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import hashlib
 import json
 import os
@@ -241,30 +239,9 @@ def _hf_generate_rows(spec: dict[str, Any], todo: list[dict[str, Any]]):  # -> I
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lion_cli.student.generate")
-    parser.add_argument("--spec", required=True, type=Path)
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    rank = int(os.environ.get("RANK", "0"))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    try:
-        spec = load_spec(args.spec)
-        if world > 1:
-            import torch.distributed as dist
+    from lion_cli.student.ranked_main import ranked_main
 
-            # Only used for the final barrier; a long timeout because ranks may finish far apart.
-            dist.init_process_group("gloo", timeout=datetime.timedelta(hours=48))
-        run(spec, rank, world)
-    except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if world > 1:
-            import torch.distributed as dist
-
-            if dist.is_initialized():
-                dist.destroy_process_group()
-    return 0
+    return ranked_main("python -m lion_cli.student.generate", argv, load_spec, run, SpecError)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ Under torchrun rank r scores rows r::world and writes `<output_path>.part-<r>`; 
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import json
 import os
 import sys
@@ -156,28 +154,9 @@ def run(spec: dict[str, Any], rank: int, world: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lion_cli.student.score")
-    parser.add_argument("--spec", required=True, type=Path)
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    try:
-        spec = load_spec(args.spec)
-        if world > 1:
-            import torch.distributed as dist
+    from lion_cli.student.ranked_main import ranked_main
 
-            dist.init_process_group("gloo", timeout=datetime.timedelta(hours=24))
-        run(spec, rank, world)
-    except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if world > 1:
-            import torch.distributed as dist
-
-            if dist.is_initialized():
-                dist.destroy_process_group()
-    return 0
+    return ranked_main("python -m lion_cli.student.score", argv, load_spec, run, SpecError)
 
 
 if __name__ == "__main__":
