@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lion_cli.core.prompts import Template, parse_template
+from lion_cli.core.role_prompts import RolePrompts
 from lion_cli.resources import resource_dir
 
 ROLE_TEMPLATES: tuple[str, ...] = ("teacher", "referee", "generator_hard", "generator_easy")
@@ -22,3 +23,8 @@ def load_template(name: str, folder: Path | None = None) -> Template:
 def load_role_templates(folder: Path | None = None) -> dict[str, Template]:
     """All four role templates, keyed by name (teacher, referee, generator_hard, generator_easy)."""
     return {name: load_template(name, folder) for name in ROLE_TEMPLATES}
+
+
+def load_role_prompts(folder: Path | None = None) -> RolePrompts:
+    """The four role templates, ready to render a role's messages."""
+    return RolePrompts(load_role_templates(folder))

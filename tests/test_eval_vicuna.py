@@ -18,7 +18,7 @@ from lion_cli.eval.vicuna import Question, evaluate_vicuna, format_vicuna, quest
 from lion_cli.llm.engine import LLMEngine
 from lion_cli.llm.server.app import build_server
 from lion_cli.llm.server.runner import server_in_thread
-from lion_cli.pipeline.roles import load_role_prompts
+from lion_cli.prompts_loader import load_role_prompts
 from lion_cli.store.db import open_store
 from lion_cli.store.evals import results, samples
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from lion_cli.cli.wiring import answer_keys
 from lion_cli.config import load_settings
 from lion_cli.core.types import Origin, Pool
-from lion_cli.pipeline.context import LoopContext
-from lion_cli.pipeline.roles import load_role_prompts
+from lion_cli.prompts_loader import load_role_prompts
 from lion_cli.store.db import open_store
 from lion_cli.store.loop_rows import save_response
 from lion_cli.store.pools import add_instruction, set_pool
@@ -35,8 +35,8 @@ def project(lion_cli: Any, tmp_path: Path) -> Path:
     assert res.exit_code == 0, res.stderr
     root = tmp_path / "p"
     with open_store(root / "lion.db") as store:
-        ctx = LoopContext(root, load_settings(root / "lion.toml"), store, None, load_role_prompts())  # type: ignore[arg-type]
-        t_model, t_hash, s_hash = ctx.settings.teacher.model, ctx.teacher_hash(), ctx.student_hash()
+        keys = answer_keys(load_settings(root / "lion.toml"), load_role_prompts())
+        t_model, t_hash, s_hash = keys.teacher_model, keys.teacher_hash, keys.student_hash
         ids = [r[0] for r in store.query("SELECT id FROM instructions ORDER BY id")]
         for iid, text in zip(ids, ANSWERS, strict=True):
             save_response(store, iid, "teacher", t_model, t_hash, 0, text, "stop")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lion_cli.core.referee import Scores, parse_scores
-from lion_cli.pipeline.roles import load_role_prompts
+from lion_cli.prompts_loader import load_role_prompts
 from lion_cli.student.guided_scores import GuidedScores, score_lines, wants_score_lines
 
 

@@ -153,6 +153,7 @@ def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | N
     import asyncio
     from dataclasses import asdict
 
+    from lion_cli.cli.wiring import build_engine
     from lion_cli.eval.data import DataError, load_vicuna_questions, load_vicuna_reference
     from lion_cli.eval.results import learning_curve
     from lion_cli.eval.vicuna import (
@@ -163,8 +164,7 @@ def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | N
         teacher_references,
     )
     from lion_cli.llm.errors import ApiError, BudgetExceeded
-    from lion_cli.pipeline.roles import load_role_prompts
-    from lion_cli.pipeline.wiring import build_engine
+    from lion_cli.prompts_loader import load_role_prompts
     from lion_cli.store.evals import results as stored_results
     from lion_cli.student.launch import JobFailed
 
@@ -200,7 +200,7 @@ def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | N
         student_answers = {q.question_id: answers[str(q.question_id)] for q in questions}
 
         async def go(student_answers: dict[int, str] = student_answers) -> Any:
-            engine: Any = build_engine(settings, project.store)
+            engine = build_engine(settings, project.store)
             try:  # teacher answers are cached in the store: a second target does not pay for them again
                 refs = stored_ref or await teacher_references(engine, prompts, questions)
                 return await evaluate_vicuna(engine, prompts, questions, student_answers, refs,

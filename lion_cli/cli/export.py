@@ -89,17 +89,17 @@ def data_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Export the distilled training set and the judged (teacher, student) pairs."""
-    from lion_cli.export.data import FORMATS, export_data
-    from lion_cli.pipeline.context import LoopContext
-    from lion_cli.pipeline.roles import load_role_prompts
+    from lion_cli.cli.wiring import answer_keys
+    from lion_cli.export.data import FORMATS, ExportSource, export_data
+    from lion_cli.prompts_loader import load_role_prompts
 
     if fmt not in FORMATS:
         fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     project = open_project(directory, readonly=True)
-    # No API calls are made: the context only supplies the settings hashes the loop stored answers under.
-    ctx = LoopContext(project.dir, project.settings, project.store, None, load_role_prompts())  # type: ignore[arg-type]
+    src = ExportSource(project.store, answer_keys(project.settings, load_role_prompts()),
+                       project.settings.loop.train_from)
     try:
-        result = export_data(ctx, fmt, out, iteration, with_pairs=pairs)
+        result = export_data(src, fmt, out, iteration, with_pairs=pairs)
     except (ValueError, OSError) as exc:
         fail(str(exc))
     _print(result, as_json, f"wrote {result['examples']} examples to {out}"

@@ -25,10 +25,10 @@ def run_project(project: Project, iterations: int | None, until: str | None, *, 
     import asyncio
 
     from lion_cli import __version__
+    from lion_cli.cli.wiring import build_context
     from lion_cli.core.types import Stage
     from lion_cli.llm.errors import ApiError, BudgetExceeded
     from lion_cli.pipeline.loop import describe_position
-    from lion_cli.pipeline.wiring import build_context
     from lion_cli.store.lock import LockHeld, acquire
     from lion_cli.store.progress import begin_run, end_run
 

@@ -123,8 +123,8 @@ def _current_iteration(project: Project) -> int:
 
 
 def _run_project(project: Project, iteration: int | None, as_json: bool) -> None:
+    from lion_cli.cli.wiring import build_context
     from lion_cli.pipeline.imitation import train_student
-    from lion_cli.pipeline.wiring import build_context
     from lion_cli.student.launch import JobFailed
 
     it = _current_iteration(project) if iteration is None else iteration

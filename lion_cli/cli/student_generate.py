@@ -111,8 +111,8 @@ def _run_files(project: Project | None, spec: GenSpec, nproc: int | None, as_jso
 
 
 def _run_project(project: Project, iteration: int | None, as_json: bool) -> None:
+    from lion_cli.cli.wiring import build_context
     from lion_cli.pipeline.discrimination import student_answers
-    from lion_cli.pipeline.wiring import build_context
     from lion_cli.student.launch import JobFailed
 
     it = _latest_student(project) if iteration is None else iteration

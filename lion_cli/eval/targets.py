@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lion_cli.core.answer_keys import student_label
 from lion_cli.store.db import Store
+from lion_cli.store.eval_targets import iterations_with_student
 from lion_cli.store.progress import student_path
 
 
@@ -25,10 +27,6 @@ class EvalTarget:
     iteration: int | None
 
 
-def iteration_label(iteration: int) -> str:
-    return f"student-it{iteration}"
-
-
 def model_target(path: Path) -> EvalTarget:
     path = path.expanduser().resolve()
     if not (path / "config.json").is_file():
@@ -41,16 +39,15 @@ def iteration_target(store: Store, iteration: int) -> EvalTarget:
     if not found or not (Path(found) / "config.json").is_file():
         raise TargetError(f"--iteration {iteration}: this project has no trained student for iteration "
                           f"{iteration} (see `lion status`)")
-    return EvalTarget(iteration_label(iteration), Path(found), iteration)
+    return EvalTarget(student_label(iteration), Path(found), iteration)
 
 
 def all_iteration_targets(store: Store) -> list[EvalTarget]:
     """Every iteration whose student exists, in order (the learning curve's x axis)."""
-    rows = store.query("SELECT iteration FROM iterations WHERE student_path IS NOT NULL ORDER BY iteration")
     targets = []
-    for r in rows:
+    for iteration in iterations_with_student(store):
         try:
-            targets.append(iteration_target(store, int(r[0])))
+            targets.append(iteration_target(store, iteration))
         except TargetError:
             continue  # a student folder deleted by hand: leave it out of the curve
     if not targets:

@@ -25,8 +25,8 @@ from lion_cli.store.db import Store
 from lion_cli.store.evals import EvalSample, save_result
 
 if TYPE_CHECKING:
+    from lion_cli.core.role_prompts import RolePrompts
     from lion_cli.llm.engine import LLMEngine
-    from lion_cli.pipeline.roles import RolePrompts
 
 
 @dataclass(frozen=True, slots=True)

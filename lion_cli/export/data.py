@@ -20,53 +20,59 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lion_cli.core.types import Pool, Role
-from lion_cli.pipeline.context import LoopContext
-from lion_cli.pipeline.imitation import training_ids
+from lion_cli.core.answer_keys import AnswerKeys
+from lion_cli.core.training_set import trained_iterations
+from lion_cli.core.types import Role
+from lion_cli.store.db import Store
+from lion_cli.store.exports import judged_labels
 from lion_cli.store.loop_rows import answers
 from lion_cli.store.pools import get_instructions
+from lion_cli.store.training_set import train_pool_ids
 
 FORMATS = ("alpaca", "jsonl", "sharegpt", "hf")
 
 
-def training_rows(ctx: LoopContext, iteration: int | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ExportSource:
+    """Where the answers are and the keys the loop stored them under; no API is involved."""
+
+    store: Store
+    keys: AnswerKeys
+    train_from: str  # [loop] train_from: what an iteration's student was trained on
+
+
+def training_rows(src: ExportSource, iteration: int | None = None) -> list[dict[str, Any]]:
     """The distilled training set, in instruction id order."""
-    if iteration is not None:
-        ids = training_ids(ctx, iteration)
-    else:
-        ids = [r[0] for r in ctx.store.query(
-            "SELECT DISTINCT instruction_id FROM pool_members WHERE pool=? ORDER BY instruction_id",
-            (Pool.TRAIN.value,))]
-    got = answers(ctx.store, ids, Role.TEACHER.value, ctx.settings.teacher.model, ctx.teacher_hash())
+    its = None if iteration is None else trained_iterations(src.train_from, iteration)
+    ids = train_pool_ids(src.store, its)
+    got = answers(src.store, ids, Role.TEACHER.value, src.keys.teacher_model, src.keys.teacher_hash)
     return [{"instruction": ins.text, "input": ins.input, "output": got[ins.id], "origin": ins.origin.value,
-             "iteration": ins.iteration} for ins in get_instructions(ctx.store, ids) if ins.id in got]
+             "iteration": ins.iteration} for ins in get_instructions(src.store, ids) if ins.id in got]
 
 
-def pair_rows(ctx: LoopContext, iteration: int | None = None) -> list[dict[str, Any]]:
+def pair_rows(src: ExportSource, iteration: int | None = None) -> list[dict[str, Any]]:
     """Judged (teacher answer, student answer) pairs with both scores, per labelled iteration."""
-    where, params = "label != 'unscored'", []
-    if iteration is not None:
-        where += " AND iteration=?"
-        params.append(iteration)
-    labels = ctx.store.query(f"SELECT * FROM labels WHERE {where} ORDER BY iteration, instruction_id", params)
-    ids = sorted({r["instruction_id"] for r in labels})
-    by_id = {ins.id: ins for ins in get_instructions(ctx.store, ids)}
-    teacher = answers(ctx.store, ids, Role.TEACHER.value, ctx.settings.teacher.model, ctx.teacher_hash())
+    labels = judged_labels(src.store, iteration)
+    ids = sorted({r.instruction_id for r in labels})
+    by_id = {ins.id: ins for ins in get_instructions(src.store, ids)}
+    teacher = answers(src.store, ids, Role.TEACHER.value, src.keys.teacher_model, src.keys.teacher_hash)
     students: dict[int, dict[int, str]] = {}
     out = []
     for r in labels:
-        it, iid = int(r["iteration"]), int(r["instruction_id"])
+        it, iid = r.iteration, r.instruction_id
         if it not in students:
-            students[it] = answers(ctx.store, ids, Role.STUDENT.value, ctx.student_label(it), ctx.student_hash())
+            students[it] = answers(src.store, ids, Role.STUDENT.value, src.keys.student_label(it),
+                                   src.keys.student_hash)
         if iid not in teacher or iid not in students[it]:
             continue  # answers made under other settings: not this project's current pairs
         ins = by_id[iid]
         out.append({"instruction": ins.text, "input": ins.input, "teacher_answer": teacher[iid],
-                    "student_answer": students[it][iid], "teacher_score": r["teacher_score"],
-                    "student_score": r["student_score"], "gap": r["gap"], "label": r["label"], "iteration": it})
+                    "student_answer": students[it][iid], "teacher_score": r.teacher_score,
+                    "student_score": r.student_score, "gap": r.gap, "label": r.label.value, "iteration": it})
     return out
 
 
@@ -110,13 +116,13 @@ student_score, gap, label, iteration) for preference training.
 """
 
 
-def export_data(ctx: LoopContext, fmt: str, out: Path, iteration: int | None = None,
+def export_data(src: ExportSource, fmt: str, out: Path, iteration: int | None = None,
                 with_pairs: bool = True) -> dict[str, Any]:
     """Write the training set (and the pairs) in `fmt`; returns what was written where."""
     if fmt not in FORMATS:
         raise ValueError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    rows = training_rows(ctx, iteration)
-    pairs = pair_rows(ctx, iteration) if with_pairs else []
+    rows = training_rows(src, iteration)
+    pairs = pair_rows(src, iteration) if with_pairs else []
     if fmt == "alpaca":
         # Surrounding whitespace is stripped because `lion init` strips it: the file reads back unchanged.
         alpaca = [{"instruction": r["instruction"], "input": r["input"], "output": r["output"].strip()}

@@ -34,7 +34,7 @@ def student_answers(ctx: LoopContext, iteration: int) -> int:
     from lion_cli.pipeline.student_specs import gen_spec, launch_config
     from lion_cli.student.generation import generate
 
-    label, h = ctx.student_label(iteration), ctx.student_hash()
+    label, h = ctx.keys.student_label(iteration), ctx.keys.student_hash
     missing = get_instructions(ctx.store, missing_in_pool(ctx.store, iteration, Pool.CACHE, Role.STUDENT,
                                                           label, h))
     if not missing:
@@ -70,8 +70,8 @@ async def referee_pairs(ctx: LoopContext, iteration: int) -> int:
     from lion_cli.core.referee import ParseFailure, parse_scores
 
     ids = pool_ids(ctx.store, iteration, Pool.CACHE)
-    teacher = answers(ctx.store, ids, Role.TEACHER, ctx.settings.teacher.model, ctx.teacher_hash())
-    student = answers(ctx.store, ids, Role.STUDENT, ctx.student_label(iteration), ctx.student_hash())
+    teacher = answers(ctx.store, ids, Role.TEACHER, ctx.keys.teacher_model, ctx.keys.teacher_hash)
+    student = answers(ctx.store, ids, Role.STUDENT, ctx.keys.student_label(iteration), ctx.keys.student_hash)
     attempts_allowed = ctx.settings.loop.referee_retries + 1
     seen: dict[tuple[int, Order], list[bool]] = {}
     for v in verdicts(ctx.store, iteration):

@@ -7,30 +7,25 @@ import random
 from pathlib import Path
 from typing import Any
 
+from lion_cli.core.training_set import trained_iterations
 from lion_cli.core.types import Pool, Role, Stage
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.progress import log
 from lion_cli.pipeline.teacher import ensure_teacher_answers
 from lion_cli.store.jobs import add_metric, finish_job, start_job
 from lion_cli.store.loop_rows import answers
-from lion_cli.store.pools import get_instructions, pool_ids
+from lion_cli.store.pools import get_instructions
 from lion_cli.store.progress import set_student_path, student_path
+from lion_cli.store.training_set import train_pool_ids
 
 
 def training_ids(ctx: LoopContext, iteration: int) -> list[int]:
-    """From the base: every Train Pool so far (the paper's cumulative set). From the previous
-    student: this iteration's Train Pool only."""
-    if ctx.settings.loop.train_from == "previous":
-        return pool_ids(ctx.store, iteration, Pool.TRAIN)
-    ids: set[int] = set()
-    for it in range(iteration + 1):
-        ids.update(pool_ids(ctx.store, it, Pool.TRAIN))
-    return sorted(ids)
+    return train_pool_ids(ctx.store, trained_iterations(ctx.settings.loop.train_from, iteration))
 
 
 def write_training_data(ctx: LoopContext, iteration: int, path: Path) -> int:
     ids = training_ids(ctx, iteration)
-    got = answers(ctx.store, ids, Role.TEACHER, ctx.settings.teacher.model, ctx.teacher_hash())
+    got = answers(ctx.store, ids, Role.TEACHER, ctx.keys.teacher_model, ctx.keys.teacher_hash)
     rows = [{"instruction": ins.text, "input": ins.input, "output": got[ins.id]}
             for ins in get_instructions(ctx.store, ids) if ins.id in got]
     random.Random(ctx.settings.loop.rng_seed + iteration).shuffle(rows)

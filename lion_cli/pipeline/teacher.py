@@ -15,7 +15,7 @@ from lion_cli.store.pools import get_instructions
 
 async def ensure_teacher_answers(ctx: LoopContext, iteration: int, pool: Pool, stage: Stage) -> int:
     """Ask the teacher for every pool member it has not answered; returns how many were asked."""
-    model, h = ctx.settings.teacher.model, ctx.teacher_hash()
+    model, h = ctx.keys.teacher_model, ctx.keys.teacher_hash
     missing = get_instructions(ctx.store, missing_in_pool(ctx.store, iteration, pool, Role.TEACHER, model, h))
     if not missing:
         return 0

@@ -1,16 +1,18 @@
-"""The role prompts as message lists, rendered from prompts/*.txt by core's one template mechanism."""
+"""The role prompts as message lists, rendered from prompts/*.txt by core's one template mechanism
+(the templates are read from disk by lion_cli.prompts_loader.load_role_prompts)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from lion_cli.core.prompts import Template, render
 
 Messages = list[dict[str, str]]
 
 
 @dataclass(frozen=True)
 class RolePrompts:
-    templates: dict[str, Any]
+    templates: dict[str, Template]
 
     @property
     def teacher_source(self) -> str:
@@ -19,24 +21,12 @@ class RolePrompts:
         return repr(self.templates["teacher"].messages)  # not its name: a path differs per install
 
     def teacher(self, instruction: str, input_text: str) -> Messages:
-        from lion_cli.core.prompts import render
-
         return render(self.templates["teacher"], instruction=instruction, input=input_text)
 
     def referee(self, instruction: str, input_text: str, answer_1: str, answer_2: str) -> Messages:
-        from lion_cli.core.prompts import render
-
         shown = instruction if not input_text else f"{instruction}\n\n{input_text}"
         return render(self.templates["referee"], instruction=shown, answer_1=answer_1, answer_2=answer_2)
 
     def generator(self, kind: str, seed: str, seed_input: str) -> Messages:
-        from lion_cli.core.prompts import render
-
         shown = seed if not seed_input else f"{seed}\n{seed_input}"
         return render(self.templates[f"generator_{kind}"], seed=shown)
-
-
-def load_role_prompts() -> RolePrompts:
-    from lion_cli.prompts_loader import load_role_templates
-
-    return RolePrompts(load_role_templates())
