@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Role(StrEnum):
@@ -55,6 +58,16 @@ class Order(StrEnum):
 
     TEACHER_FIRST = "teacher_first"
     STUDENT_FIRST = "student_first"
+
+
+def shown_pair(order: Order, teacher: T, student: T) -> tuple[T, T]:
+    """(shown first, shown second) of the teacher's and the student's under `order`."""
+    return (teacher, student) if order is Order.TEACHER_FIRST else (student, teacher)
+
+
+def teacher_student(order: Order, first: T, second: T) -> tuple[T, T]:
+    """(the teacher's, the student's) of what was shown first and second under `order`."""
+    return (first, second) if order is Order.TEACHER_FIRST else (second, first)
 
 
 @dataclass(frozen=True, slots=True)

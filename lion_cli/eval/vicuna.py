@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lion_cli.core.referee import ParseFailure, parse_scores
+from lion_cli.core.judging import ask_referee
+from lion_cli.core.types import Order, Role, shown_pair
 from lion_cli.core.vicuna_score import VicunaJudged, VicunaRatio, vicuna_ratios
 from lion_cli.eval.targets import EvalTarget
 from lion_cli.store.db import Store
@@ -67,7 +68,7 @@ async def teacher_references(engine: LLMEngine, prompts: RolePrompts, questions:
                              ) -> dict[int, str]:
     """The teacher's answers to the questions (cached in the store like any teacher answer)."""
     async def one(q: Question) -> tuple[int, str]:
-        res = await engine.chat("teacher", prompts.teacher(q.text, ""))
+        res = await engine.chat(Role.TEACHER.value, prompts.teacher(q.text, ""))
         return q.question_id, res.text
 
     return dict(await asyncio.gather(*(one(q) for q in questions)))
@@ -75,34 +76,31 @@ async def teacher_references(engine: LLMEngine, prompts: RolePrompts, questions:
 
 async def _judge(engine: LLMEngine, prompts: RolePrompts, question: str, first: str, second: str,
                  retries: int) -> Verdict:
-    raw = ""
-    for attempt in range(retries + 1):
-        res = await engine.chat("referee", prompts.referee(question, "", first, second), sample_index=attempt)
-        raw = res.text
-        parsed = parse_scores(raw)
-        if not isinstance(parsed, ParseFailure):
-            return Verdict((parsed.first, parsed.second), raw, attempt + 1)
-    return Verdict(None, raw, retries + 1)
+    last = await ask_referee(engine, prompts.referee(question, "", first, second), attempts=retries + 1)
+    if last is None:
+        return Verdict(None, "", 0)
+    return Verdict(last.scores, last.raw, last.attempt + 1)
 
 
 async def judge_pairs(engine: LLMEngine, prompts: RolePrompts, questions: Sequence[Question],
                       student: Mapping[int, str], reference: Mapping[int, str], *, retries: int = 1,
                       on_done: Callable[[int, int], None] | None = None
                       ) -> tuple[dict[int, Verdict], dict[int, Verdict]]:
-    """Both orders for every question, concurrently (the engine paces them)."""
+    """Both orders for every question, concurrently (the engine paces them). The reference plays the
+    teacher's part: Order.TEACHER_FIRST shows it first."""
     total, done = 2 * len(questions), [0]
 
-    async def one(q: Question, ref_shown_first: bool) -> tuple[int, bool, Verdict]:
-        s, r = student[q.question_id], reference[q.question_id]
-        v = await _judge(engine, prompts, q.text, r if ref_shown_first else s, s if ref_shown_first else r, retries)
+    async def one(q: Question, order: Order) -> tuple[int, Order, Verdict]:
+        first, second = shown_pair(order, reference[q.question_id], student[q.question_id])
+        v = await _judge(engine, prompts, q.text, first, second, retries)
         done[0] += 1
         if on_done:
             on_done(done[0], total)
-        return q.question_id, ref_shown_first, v
+        return q.question_id, order, v
 
-    got = await asyncio.gather(*(one(q, o) for q in questions for o in (True, False)))
-    ref_first = {qid: v for qid, o, v in got if o}
-    student_first = {qid: v for qid, o, v in got if not o}
+    got = await asyncio.gather(*(one(q, o) for q in questions for o in (Order.TEACHER_FIRST, Order.STUDENT_FIRST)))
+    ref_first = {qid: v for qid, o, v in got if o is Order.TEACHER_FIRST}
+    student_first = {qid: v for qid, o, v in got if o is Order.STUDENT_FIRST}
     return ref_first, student_first
 
 

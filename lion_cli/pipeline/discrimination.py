@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lion_cli.core.types import Instruction, Order, Pool, Role, Stage
-from lion_cli.pipeline.concurrency import for_each
+from lion_cli.core.judging import RefereeAttempt, ask_referee
+from lion_cli.core.types import Order, Pool, Role, Stage, shown_pair, teacher_student
 from lion_cli.pipeline.context import LoopContext
-from lion_cli.pipeline.progress import StepProgress, log
+from lion_cli.pipeline.progress import StepProgress, advance_each, log
 from lion_cli.pipeline.teacher import ensure_teacher_answers
 from lion_cli.store.loop_rows import (
     answers,
@@ -67,8 +67,6 @@ def student_answers(ctx: LoopContext, iteration: int) -> int:
 async def referee_pairs(ctx: LoopContext, iteration: int) -> int:
     """Both orders for every Cache Pool item; an unreadable reply is asked again with a fresh sample
     (`referee_retries` times), then left unscored."""
-    from lion_cli.core.referee import ParseFailure, parse_scores
-
     ids = pool_ids(ctx.store, iteration, Pool.CACHE)
     teacher = answers(ctx.store, ids, Role.TEACHER, ctx.keys.teacher_model, ctx.keys.teacher_hash)
     student = answers(ctx.store, ids, Role.STUDENT, ctx.keys.student_label(iteration), ctx.keys.student_hash)
@@ -82,31 +80,21 @@ async def referee_pairs(ctx: LoopContext, iteration: int) -> int:
         return 0
     texts = {i.id: i for i in get_instructions(ctx.store, sorted({i for i, _ in todo}))}
     model = ctx.settings.referee.model
-    bar = StepProgress(ctx.store, iteration, Stage.DISCRIMINATION, "referee", len(todo), spent=ctx.spent)
 
     async def judge(item: tuple[int, Order]) -> None:
         iid, order = item
-        ins: Instruction = texts[iid]
-        first, second = ((teacher[iid], student[iid]) if order is Order.TEACHER_FIRST
-                         else (student[iid], teacher[iid]))
-        messages = ctx.prompts.referee(ins.text, ins.input, first, second)
-        for attempt in range(len(seen.get(item, [])), attempts_allowed):
-            res = await ctx.engine.chat(Role.REFEREE.value, messages, sample_index=attempt)
-            parsed = parse_scores(res.text)
-            if isinstance(parsed, ParseFailure):
-                save_judgement(ctx.store, iid, iteration, order, attempt, model, res.text, None, None,
-                               parsed.reason)
-                continue
-            t, s = ((parsed.first, parsed.second) if order is Order.TEACHER_FIRST
-                    else (parsed.second, parsed.first))
-            save_judgement(ctx.store, iid, iteration, order, attempt, model, res.text, t, s, None)
-            break
-        bar.advance()
+        ins = texts[iid]
 
-    try:
-        await for_each(todo, judge, ctx.settings.referee.max_concurrency)
-    finally:
-        bar.close()
+        def record(a: RefereeAttempt) -> None:
+            t, s = teacher_student(order, *a.scores) if a.scores is not None else (None, None)
+            save_judgement(ctx.store, iid, iteration, order, a.attempt, model, a.raw, t, s, a.parse_error)
+
+        messages = ctx.prompts.referee(ins.text, ins.input, *shown_pair(order, teacher[iid], student[iid]))
+        await ask_referee(ctx.engine, messages, attempts=attempts_allowed, first_attempt=len(seen.get(item, [])),
+                          record=record)
+
+    bar = StepProgress(ctx.store, iteration, Stage.DISCRIMINATION, "referee", len(todo), spent=ctx.spent)
+    await advance_each(todo, judge, ctx.settings.referee.max_concurrency, bar)
     return len(todo)
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TextIO, TypeVar
 
 from lion_cli.core.types import Stage
+from lion_cli.pipeline.concurrency import for_each
 from lion_cli.store.db import Store
 from lion_cli.store.progress import update_stage
 
 MIN_STORE_INTERVAL_S = 0.5
+
+T = TypeVar("T")
 
 
 def _fmt_eta(seconds: float) -> str:
@@ -75,3 +78,15 @@ class StepProgress:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+async def advance_each(items: Iterable[T], fn: Callable[[T], Awaitable[None]], limit: int, bar: StepProgress) -> None:
+    """for_each(items, fn, limit), the bar advanced after each item and closed however the run ends."""
+    async def step(item: T) -> None:
+        await fn(item)
+        bar.advance()
+
+    try:
+        await for_each(items, step, limit)
+    finally:
+        bar.close()

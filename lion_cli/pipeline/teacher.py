@@ -6,9 +6,8 @@ keyed by (instruction, model, settings hash), and the API engine's request cache
 from __future__ import annotations
 
 from lion_cli.core.types import Instruction, Pool, Role, Stage
-from lion_cli.pipeline.concurrency import for_each
 from lion_cli.pipeline.context import LoopContext
-from lion_cli.pipeline.progress import StepProgress
+from lion_cli.pipeline.progress import StepProgress, advance_each
 from lion_cli.store.loop_rows import missing_in_pool, save_response
 from lion_cli.store.pools import get_instructions
 
@@ -19,16 +18,12 @@ async def ensure_teacher_answers(ctx: LoopContext, iteration: int, pool: Pool, s
     missing = get_instructions(ctx.store, missing_in_pool(ctx.store, iteration, pool, Role.TEACHER, model, h))
     if not missing:
         return 0
-    bar = StepProgress(ctx.store, iteration, stage, "teacher", len(missing), spent=ctx.spent)
 
     async def answer(ins: Instruction) -> None:
         res = await ctx.engine.chat(Role.TEACHER.value, ctx.prompts.teacher(ins.text, ins.input))
         save_response(ctx.store, ins.id, Role.TEACHER, model, h, iteration, res.text, res.finish_reason,
                       res.prompt_tokens, res.completion_tokens)
-        bar.advance()
 
-    try:
-        await for_each(missing, answer, ctx.settings.teacher.max_concurrency)
-    finally:
-        bar.close()
+    bar = StepProgress(ctx.store, iteration, stage, "teacher", len(missing), spent=ctx.spent)
+    await advance_each(missing, answer, ctx.settings.teacher.max_concurrency, bar)
     return len(missing)
