@@ -3,8 +3,11 @@ instruction detail screen, search, quitting with a run process, and `lion tui`."
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -87,6 +90,69 @@ async def test_view_updates_when_another_connection_writes(known: Path) -> None:
         assert "75% referee 18/24" in text and "21 / " in text
         await pilot.press("6")
         await until(pilot, lambda: "a fresh event" in screen_text(app))
+
+
+async def test_panels_follow_the_store_under_a_pushed_screen(known: Path) -> None:
+    app = LionDashboard(known, clock=lambda: CLOCK, refresh_s=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        app.open_instruction(1)
+        await pilot.pause()
+        with open_store(known / "lion.db") as w, w.tx() as c:
+            c.execute("UPDATE stages SET done=12 WHERE iteration=1 AND stage='discrimination'")
+        await pilot.press("r")   # the detail screen is on top: the main screen's parts still redraw
+        await loaded(pilot, app, 2)
+        await pilot.press("escape")
+        assert "50% referee 12/24" in screen_text(app)
+
+
+async def test_a_failed_read_shows_in_the_header_until_a_read_succeeds(known: Path) -> None:
+    app = LionDashboard(known, clock=lambda: CLOCK, refresh_s=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        working = app.reader.refresh
+
+        def broken() -> object:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        app.reader.refresh = broken  # type: ignore[method-assign]
+        await pilot.press("r")
+        await until(pilot, lambda: "read error:" in screen_text(app))   # the header wraps it at 140 columns
+        assert "OperationalError: disk I/O error" in screen_text(app)
+        assert app.read_errors == ["OperationalError: disk I/O error"] and "25% referee 6/24" in screen_text(app)
+        app.reader.refresh = working  # type: ignore[method-assign]
+        await pilot.press("r")
+        await loaded(pilot, app, 2)
+        assert "read error" not in screen_text(app) and "run: running" in screen_text(app)
+
+
+async def test_a_read_replaced_by_a_newer_one_still_shows_its_events(known: Path) -> None:
+    """The reader hands each new event once: a read that was cancelled after it had read must still
+    deliver its snapshot, or the log loses those lines for good."""
+    app = LionDashboard(known, clock=lambda: CLOCK, refresh_s=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        working, has_read, release = app.reader.refresh, threading.Event(), threading.Event()
+
+        def read_then_hold() -> object:
+            snap = working()
+            app.reader.refresh = working  # type: ignore[method-assign]   # only the first read is held
+            has_read.set()
+            release.wait(5)
+            return snap
+
+        with open_store(known / "lion.db") as w, w.tx() as c:
+            c.execute("INSERT INTO events (ts, level, message) VALUES (?, 'info', 'read by the replaced read')",
+                      (CLOCK,))
+        app.reader.refresh = read_then_hold  # type: ignore[method-assign]
+        replaced = app.read_store()
+        await until(pilot, has_read.is_set)
+        app.read_store()   # exclusive: cancels the held read, then reads (nothing new) and shows it
+        await until(pilot, lambda: replaced.is_cancelled and app.refreshes >= 2)
+        release.set()
+        await loaded(pilot, app, 3)
+        await pilot.press("6")
+        assert screen_text(app).count("read by the replaced read") == 1
 
 
 async def test_detail_screen_shows_both_referee_replies(known: Path) -> None:
@@ -208,6 +274,17 @@ def test_cli_tui_errors_and_screenshot(tmp_path: Path, known: Path) -> None:
     res = runner.invoke(cli_app, ["tui", str(known), "--screenshot", str(tmp_path / "s.svg"), "--panel", "training"])
     assert res.exit_code == 0 and (tmp_path / "s.svg").read_text().startswith("<svg")
     assert "training&#160;loss" in (tmp_path / "s.svg").read_text()
+
+
+def test_the_dashboard_has_one_stylesheet_inside_the_package() -> None:
+    """lion.tcss sits in the package (the wheel takes every file under lion_cli/), and no widget or
+    screen keeps CSS of its own in a string."""
+    import lion_cli.tui.app as app_module
+
+    tui = Path(app_module.__file__).parent
+    assert (tui / str(LionDashboard.CSS_PATH)).is_file()
+    inline = [p.name for p in tui.rglob("*.py") if re.search(r"^\s*(DEFAULT_)?CSS\s*=", p.read_text(), re.M)]
+    assert inline == []
 
 
 def test_cli_panel_names_match_the_app() -> None:

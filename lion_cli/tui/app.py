@@ -1,8 +1,10 @@
 """The live dashboard: a Textual app over a project's store.
 
-A timer asks a worker thread to read the store (queries.py); the worker posts the snapshot as a
-message and the handler hands it to each widget, so the UI thread never waits on SQLite. The app
-only reads: it cannot run or change the loop, except to stop a run it was given (`lion run --tui`)."""
+A timer starts a thread worker that reads the store (queries.py) and posts the snapshot as a
+message, so the UI thread never waits on SQLite; the handler sets the app's `snapshot` reactive,
+which every part of the main screen is bound to (widgets/view.py). The look is in lion.tcss. The
+app only reads: it cannot run or change the loop, except to stop a run it was given
+(`lion run --tui`)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, cast
 
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.css.query import NoMatches
 from textual.message import Message
+from textual.reactive import var
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.worker import get_current_worker
 
 from lion_cli.tui.queries import DB_NAME, DashboardReader
 from lion_cli.tui.screens import DetailScreen, QuitRunScreen, SearchScreen
@@ -31,13 +35,10 @@ from lion_cli.tui.widgets.plots import DiscriminationPanel, TrainingPanel
 
 PANELS = (("api", "1 API"), ("training", "2 Training"), ("discrimination", "3 Discrimination"),
           ("generation", "4 Generation"), ("evaluation", "5 Evaluation"), ("log", "6 Log"))
+PANEL_WIDGETS: dict[str, type[Widget]] = {
+    "api": ApiPanel, "training": TrainingPanel, "discrimination": DiscriminationPanel,
+    "generation": GenerationPanel, "evaluation": EvaluationPanel, "log": EventLog}
 STOP_GRACE_S = 30.0
-
-
-class _ShowsSnapshot(Protocol):
-    """Every panel widget: it redraws itself from a snapshot."""
-
-    def show(self, snap: Snapshot) -> None: ...
 
 
 class LionDashboard(App[str | None]):
@@ -45,7 +46,7 @@ class LionDashboard(App[str | None]):
     a run process, else None."""
 
     TITLE = "lion"
-    CSS = "TabbedContent { height: 1fr; } TabPane { padding: 0 1; }"
+    CSS_PATH = "lion.tcss"
     BINDINGS = [
         Binding("q", "quit", "quit"),
         Binding("tab", "next_panel", "panels (1-6)", priority=True),
@@ -55,6 +56,11 @@ class LionDashboard(App[str | None]):
         Binding("slash", "search", "search"),
         Binding("r", "refresh_now", "refresh"),
     ]
+
+    # The latest read of the store (None until the first one ends), and the error of the latest
+    # read if it failed; the header and panels are bound to them (data_bind in compose).
+    snapshot: var[Snapshot | None] = var(None, always_update=True, init=False)
+    read_error: var[str | None] = var(None, init=False)
 
     class SnapshotReady(Message):
         def __init__(self, snapshot: Snapshot) -> None:
@@ -73,49 +79,40 @@ class LionDashboard(App[str | None]):
         self.run_process = run_process
         self.refresh_s = refresh_s
         self.reader = DashboardReader(self.project_dir, clock=clock)
-        self.snapshot: Snapshot | None = None
         self.refreshes = 0     # snapshots shown so far (tests wait on it)
         self.read_errors: list[str] = []   # failed reads, newest last (the header shows the latest)
-        self._reading = False
 
     def compose(self) -> ComposeResult:
         # The first read catches up on the whole history (about 0.5 s on a paper-sized store); say so.
-        yield HeaderBar(f"lion {self.project_dir.name} │ reading {self.project_dir / DB_NAME} …", id="header")
-        yield StageStrip(id="stages")
+        header = HeaderBar(f"lion {self.project_dir.name} │ reading {self.project_dir / DB_NAME} …", id="header")
+        yield header.data_bind(LionDashboard.snapshot, LionDashboard.read_error)
+        yield StageStrip(id="stages").data_bind(LionDashboard.snapshot)
         with TabbedContent(id="panels"):
-            with TabPane(PANELS[0][1], id="api"):
-                yield ApiPanel(id="api-panel")
-            with TabPane(PANELS[1][1], id="training"):
-                yield TrainingPanel(id="training-panel")
-            with TabPane(PANELS[2][1], id="discrimination"):
-                yield DiscriminationPanel(id="discrimination-panel")
-            with TabPane(PANELS[3][1], id="generation"):
-                yield GenerationPanel(id="generation-panel")
-            with TabPane(PANELS[4][1], id="evaluation"):
-                yield EvaluationPanel(id="evaluation-panel")
-            with TabPane(PANELS[5][1], id="log"):
-                yield EventLog(id="log-panel")
+            for panel_id, title in PANELS:
+                with TabPane(title, id=panel_id):
+                    yield PANEL_WIDGETS[panel_id](id=f"{panel_id}-panel").data_bind(LionDashboard.snapshot)
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = f"lion · {self.project_dir.name}"
-        self.request_refresh()
+        self.read_store()
         if self.refresh_s:
-            self.set_interval(self.refresh_s, self.request_refresh)
+            self.set_interval(self.refresh_s, self.read_store)
 
     def on_unmount(self) -> None:
         with self.reader.lock:  # a read in flight finishes first
             self.reader.close()
 
-    # --- refresh: timer → worker thread → message → widgets ---------------------------------------
+    # --- refresh: timer → worker thread → message → reactive → bound widgets ------------------------
 
-    def request_refresh(self) -> None:
-        if self._reading:
-            return  # the previous read is still going: skip this tick rather than queue reads
-        self._reading = True
-        self.run_worker(self._read_store, thread=True, group="refresh", exit_on_error=False)
-
-    def _read_store(self) -> None:
+    @work(thread=True, exclusive=True, group="store-read", exit_on_error=False)
+    def read_store(self) -> None:
+        """One read of the store, off the UI thread. A newer request cancels one that has not begun
+        reading, and a tick that finds a read (or a search) holding the reader waits for the next
+        tick rather than a thread each. A read that did run always posts its snapshot, even if it
+        was cancelled meanwhile: the reader hands each new event once, and the log must not lose it."""
+        if get_current_worker().is_cancelled or self.reader.lock.locked():
+            return
         try:
             snap = self.reader.refresh()
         except Exception as exc:  # shown in the header; the next tick tries again
@@ -123,28 +120,21 @@ class LionDashboard(App[str | None]):
             return
         self.post_message(self.SnapshotReady(snap))
 
-    def on_lion_dashboard_snapshot_ready(self, message: SnapshotReady) -> None:
-        self._reading = False
-        snap = self.snapshot = message.snapshot
-        try:  # the main screen's widgets, even while a detail or search screen is on top
-            main = self.screen_stack[0]
-            for widget in (HeaderBar, StageStrip, ApiPanel, TrainingPanel, DiscriminationPanel, GenerationPanel,
-                           EvaluationPanel, EventLog):
-                cast(_ShowsSnapshot, main.query_one(widget)).show(snap)
-        except (NoMatches, IndexError):
-            return  # the app is shutting down
+    @on(SnapshotReady)
+    def show_snapshot(self, message: SnapshotReady) -> None:
+        self.read_error = None
+        self.snapshot = message.snapshot   # the bound widgets redraw before this returns
         self.refreshes += 1
 
-    def on_lion_dashboard_read_failed(self, message: ReadFailed) -> None:
-        self._reading = False
+    @on(ReadFailed)
+    def show_read_error(self, message: ReadFailed) -> None:
         self.read_errors = [*self.read_errors[-99:], message.error]
-        if self.snapshot is not None and self.screen_stack:
-            self.screen_stack[0].query_one(HeaderBar).show(self.snapshot, error=message.error)
+        self.read_error = message.error
 
     # --- keys -------------------------------------------------------------------------------------
 
     def action_refresh_now(self) -> None:
-        self.request_refresh()
+        self.read_store()
 
     def action_panel(self, panel_id: str) -> None:
         if self.screen is self.screen_stack[0]:
@@ -158,15 +148,16 @@ class LionDashboard(App[str | None]):
         tabs = self.query_one(TabbedContent)
         tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)] if tabs.active in ids else ids[0]
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "generation":
-            self.query_one("#gen-latest", DataTable).focus()  # enter opens the highlighted row
+    @on(TabbedContent.TabActivated, pane="#generation")
+    def focus_latest_instructions(self) -> None:
+        self.query_one("#gen-latest", DataTable).focus()  # enter opens the highlighted row
 
     def action_search(self) -> None:
         self.push_screen(SearchScreen(self.reader))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        key = str(event.row_key.value or "")
+    @on(DataTable.RowSelected, "#gen-latest, #search-results")
+    def open_selected_row(self, event: DataTable.RowSelected) -> None:
+        key = str(event.row_key.value or "")   # "new 12", "hard 3", "found 7": the id comes last
         if key.rsplit(" ", 1)[-1].isdigit():
             self.open_instruction(int(key.rsplit(" ", 1)[-1]))
 

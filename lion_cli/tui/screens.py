@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Static
+from textual.worker import get_current_worker
 
 from lion_cli.tui.snapshot import InstructionDetail, InstructionLine
 from lion_cli.tui.widgets.format import one_line
@@ -73,11 +74,6 @@ class SearchScreen(ModalScreen[None]):
     """`/`: instructions whose text contains a string (SQL LIKE, newest first, limited)."""
 
     BINDINGS = [("escape", "app.pop_screen", "close")]
-    DEFAULT_CSS = """
-    SearchScreen { align: center middle; }
-    SearchScreen > Vertical { width: 90%; height: 80%; border: thick $primary; background: $surface; }
-    SearchScreen DataTable { height: 1fr; }
-    """
 
     def __init__(self, reader: DashboardReader, limit: int = 50) -> None:
         super().__init__()
@@ -91,14 +87,16 @@ class SearchScreen(ModalScreen[None]):
             yield table
             yield Label("", id="search-status")
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    @on(Input.Submitted, "#search-input")
+    def search_for_input(self, event: Input.Submitted) -> None:
         if event.value.strip():
             self._search(event.value.strip())
 
     @work(thread=True, exclusive=True)
     def _search(self, text: str) -> None:
         found = self.reader.search(text, self.limit)
-        self.app.call_from_thread(self._show, text, found)
+        if not get_current_worker().is_cancelled:   # a newer search has replaced this one
+            self.app.call_from_thread(self._show, text, found)
 
     def _show(self, text: str, found: list[InstructionLine]) -> None:
         table = self.query_one(DataTable)
@@ -115,12 +113,6 @@ class QuitRunScreen(ModalScreen[str | None]):
     """Quitting while the run started with the dashboard is still going: stop it or leave it."""
 
     BINDINGS = [("escape", "dismiss_none", "cancel")]
-    DEFAULT_CSS = """
-    QuitRunScreen { align: center middle; }
-    QuitRunScreen > Vertical { width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
-    QuitRunScreen Horizontal { height: auto; margin-top: 1; }
-    QuitRunScreen Button { margin-right: 1; }
-    """
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -131,8 +123,10 @@ class QuitRunScreen(ModalScreen[str | None]):
                 yield Button("Leave it running", id="leave", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+    @on(Button.Pressed, "#stop, #leave")
+    def answer(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id)
 
+    @on(Button.Pressed, "#cancel")
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from lion_cli.tui.snapshot import RoleUsage, Snapshot
 from lion_cli.tui.widgets.format import bar, compact, count, usd
+from lion_cli.tui.widgets.view import SnapshotView
 
 
 def _per_min(now: int, limit: int | None) -> Text:
@@ -33,7 +34,7 @@ def role_row(u: RoleUsage) -> list[Text | str]:
             usd(u.cost_usd / paid if paid else None, 5), f"{u.cached:,}"]
 
 
-class ApiPanel(Static):
+class ApiPanel(SnapshotView, Static):
     def show(self, snap: Snapshot) -> None:
         table = Table(expand=True, box=None, header_style="bold", pad_edge=False)
         for col in ("role", "requests done / total", "req/min / limit", "tokens/min / limit", "429s", "retries",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.reactive import var
 from textual.widgets import Static
 
 from lion_cli.tui.snapshot import STAGE_NAMES, Snapshot, StageView
 from lion_cli.tui.widgets.format import bar, duration
+from lion_cli.tui.widgets.view import SnapshotView
 
 RUN_STYLES = {"running": "bold green", "done": "bold cyan", "stale": "bold red", "failed": "bold red",
               "interrupted": "bold yellow", "paused": "bold yellow", "never run": "dim"}
@@ -17,12 +19,17 @@ def run_label(status: str) -> str:
     return "process gone (killed?)" if status == "stale" else status
 
 
-class HeaderBar(Static):
-    """project · iteration i/N · stage + state · elapsed · ETA."""
+class HeaderBar(SnapshotView, Static):
+    """project · iteration i/N · stage + state · elapsed · ETA, and the last read error while the
+    store cannot be read (both bound to the app's reactives)."""
 
-    DEFAULT_CSS = "HeaderBar { height: auto; background: $boost; padding: 0 1; }"
+    read_error: var[str | None] = var(None, init=False)
 
-    def show(self, snap: Snapshot, error: str | None = None) -> None:
+    def watch_read_error(self) -> None:
+        if self.snapshot is not None:   # until the first read, the text given at construction stays
+            self.show(self.snapshot)
+
+    def show(self, snap: Snapshot) -> None:
         t = Text()
         t.append("lion ", style="bold magenta")
         t.append(snap.project, style="bold")
@@ -39,15 +46,13 @@ class HeaderBar(Static):
         t.append(" │ run: ")
         t.append(run_label(snap.run_status), style=RUN_STYLES.get(snap.run_status, ""))
         t.append(f" │ elapsed {duration(snap.elapsed_s)} │ step ETA {duration(snap.eta_s)}")
-        if error:
-            t.append(f" │ read error: {error}", style="bold red")
+        if self.read_error:
+            t.append(f" │ read error: {self.read_error}", style="bold red")
         self.update(t)
 
 
-class StageStrip(Static):
+class StageStrip(SnapshotView, Static):
     """it0  imitation ████ 100% → discrimination ██░░ 25% referee 6/24 → generation ░░░░ pending."""
-
-    DEFAULT_CSS = "StageStrip { height: auto; max-height: 6; padding: 0 1; border-bottom: solid $primary; }"
 
     def show(self, snap: Snapshot) -> None:
         by_iteration: dict[int, dict[str, StageView]] = {}

@@ -23,17 +23,13 @@ from lion_cli.core.paper_tables import (
 )
 from lion_cli.tui.snapshot import EventLine, Snapshot
 from lion_cli.tui.widgets.format import one_line, pct
+from lion_cli.tui.widgets.view import SnapshotView
 
 BENCHMARKS = (("bbh", "BBH"), ("agieval", "AGIEval"), ("vicuna", "Vicuna-80"))
 FULL_TASKS = {"bbh": BBH_PAPER, "agieval": AGIEVAL_PAPER}
 
 
-class GenerationPanel(Horizontal):
-    DEFAULT_CSS = """
-    GenerationPanel #gen-counts { width: 1fr; padding: 0 1; }
-    GenerationPanel DataTable { width: 2fr; }
-    """
-
+class GenerationPanel(SnapshotView, Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(id="gen-counts")
         table: DataTable[str] = DataTable(id="gen-latest", cursor_type="row", zebra_stripes=True)
@@ -62,7 +58,7 @@ class GenerationPanel(Horizontal):
             table.add_row(str(x.id), note, one_line(x.text, 200), key=key)
 
 
-class EvaluationPanel(Static):
+class EvaluationPanel(SnapshotView, Static):
     def show(self, snap: Snapshot) -> None:
         if not snap.evals:
             self.update(Text("No evaluation results yet (`lion eval` writes them).", style="dim"))
@@ -123,12 +119,10 @@ def event_line(e: EventLine) -> Text:
     return t
 
 
-class EventLog(RichLog):
+class EventLog(SnapshotView, RichLog):
     """The events table's tail. RichLog wraps a line once, when it is written, at a width measured
     on the app's console (80 columns when headless), and the log is usually written while its tab
     is hidden: keep the lines, write them at the pane's own width, and re-wrap them on a resize."""
-
-    DEFAULT_CSS = "EventLog { height: 1fr; }"
 
     def __init__(self, *, id: str | None = None, max_lines: int = 5000) -> None:
         super().__init__(id=id, wrap=True, max_lines=max_lines)

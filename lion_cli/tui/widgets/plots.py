@@ -12,6 +12,7 @@ from textual_plotext import PlotextPlot
 
 from lion_cli.tui.snapshot import Snapshot
 from lion_cli.tui.widgets.format import count, pct, ratio
+from lion_cli.tui.widgets.view import SnapshotView
 
 MAX_PLOT_POINTS = 400
 GAP_BIN = 0.5   # the reader's histogram bin width (queries.GAP_BIN)
@@ -37,23 +38,34 @@ def _even_bins(hist: list[tuple[float, int]], tau: float | None) -> tuple[list[f
     return [k * GAP_BIN for k in keys], [counts.get(k, 0) for k in keys]
 
 
-class TrainingPanel(Horizontal):
-    DEFAULT_CSS = """
-    TrainingPanel PlotextPlot { width: 2fr; }
-    TrainingPanel #train-facts { width: 1fr; padding: 0 1; }
-    """
+class PlotPanel(SnapshotView, Horizontal):
+    """A plotext plot beside a column of facts (widths in lion.tcss)."""
+
+    PLOT_ID = FACTS_ID = ""
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="loss-plot")
-        yield Static(id="train-facts")
+        yield PlotextPlot(id=self.PLOT_ID)
+        yield Static(id=self.FACTS_ID)
+
+    def cleared_plot(self) -> PlotextPlot:
+        """The plot with its data and figure settings gone: each snapshot draws it from scratch."""
+        plot = self.query_one(f"#{self.PLOT_ID}", PlotextPlot)
+        plot.plt.clear_data()
+        plot.plt.clear_figure()
+        return plot
+
+    def facts(self) -> Static:
+        return self.query_one(f"#{self.FACTS_ID}", Static)
+
+
+class TrainingPanel(PlotPanel):
+    PLOT_ID, FACTS_ID = "loss-plot", "train-facts"
 
     def show(self, snap: Snapshot) -> None:
-        facts = self.query_one("#train-facts", Static)
+        facts = self.facts()
         tv = snap.train
-        plot = self.query_one("#loss-plot", PlotextPlot)
+        plot = self.cleared_plot()
         plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
         if tv is None:
             plt.title("loss (no training job yet)")
             facts.update(Text("No training job in the store yet.\n\nCheckpoint in use: "
@@ -79,21 +91,12 @@ class TrainingPanel(Horizontal):
         facts.update(t)
 
 
-class DiscriminationPanel(Horizontal):
-    DEFAULT_CSS = """
-    DiscriminationPanel PlotextPlot { width: 1fr; }
-    DiscriminationPanel #disc-facts { width: 1fr; padding: 0 1; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="gap-plot")
-        yield Static(id="disc-facts")
+class DiscriminationPanel(PlotPanel):
+    PLOT_ID, FACTS_ID = "gap-plot", "disc-facts"
 
     def show(self, snap: Snapshot) -> None:
-        plot = self.query_one("#gap-plot", PlotextPlot)
+        plot = self.cleared_plot()
         plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
         if snap.histogram:
             xs, ys = _even_bins(snap.histogram, snap.tau)
             plt.bar(xs, ys, width=0.6)
@@ -113,5 +116,5 @@ class DiscriminationPanel(Horizontal):
         tau = "?" if snap.tau is None else f"{snap.tau}"
         note = Text(f"hard if gap ≥ τ = {tau}; order consistency = 1 − mean(order flip) over scored items",
                     style="dim")
-        self.query_one("#disc-facts", Static).update(
+        self.facts().update(
             Group(t, Text(""), note) if snap.labels else Group(Text("No labels yet.", style="dim"), note))
