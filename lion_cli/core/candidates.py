@@ -4,7 +4,9 @@ choice of which hard / easy instruction seeds each generator call.
 API used by lion_cli/pipeline/generation.py (one candidate per generator call, as the prompts ask):
     clean_generator_reply(reply) -> (instruction, input)      split_generator_reply(reply) -> [(instruction, input)]
     reject_reason(instruction, finish_reason, markers) -> reason | None
-    sample_seeds(hard_ids, easy_ids, n, hard_ratio, rng_seed, iteration) -> [(kind, seed_id), ...]
+    decide_candidate(instruction, finish_reason, tokens, index, threshold) -> CandidateDecision
+    generation_quota(total, hard_ratio, have_hard, have_easy) -> {Label: count}
+    sample_seeds(hard_ids, easy_ids, n, hard_ratio, rng_seed, iteration) -> [(Label, seed_id), ...]
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ import math
 import random
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from lion_cli.core.novelty import NoveltyIndex
+from lion_cli.core.prompts import GENERATOR_MARKERS
+from lion_cli.core.types import Label
 
 # Reasons a candidate is rejected, in the order they are checked (the first that applies is recorded);
-# "too_similar" is the novelty filter's, decided by the caller against the pool.
+# "too_similar" is the novelty filter's, checked against the pool last (it is the costly one).
 REASONS = ("empty", "cut_off", "too_short", "non_ascii", "bad_start", "echo", "too_similar")
 
 _NUMBERING = re.compile(r"^\s*(?:\d+[.):]|[-*•]|#+)\s+")
@@ -92,7 +99,7 @@ def reject_reason(instruction: str, finish_reason: str | None, markers: Iterable
         return "cut_off"  # the generator stopped mid-sentence: the instruction may be incomplete
     if len(text.split()) <= 3:
         return "too_short"
-    # DESIGN §2: dropped when it *starts* with punctuation or a non-ASCII character; non-ASCII further
+    # Dropped only when it *starts* with punctuation or a non-ASCII character; non-ASCII further
     # in is legitimate ("Translate 'café' into English").
     first = text[0]
     if not first.isascii():
@@ -105,8 +112,37 @@ def reject_reason(instruction: str, finish_reason: str | None, markers: Iterable
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class CandidateDecision:
+    reason: str | None  # why it is rejected; None when accepted
+    max_rouge: float | None  # against the pool, for candidates that passed every other filter
+    nearest: int | None  # the pool index of the most similar item (None when none shares a token)
+
+
+def decide_candidate(instruction: str, finish_reason: str | None, tokens: Sequence[str], index: NoveltyIndex,
+                     threshold: float, markers: Iterable[str] = GENERATOR_MARKERS) -> CandidateDecision:
+    """Every filter in REASONS' order: the text filters, then novelty (rejected "too_similar" when its
+    ROUGE-L F against some pool item is above `threshold`)."""
+    reason = reject_reason(instruction, finish_reason, markers)
+    if reason is not None:
+        return CandidateDecision(reason, None, None)
+    score, pos = index.max_rouge(tokens)
+    return CandidateDecision("too_similar" if score > threshold else None, score, pos)
+
+
+def generation_quota(total: int, hard_ratio: float, have_hard: bool, have_easy: bool) -> dict[Label, int]:
+    """How many hard- and easy-seeded candidates one generation stage accepts: `hard_ratio` of `total`
+    from hard seeds, the rest from easy ones, or all of them from the only side that has seeds."""
+    if not have_hard:
+        return {Label.HARD: 0, Label.EASY: total}
+    if not have_easy:
+        return {Label.HARD: total, Label.EASY: 0}
+    hard = round(total * hard_ratio)
+    return {Label.HARD: hard, Label.EASY: total - hard}
+
+
 def sample_seeds(hard_ids: Sequence[int], easy_ids: Sequence[int], n: int, hard_ratio: float, rng_seed: int,
-                 iteration: int) -> list[tuple[str, int]]:
+                 iteration: int) -> list[tuple[Label, int]]:
     """n (kind, seed id) slots for the generator, in the order they are to be asked.
 
     Kinds are spread evenly at the configured ratio (slot i is hard when ⌊(i+1)·r⌋ > ⌊i·r⌋, so any
@@ -115,16 +151,16 @@ def sample_seeds(hard_ids: Sequence[int], easy_ids: Sequence[int], n: int, hard_
     any is used again, so seeds are covered evenly. When one side is empty the other takes every slot.
     Deterministic in (ids, n, ratio, rng_seed, iteration): a resumed run asks exactly what the killed
     one would have asked."""
-    sides = {"hard": sorted(hard_ids), "easy": sorted(easy_ids)}
-    if not sides["hard"] and not sides["easy"]:
+    sides = {Label.HARD: sorted(hard_ids), Label.EASY: sorted(easy_ids)}
+    if not sides[Label.HARD] and not sides[Label.EASY]:
         return []
     rng = random.Random(f"lion-seeds:{rng_seed}:{iteration}")
-    queues: dict[str, list[int]] = {"hard": [], "easy": []}
-    out: list[tuple[str, int]] = []
+    queues: dict[Label, list[int]] = {Label.HARD: [], Label.EASY: []}
+    out: list[tuple[Label, int]] = []
     for i in range(n):
-        kind = "hard" if math.floor((i + 1) * hard_ratio) > math.floor(i * hard_ratio) else "easy"
+        kind = Label.HARD if math.floor((i + 1) * hard_ratio) > math.floor(i * hard_ratio) else Label.EASY
         if not sides[kind]:
-            kind = "easy" if kind == "hard" else "hard"
+            kind = Label.EASY if kind is Label.HARD else Label.HARD
         if not queues[kind]:  # the next pass over this side, in a fresh order
             queues[kind] = rng.sample(sides[kind], len(sides[kind]))[::-1]
         out.append((kind, queues[kind].pop()))

@@ -9,19 +9,37 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
-from lion_cli.core.types import Label, Origin, Pool, Role, Stage
+from lion_cli.core.api import ChatResult
+from lion_cli.core.candidates import clean_generator_reply, decide_candidate, generation_quota, sample_seeds
+from lion_cli.core.novelty import NoveltyIndex, tokenize
+from lion_cli.core.types import Instruction, Label, Origin, Pool, Role, Stage
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.progress import StepProgress, log
 from lion_cli.store.loop_rows import CandidateRow, candidates, label_ids, save_candidate, save_tokens, tokens_for
 from lion_cli.store.pools import add_instruction, get_instructions, pool_ids, set_pool
 
 
-def _novelty_index(ctx: LoopContext, iteration: int) -> tuple[Any, list[str]]:
-    """The Cache Pool's ROUGE-L tokens, from the store's cache (tokenised once, ever)."""
-    from lion_cli.core.novelty import NoveltyIndex, tokenize
+@dataclass
+class PoolNovelty:
+    """The novelty filter's pool (the Cache Pool, then each accepted candidate) and its texts, which
+    name a candidate's nearest item."""
 
+    index: NoveltyIndex
+    texts: list[str]
+
+    def add(self, tokens: list[str], text: str) -> None:
+        self.index.add(tokens)
+        self.texts.append(text)
+
+    def text_at(self, pos: int | None) -> str | None:
+        return self.texts[pos] if pos is not None and pos >= 0 else None
+
+
+def pool_novelty(ctx: LoopContext, iteration: int) -> PoolNovelty:
+    """The Cache Pool's ROUGE-L tokens, from the store's cache (tokenised once, ever)."""
     ids = pool_ids(ctx.store, iteration, Pool.CACHE)
     cached = tokens_for(ctx.store, ids)
     missing = [i for i in ids if cached.get(i) is None]
@@ -29,108 +47,139 @@ def _novelty_index(ctx: LoopContext, iteration: int) -> tuple[Any, list[str]]:
         fresh = [(ins.id, " ".join(tokenize(ins.text))) for ins in get_instructions(ctx.store, missing)]
         save_tokens(ctx.store, fresh)
         cached.update(dict(fresh))
-    index = NoveltyIndex()
-    texts: list[str] = []
     names = {i.id: i.text for i in get_instructions(ctx.store, ids)}
+    pool = PoolNovelty(NoveltyIndex(), [])
     for i in ids:
-        index.add((cached[i] or "").split())
-        texts.append(names[i])
-    return index, texts
+        pool.add((cached[i] or "").split(), names[i])
+    return pool
 
 
-async def run_generation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
-    from lion_cli.core.candidates import clean_generator_reply, reject_reason, sample_seeds
-    from lion_cli.core.novelty import tokenize
-    from lion_cli.core.prompts import GENERATOR_MARKERS
+@dataclass
+class Tally:
+    """What the stage has decided so far against its quota."""
 
-    loop = ctx.settings.loop
+    quota: dict[Label, int]
+    accepted: Counter[Label] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    new_ids: list[int] = field(default_factory=list)
+
+    def full(self, kind: Label) -> bool:
+        return self.accepted[kind] >= self.quota[kind]
+
+    @property
+    def met(self) -> bool:
+        return self.full(Label.HARD) and self.full(Label.EASY)
+
+    def accept(self, kind: Label, instruction_id: int) -> None:
+        self.accepted[kind] += 1
+        self.new_ids.append(instruction_id)
+
+
+@dataclass
+class GenerationRun:
+    """One iteration's generation stage: the seeded slot plan, asked a window at a time and decided in
+    slot order, each decision written (with its new instruction) in one transaction."""
+
+    ctx: LoopContext
+    iteration: int
+    plan: list[tuple[Label, int]]
+    seeds: dict[int, Instruction]
+    tally: Tally
+    novelty: PoolNovelty
+
+    def replay(self) -> int:
+        """Take back the decisions an earlier (killed) run wrote; returns the next slot to ask."""
+        done = candidates(self.ctx.store, self.iteration)
+        for c in done:
+            if c.accepted and c.instruction_id is not None:
+                self.tally.accept(Label(c.kind), c.instruction_id)
+                self.novelty.add(tokenize(c.text), c.text)
+            else:
+                self.tally.rejected[c.reject_reason or "unknown"] += 1
+        return (done[-1].slot + 1) if done else 0
+
+    async def ask(self, slot: int) -> ChatResult:
+        kind, seed_id = self.plan[slot]
+        seed = self.seeds[seed_id]
+        return await self.ctx.engine.chat(Role.GENERATOR.value, self.ctx.prompts.generator(kind, seed.text, seed.input),
+                                          sample_index=slot, seed=self.ctx.settings.loop.rng_seed * 100_003 + slot)
+
+    def decide(self, slot: int, reply: ChatResult) -> bool:
+        """Filter one reply and write the decision; True when the candidate is accepted."""
+        kind, seed_id = self.plan[slot]
+        text, inp = clean_generator_reply(reply.text)
+        tokens = tokenize(text)
+        d = decide_candidate(text, reply.finish_reason, tokens, self.novelty.index,
+                             self.ctx.settings.loop.novelty_threshold)
+        store = self.ctx.store
+
+        def row(instruction_id: int | None) -> CandidateRow:
+            return CandidateRow(slot, kind.value, seed_id, reply.text, text, inp, reply.finish_reason,
+                                instruction_id is not None, d.reason, d.max_rouge, self.novelty.text_at(d.nearest),
+                                instruction_id)
+
+        if d.reason is not None:
+            with store.tx():
+                save_candidate(store, self.iteration, row(None))
+            self.tally.rejected[d.reason] += 1
+            return False
+        with store.tx():
+            iid = add_instruction(store, text, inp, Origin(kind.value), self.iteration + 1, seed_id, " ".join(tokens))
+            save_candidate(store, self.iteration, row(iid))
+        self.tally.accept(kind, iid)
+        self.novelty.add(tokens, text)
+        return True
+
+    async def ask_and_decide(self, first_slot: int, bar: StepProgress) -> None:
+        """Ask a window of slots concurrently, decide them in slot order, until the quota is met or the
+        plan runs out. Slots whose kind is already full are skipped."""
+        window = max(4, self.ctx.settings.generator.max_concurrency)
+        slot, end = first_slot, len(self.plan)
+        while slot < end and not self.tally.met:
+            batch = [s for s in range(slot, min(slot + window, end)) if not self.tally.full(self.plan[s][0])]
+            slot = min(slot + window, end)
+            replies = await asyncio.gather(*(self.ask(s) for s in batch))
+            for s, reply in zip(batch, replies, strict=True):
+                if not self.tally.full(self.plan[s][0]) and self.decide(s, reply):
+                    bar.advance()
+
+
+def seed_labels(ctx: LoopContext, iteration: int) -> tuple[list[int], list[int]]:
+    """The hard and the easy instructions of this iteration, the generator's seeds."""
     hard, easy = label_ids(ctx.store, iteration, Label.HARD), label_ids(ctx.store, iteration, Label.EASY)
     if not hard and not easy:
         raise RuntimeError(f"iteration {iteration}: no scored instructions to seed the generator "
                            "(every referee reply was unreadable?)")
-    quota = {"hard": round(loop.new_per_iteration * loop.hard_ratio)}
-    quota["easy"] = loop.new_per_iteration - quota["hard"]
-    if not hard:
-        quota = {"hard": 0, "easy": loop.new_per_iteration}
-    elif not easy:
-        quota = {"hard": loop.new_per_iteration, "easy": 0}
-    max_slots = int(loop.new_per_iteration * loop.max_attempts_factor)
-    plan = sample_seeds(hard, easy, max_slots, loop.hard_ratio, loop.rng_seed, iteration)
-    seeds = {i.id: i for i in get_instructions(ctx.store, sorted({sid for _, sid in plan}))}
+    return hard, easy
 
-    index, index_texts = _novelty_index(ctx, iteration)
-    accepted: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    new_ids: list[int] = []
-    done = candidates(ctx.store, iteration)
-    for c in done:  # replay decisions already written by an earlier (killed) run
-        if c.accepted and c.instruction_id is not None:
-            accepted[c.kind] += 1
-            new_ids.append(c.instruction_id)
-            index.add(tokenize(c.text))
-            index_texts.append(c.text)
-        else:
-            reasons[c.reject_reason or "unknown"] += 1
-    next_slot = (done[-1].slot + 1) if done else 0
 
-    def full(kind: str) -> bool:
-        return accepted[kind] >= quota[kind]
-
-    bar = StepProgress(ctx.store, iteration, Stage.GENERATION, "generator", loop.new_per_iteration,
-                       spent=ctx.spent)
-    bar.advance(sum(accepted.values()))
-    window = max(4, ctx.settings.generator.max_concurrency)
-    slot = next_slot
-    try:
-        while slot < max_slots and not (full("hard") and full("easy")):
-            batch = [s for s in range(slot, min(slot + window, max_slots)) if not full(plan[s][0])]
-            slot = min(slot + window, max_slots)
-
-            async def ask(s: int) -> Any:
-                kind, sid = plan[s]
-                seed = seeds[sid]
-                msgs = ctx.prompts.generator(kind, seed.text, seed.input)
-                return await ctx.engine.chat(Role.GENERATOR.value, msgs, sample_index=s,
-                                             seed=loop.rng_seed * 100_003 + s)
-
-            replies = await asyncio.gather(*(ask(s) for s in batch))
-            for s, res in zip(batch, replies, strict=True):
-                kind, sid = plan[s]
-                if full(kind):
-                    continue
-                text, inp = clean_generator_reply(res.text)
-                reason = reject_reason(text, res.finish_reason, GENERATOR_MARKERS)
-                score, nearest, iid = None, None, None
-                toks = tokenize(text)
-                if reason is None:
-                    score, pos = index.max_rouge(toks)
-                    nearest = index_texts[pos] if pos is not None and pos >= 0 else None
-                    if score > loop.novelty_threshold:
-                        reason = "too_similar"
-                with ctx.store.tx():
-                    if reason is None:
-                        origin = Origin.HARD if kind == "hard" else Origin.EASY
-                        iid = add_instruction(ctx.store, text, inp, origin, iteration + 1, sid, " ".join(toks))
-                    save_candidate(ctx.store, iteration, CandidateRow(
-                        s, kind, sid, res.text, text, inp, res.finish_reason, reason is None, reason, score,
-                        nearest, iid))
-                if reason is None and iid is not None:
-                    accepted[kind] += 1
-                    new_ids.append(iid)
-                    index.add(toks)
-                    index_texts.append(text)
-                    bar.advance()
-                else:
-                    reasons[reason or "duplicate"] += 1
-    finally:
-        bar.close()
-
-    met = full("hard") and full("easy")
-    if not met:
-        log(f"it{iteration} generation · attempt limit reached ({max_slots} generator calls): "
-            f"{accepted['hard']}/{quota['hard']} hard, {accepted['easy']}/{quota['easy']} easy accepted")
-    # The new instructions replace the Train Pool and join the Cache Pool.
+def next_pools(ctx: LoopContext, iteration: int, new_ids: list[int]) -> None:
+    """The new instructions replace the Train Pool and join the Cache Pool."""
     set_pool(ctx.store, iteration + 1, Pool.TRAIN, new_ids)
     set_pool(ctx.store, iteration + 1, Pool.CACHE, [*pool_ids(ctx.store, iteration, Pool.CACHE), *new_ids])
-    return {"accepted_hard": accepted["hard"], "accepted_easy": accepted["easy"], "quota": quota,
-            "quota_met": met, "rejected": dict(reasons), "attempts": len(candidates(ctx.store, iteration))}
+
+
+async def run_generation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
+    loop = ctx.settings.loop
+    hard, easy = seed_labels(ctx, iteration)
+    tally = Tally(generation_quota(loop.new_per_iteration, loop.hard_ratio, bool(hard), bool(easy)))
+    plan = sample_seeds(hard, easy, int(loop.new_per_iteration * loop.max_attempts_factor), loop.hard_ratio,
+                        loop.rng_seed, iteration)
+    seeds = {i.id: i for i in get_instructions(ctx.store, sorted({sid for _, sid in plan}))}
+    run = GenerationRun(ctx, iteration, plan, seeds, tally, pool_novelty(ctx, iteration))
+    first_slot = run.replay()
+    bar = StepProgress(ctx.store, iteration, Stage.GENERATION, "generator", loop.new_per_iteration,
+                       spent=ctx.spent)
+    bar.advance(sum(tally.accepted.values()))
+    try:
+        await run.ask_and_decide(first_slot, bar)
+    finally:
+        bar.close()
+    quota = {kind.value: n for kind, n in tally.quota.items()}
+    got = {kind.value: tally.accepted[kind] for kind in tally.quota}
+    if not tally.met:
+        log(f"it{iteration} generation · attempt limit reached ({len(plan)} generator calls): "
+            f"{got['hard']}/{quota['hard']} hard, {got['easy']}/{quota['easy']} easy accepted")
+    next_pools(ctx, iteration, tally.new_ids)
+    return {"accepted_hard": got["hard"], "accepted_easy": got["easy"], "quota": quota, "quota_met": tally.met,
+            "rejected": dict(tally.rejected), "attempts": len(candidates(ctx.store, iteration))}
