@@ -10,8 +10,9 @@ import pytest
 
 from lion_cli.core.api import EndpointSpec
 from lion_cli.llm.engine import ApiError, BudgetExceeded, LLMEngine
-from lion_cli.store.api_log import StoreCache, StoreCallLog, StoreSpend, usage_by_role
+from lion_cli.store.api_log import StoreCache, StoreCallLog, StoreSpend
 from lion_cli.store.db import Store, open_store
+from lion_cli.store.totals import role_totals
 from tests.llm_support import loopback, spec, stats, teacher_messages
 
 KEY = "sk-lion-test-4f9c2b7e1d"
@@ -35,7 +36,7 @@ async def test_rows_cache_across_runs_and_usage(tmp_path: Path) -> None:
         with open_store(db) as store:
             async with store_engine(store, endpoints) as eng:
                 again = await eng.chat("teacher", teacher_messages("Persist me."))
-            usage = usage_by_role(store)
+            usage = role_totals(store)
             rows = store.query("SELECT role, cached, status, retries, ok FROM api_calls ORDER BY id")
             cached_rows = store.scalar("SELECT COUNT(*) FROM request_cache")
             spent = StoreSpend(store).spent_usd()
@@ -44,9 +45,9 @@ async def test_rows_cache_across_runs_and_usage(tmp_path: Path) -> None:
     assert [tuple(r) for r in rows] == [("teacher", 0, 200, 1, 1), ("teacher", 1, None, 0, 1),
                                         ("referee", 0, 200, 1, 1), ("teacher", 1, None, 0, 1)]
     assert cached_rows == 2
-    assert usage["teacher"]["calls"] == 3 and usage["teacher"]["cached"] == 2 and usage["teacher"]["retries"] == 1
-    assert usage["teacher"]["prompt_tokens"] == first.prompt_tokens  # hits consume nothing
-    assert spent == pytest.approx(usage["teacher"]["cost_usd"] + usage["referee"]["cost_usd"]) and spent > 0
+    assert usage["teacher"].calls == 3 and usage["teacher"].cached == 2 and usage["teacher"].retries == 1
+    assert usage["teacher"].prompt_tokens == first.prompt_tokens  # hits consume nothing
+    assert spent == pytest.approx(usage["teacher"].cost_usd + usage["referee"].cost_usd) and spent > 0
 
 
 async def test_budget_counts_earlier_runs(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The trigger-kept api_usage totals (migration 0003) always equal the sums over api_calls, and the
-dashboard's first read takes them from there."""
+run's totals (store/totals.py) are read from there."""
 
 from __future__ import annotations
 
@@ -36,20 +36,37 @@ def test_totals_follow_every_insert(tmp_path: Path) -> None:
         assert store.scalar("SELECT MAX(last_call_id) FROM api_usage") == store.scalar("SELECT MAX(id) FROM api_calls")
 
 
-def test_dashboard_first_read_uses_the_totals(tmp_path: Path) -> None:
-    from lion_cli.tui.tallies import ApiTally
+def test_totals_are_read_from_api_usage(tmp_path: Path) -> None:
+    from lion_cli.store.totals import role_totals
 
     with open_store(tmp_path / "lion.db") as store:
         log = StoreCallLog(store)
         for rec in _calls(200, 2):
             log.record(rec)
-        # Make the totals disagree with api_calls on purpose: the first read must come from api_usage.
+        # Make the totals disagree with api_calls on purpose: the read must come from api_usage.
         store.conn.execute("UPDATE api_usage SET calls = calls + 1000 WHERE role='teacher'")
-        tally = ApiTally()
-        tally.read(store)
+        roles = role_totals(store)
         n_teacher = store.scalar("SELECT COUNT(*) FROM api_calls WHERE role='teacher'")
-        assert tally.roles["teacher"].calls == n_teacher + 1000
-        # Later reads add only the new rows.
+        assert roles["teacher"].calls == n_teacher + 1000
+        # A later read sees the new rows.
         log.record(_calls(1, 3)[0])
-        tally.read(store)
-        assert sum(u.calls for u in tally.roles.values()) == 200 + 1 + 1000
+        assert sum(u.calls for u in role_totals(store).values()) == 200 + 1 + 1000
+
+
+def test_a_store_without_api_usage_sums_api_calls(tmp_path: Path) -> None:
+    """A store older than migration 0003, opened read-only (never migrated), has no api_usage."""
+    from lion_cli.store.totals import role_totals
+
+    with open_store(tmp_path / "lion.db") as store:
+        log = StoreCallLog(store)
+        for rec in _calls(50, 4):
+            log.record(rec)
+        expected = role_totals(store)
+        store.conn.execute("DROP TRIGGER api_usage_add")
+        store.conn.execute("DROP TABLE api_usage")
+    with open_store(tmp_path / "lion.db", readonly=True) as old:
+        got = role_totals(old)
+    assert got.keys() == expected.keys()
+    for role, u in expected.items():
+        assert (got[role].calls, got[role].prompt_tokens, got[role].failed) == (u.calls, u.prompt_tokens, u.failed)
+        assert abs(got[role].cost_usd - u.cost_usd) < 1e-9

@@ -197,7 +197,10 @@ async def test_search_opens_an_instruction(known: Path) -> None:
 
 
 async def test_empty_project(tmp_path: Path) -> None:
-    app = LionDashboard(build_empty_project(tmp_path / "e"), refresh_s=None)
+    from lion_cli.cli.common import project_plan
+
+    d = build_empty_project(tmp_path / "e")
+    app = LionDashboard(d, refresh_s=None, plan=project_plan(d))   # as `lion tui` starts it
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
         text = screen_text(app)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tui_fixtures import CLOCK, DEAD_PID, build_empty_project, build_known_project
 
+from lion_cli.cli.common import project_plan
 from lion_cli.store.db import open_store
 from lion_cli.tui.queries import DashboardReader
 
@@ -80,7 +81,9 @@ def test_incremental_reads_see_rows_from_another_connection(known: Path) -> None
 
 
 def test_empty_project_reads_settings_from_lion_toml(tmp_path: Path) -> None:
-    snap = DashboardReader(build_empty_project(tmp_path / "e")).refresh()
+    # `lion tui` hands the dashboard the plan it loaded from lion.toml (the project has never run)
+    d = build_empty_project(tmp_path / "e")
+    snap = DashboardReader(d, plan=project_plan(d)).refresh()
     assert (snap.run_status, snap.iteration, snap.stage, snap.stages) == ("never run", 0, None, [])
     assert snap.instructions == 8 and snap.iterations_planned == 3 and snap.tau == 1.0
     assert snap.roles["teacher"].rpm_limit == 3500 and snap.roles["teacher"].calls == 0
@@ -149,3 +152,9 @@ def test_finished_run_projects_nothing_more(known: Path) -> None:
     snap = DashboardReader(known, clock=lambda: CLOCK).refresh()
     assert snap.instructions > 0 and {u.remaining_calls for u in snap.roles.values()} == {0}
     assert snap.projected_total_usd == pytest.approx(snap.spent_usd)
+
+
+def test_empty_project_without_a_plan_projects_nothing(tmp_path: Path) -> None:
+    snap = DashboardReader(build_empty_project(tmp_path / "e")).refresh()
+    assert snap.iterations_planned is None and snap.projected_total_usd is None and snap.api_eta_s is None
+    assert snap.roles["teacher"].remaining_calls is None and snap.roles["teacher"].rpm_limit is None

@@ -66,4 +66,8 @@ def test_snapshot_instruction_detail(snap_compare, known: Path) -> None:  # type
 
 
 def test_snapshot_empty_project(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(_app(build_empty_project(tmp_path / "e")), terminal_size=SIZE, run_before=_after_load())
+    from lion_cli.cli.common import project_plan
+
+    d = build_empty_project(tmp_path / "e")   # started as `lion tui` starts it: with lion.toml's plan
+    app = LionDashboard(d, clock=lambda: CLOCK, refresh_s=None, plan=project_plan(d))
+    assert snap_compare(app, terminal_size=SIZE, run_before=_after_load())

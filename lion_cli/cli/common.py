@@ -11,6 +11,7 @@ import typer
 
 if TYPE_CHECKING:
     from lion_cli.config import Settings
+    from lion_cli.core.totals import RunPlan
     from lion_cli.store.db import Store
 
 # Kept here (not imported from config) so `lion --help` never builds the pydantic models.
@@ -39,6 +40,31 @@ class Project:
     @property
     def config_path(self) -> Path:
         return self.dir / CONFIG_NAME
+
+    @property
+    def plan(self) -> RunPlan:
+        """The settings the run's totals are projected with (core/totals.py)."""
+        return settings_plan(self.settings)
+
+
+def settings_plan(settings: Settings) -> RunPlan:
+    from lion_cli.core.totals import plan_from_settings
+
+    plan = plan_from_settings(settings.model_dump())
+    assert plan is not None  # validated settings always carry the loop's size
+    return plan
+
+
+def project_plan(project_dir: Path) -> RunPlan | None:
+    """The plan from a project's lion.toml for the dashboard, so it shows what `lion status` shows;
+    None (with a warning) when lion.toml does not load: the dashboard then uses the last run's settings."""
+    from lion_cli.config import ConfigError, load_settings
+
+    try:
+        return settings_plan(load_settings(project_dir / CONFIG_NAME))
+    except ConfigError as exc:
+        err(f"warning: {exc}; the dashboard uses the settings the last run recorded")
+        return None
 
 
 def find_project_dir(start: Path | None) -> Path:

@@ -45,17 +45,12 @@ def demo_overrides(url: str, model: str, student: Path, real_model: bool) -> lis
 
 def _report(project_dir: Path) -> dict[str, Any]:
     from lion_cli.store.db import open_store
-    from lion_cli.store.summary import api_usage, iteration_summaries
+    from lion_cli.store.summary import first_accepted, hardest_instructions, iteration_summaries
+    from lion_cli.store.totals import read_totals
 
-    with open_store(project_dir / "lion.db", readonly=True) as store:
-        its = iteration_summaries(store)
-        hard = [r[0] for r in store.query(
-            "SELECT i.text FROM labels l JOIN instructions i ON i.id=l.instruction_id WHERE l.label='hard'"
-            " ORDER BY l.gap DESC, i.id LIMIT 3")]
-        new = [r[0] for r in store.query(
-            "SELECT text FROM candidates WHERE accepted=1 ORDER BY slot LIMIT 3")]
-        usage = api_usage(store)
-    return {"iterations": its, "hard_examples": hard, "new_examples": new, "api": usage}
+    with open_store(project_dir / "lion.db", readonly=True) as store, store.read():
+        return {"iterations": iteration_summaries(store), "hard_examples": hardest_instructions(store, 3),
+                "new_examples": first_accepted(store, 3), "totals": read_totals(store)}
 
 
 def run_demo(directory: Path, scripted: bool, force: bool) -> int:
@@ -94,8 +89,7 @@ def run_demo(directory: Path, scripted: bool, force: bool) -> int:
         return code
     rep = _report(directory)
     it = rep["iterations"][0]
-    calls = sum(u["calls"] for u in rep["api"].values())
-    tokens = sum(u["prompt_tokens"] + u["completion_tokens"] for u in rep["api"].values())
+    calls, tokens = rep["totals"].calls, rep["totals"].tokens
     print(f"\nlion demo: one iteration in {time.monotonic() - t0:.0f} s "
           f"(teacher/referee/generator: {'SmolLM2-135M-Instruct' if real else 'scripted server'})")
     print(f"  seeds: {it['cache_pool']}; hard {it['hard']}, easy {it['easy']}, unscored {it['unscored']}; "

@@ -82,45 +82,33 @@ async def _run(ctx: Any, total: int, stop_at: Any) -> Any:
 
 
 def _status_data(project: Project) -> dict[str, Any]:
-    from lion_cli.core.projection import ProjectionInput
-    from lion_cli.core.projection import project as project_cost
+    from dataclasses import asdict
+
+    from lion_cli.core.projection import project as project_run
     from lion_cli.store.progress import next_position
-    from lion_cli.store.summary import api_usage, iteration_summaries
+    from lion_cli.store.summary import iteration_summaries
+    from lion_cli.store.totals import read_totals
 
     s, store = project.settings, project.store
-    its = iteration_summaries(store)
-    usage = api_usage(store)
-    spent = sum(u["cost_usd"] for u in usage.values())
-    pos = next_position(store, s.loop.iterations)
-    done_its = sum(1 for i in its if i["status"] == "done")
-    cur = next((i for i in its if i["status"] != "done"), its[-1] if its else None)
-    cand_calls = sum(i["accepted"] + i["rejected"] for i in its)
-    accepted = sum(i["accepted"] for i in its)
-    per_call = {r: (u["cost_usd"] / max(u["calls"] - u["cached"], 1)) for r, u in usage.items()}
-    teacher_missing = 0
-    if cur is not None:
-        teacher_missing = int(store.scalar(
-            "SELECT COUNT(*) FROM pool_members p WHERE p.iteration=? AND NOT EXISTS (SELECT 1 FROM responses r"
-            " WHERE r.instruction_id=p.instruction_id AND r.role='teacher')", (cur["iteration"],)) or 0)
-        teacher_missing = min(teacher_missing, cur["cache_pool"] + cur["train_pool"])
-    proj = project_cost(ProjectionInput(
-        iterations=s.loop.iterations, iterations_done=done_its, cache_size=cur["cache_pool"] if cur else 0,
-        new_per_iteration=s.loop.new_per_iteration, teacher_missing=teacher_missing,
-        referee_done_this_iteration=int(store.scalar("SELECT COUNT(DISTINCT instruction_id || order_name)"
-                                                     " FROM judgements WHERE iteration=?",
-                                                     (cur["iteration"] if cur else -1,)) or 0),
-        generator_done_this_iteration=cur["accepted"] + cur["rejected"] if cur else 0,
-        acceptance_rate=accepted / cand_calls if cand_calls else 0.0, referee_retry_rate=0.0,
-        cost_per_call=per_call, spent_usd=spent))
+    with store.read():  # one moment of the store for every number below
+        its = iteration_summaries(store)
+        totals = read_totals(store)
+        pos = next_position(store, s.loop.iterations)
+    proj = project_run(totals, project.plan)
     return {
         "project": s.project.name, "dir": str(project.dir), "iterations": s.loop.iterations,
         "next": None if pos is None else {"iteration": pos[0], "stage": pos[1].value},
-        "finished": pos is None, "per_iteration": its, "api": usage,
-        "calls": sum(u["calls"] for u in usage.values()),
-        "tokens": sum(u["prompt_tokens"] + u["completion_tokens"] for u in usage.values()),
-        "spent_usd": spent, "projected_total_usd": proj.total_usd,
-        "projected_remaining_calls": proj.remaining_calls, "budget_usd": s.budget.max_usd,
+        "finished": pos is None, "per_iteration": its, "api": {r: asdict(u) for r, u in totals.roles.items()},
+        "calls": totals.calls, "tokens": totals.tokens,
+        "spent_usd": totals.spent_usd, "projected_total_usd": proj.total_usd,
+        "projected_remaining_calls": proj.remaining_calls, "projected_cost_per_call": proj.cost_per_call,
+        "api_eta_s": proj.eta_s, "api_eta_measured": proj.eta_measured, "budget_usd": s.budget.max_usd,
     }
+
+
+def _duration(seconds: float) -> str:
+    m, sec = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{sec:02d}"
 
 
 def _print_status(project: Project, as_json: bool) -> None:
@@ -143,6 +131,9 @@ def _print_status(project: Project, as_json: bool) -> None:
               f"{u['rate_limited']} × 429")
     cap = f" of ${d['budget_usd']:.2f} budget" if d["budget_usd"] else ""
     print(f"  spent ${d['spent_usd']:.4f}{cap}; projected total ${d['projected_total_usd']:.4f}")
+    if d["api_eta_s"] is not None and not d["finished"]:
+        basis = "measured request rates" if d["api_eta_measured"] else "rate limits where nothing is measured yet"
+        print(f"  API work left: about {_duration(d['api_eta_s'])} at the {basis} (student time not included)")
 
 
 def register(app: typer.Typer) -> None:
@@ -176,7 +167,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _run_with_tui(directory: Path | None, iterations: int | None, until: str | None) -> int:
-    from lion_cli.cli.common import find_project_dir
+    from lion_cli.cli.common import find_project_dir, project_plan
     from lion_cli.tui.app import run_dashboard
 
     d = find_project_dir(directory)
@@ -189,5 +180,5 @@ def _run_with_tui(directory: Path | None, iterations: int | None, until: str | N
     # Its own session: "leave it running" must survive the terminal closing (SIGHUP).
     proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     err(f"run started (pid {proc.pid}); its output goes to {d / 'run.log'}")
-    run_dashboard(d, proc)
+    run_dashboard(d, proc, plan=project_plan(d))
     return 0 if proc.poll() is None else int(proc.returncode or 0)

@@ -34,7 +34,9 @@ def _project_if_any(directory: Path | None) -> Project | None:
 
 
 def _latest_student(project: Project) -> int:
-    found = project.store.scalar("SELECT MAX(iteration) FROM iterations WHERE student_path IS NOT NULL")
+    from lion_cli.store.progress import latest_student_iteration
+
+    found = latest_student_iteration(project.store)
     if found is None:
         fail(f"{project.dir}: no trained student yet (run `lion student train` or `lion run` first)")
     return int(found)

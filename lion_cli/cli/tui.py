@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from lion_cli.cli.common import DB_NAME, fail, find_project_dir
+from lion_cli.cli.common import DB_NAME, fail, find_project_dir, project_plan
 
 # The dashboard's panels (lion_cli/tui/app.py PANELS), named here so `lion --help` imports no Textual.
 PANEL_IDS = ("api", "training", "discrimination", "generation", "evaluation", "log")
@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
         if screenshot is not None:
             from lion_cli.tui.app import export_screenshot
 
-            print(export_screenshot(d, screenshot, panel=panel))
+            print(export_screenshot(d, screenshot, panel=panel, plan=project_plan(d)))
             return
         from lion_cli.tui.app import run_dashboard
 
-        run_dashboard(d)
+        run_dashboard(d, plan=project_plan(d))

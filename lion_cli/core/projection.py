@@ -1,52 +1,92 @@
-"""Projected API requests and dollars for the rest of a run (pure arithmetic over counts).
+"""Projected API requests, dollars and time for the rest of a run (pure arithmetic over RunTotals).
 
-The model of the work: each remaining iteration asks the teacher once per new instruction (the
+The model of the work left: each remaining iteration asks the teacher once per new instruction (the
 Cache Pool's older members are already answered), the referee twice per Cache Pool member (both
-orders, plus retries at the observed rate), and the generator new_per_iteration ÷ acceptance-rate
-times. Costs per request are the observed means per role, or a price-based guess before any call."""
+orders, plus retries at the rate seen so far), and the generator new_per_iteration ÷ acceptance
+rate times; what the current iteration already did is subtracted. A request costs what the role's
+paid requests cost on average so far, or, before its first one, the endpoint's prices × the
+assumed request size (core/totals.py).
+
+The ETA covers the API work only (student training and sampling are not timed): each role's
+remaining requests at its measured request rate, or at the rate its rpm/tpm limits allow before
+it has one — an upper bound on speed, so that ETA is a lower bound."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lion_cli.core.totals import API_ROLE_NAMES, EndpointPlan, RoleTotals, RunPlan, RunTotals
 
-@dataclass(frozen=True)
-class ProjectionInput:
-    iterations: int                  # planned iterations in total
-    iterations_done: int             # fully finished iterations
-    cache_size: int                  # Cache Pool size of the current (first unfinished) iteration
-    new_per_iteration: int
-    teacher_missing: int             # current pools' members without a teacher answer
-    referee_done_this_iteration: int
-    generator_done_this_iteration: int
-    acceptance_rate: float           # accepted ÷ generator calls so far (0 if unknown)
-    referee_retry_rate: float        # extra referee calls per pair so far
-    cost_per_call: dict[str, float]  # mean observed $ per request, per role
-    spent_usd: float
+DEFAULT_ACCEPTANCE = 0.5   # before the generator's first candidate
 
 
 @dataclass(frozen=True)
 class Projection:
     remaining_calls: dict[str, int]
+    cost_per_call: dict[str, float]
     remaining_usd: float
     total_usd: float
+    eta_s: float | None            # the remaining API work; None when a role's rate is unknown
+    eta_measured: bool             # True when every role with work left has a measured rate
 
 
-def project(p: ProjectionInput) -> Projection:
-    left = max(p.iterations - p.iterations_done, 0)
-    accept = p.acceptance_rate if p.acceptance_rate > 0 else 0.5
-    calls = {"teacher": p.teacher_missing, "referee": 0, "generator": 0}
-    cache = p.cache_size
+def remaining_calls(t: RunTotals, plan: RunPlan) -> dict[str, int]:
+    left = max(plan.iterations - t.iterations_done, 0)
+    calls = {"teacher": t.teacher_missing if left else 0, "referee": 0, "generator": 0}
+    accept = t.accepted / t.generated if t.generated and t.accepted else DEFAULT_ACCEPTANCE
+    retry_rate = t.referee_retries / t.referee_first if t.referee_first else 0.0
+    cache = t.cache_size
     for k in range(left):
-        pairs = 2 * cache * (1 + p.referee_retry_rate)
-        gen = p.new_per_iteration / accept
+        pairs = 2 * cache * (1 + retry_rate)
+        gen = plan.new_per_iteration / accept
         if k == 0:
-            pairs = max(pairs - p.referee_done_this_iteration, 0)
-            gen = max(gen - p.generator_done_this_iteration, 0)
+            pairs = max(pairs - t.referee_done, 0)
+            gen = max(gen - t.generator_done, 0)
         calls["referee"] += round(pairs)
         calls["generator"] += round(gen)
         if k < left - 1:  # the next iteration's new instructions need teacher answers
-            calls["teacher"] += p.new_per_iteration
-        cache += p.new_per_iteration
-    usd = sum(calls[r] * p.cost_per_call.get(r, 0.0) for r in calls)
-    return Projection(calls, usd, p.spent_usd + usd)
+            calls["teacher"] += plan.new_per_iteration
+        cache += plan.new_per_iteration
+    return calls
+
+
+def cost_per_call(usage: RoleTotals, endpoint: EndpointPlan | None) -> float:
+    """Mean dollars per paid request so far, or the expected price of one before the first."""
+    if usage.paid > 0:
+        return usage.cost_usd / usage.paid
+    return endpoint.expected_cost_usd if endpoint is not None else 0.0
+
+
+def request_rate(usage: RoleTotals, measured: float | None, endpoint: EndpointPlan | None) -> float | None:
+    """Requests per second: measured when there is a rate, else the most the limits allow."""
+    if measured:
+        return measured
+    if endpoint is None:
+        return None
+    tokens = usage.tokens / usage.paid if usage.paid > 0 else (
+        endpoint.expected_prompt_tokens + endpoint.expected_completion_tokens)
+    per_minute = min(float(endpoint.rpm), endpoint.tpm / tokens if tokens > 0 else float(endpoint.rpm))
+    return per_minute / 60.0 if per_minute > 0 else None
+
+
+def eta_seconds(t: RunTotals, plan: RunPlan, calls: dict[str, int]) -> tuple[float | None, bool]:
+    """(seconds of API work left, whether every rate used was measured). The stages run one after
+    another, so the roles' times add up."""
+    total, measured = 0.0, True
+    for role, n in calls.items():
+        if n <= 0:
+            continue
+        rate = request_rate(t.role(role), t.request_rates.get(role), plan.endpoints.get(role))
+        if rate is None:
+            return None, False
+        measured = measured and bool(t.request_rates.get(role))
+        total += n / rate
+    return total, measured
+
+
+def project(t: RunTotals, plan: RunPlan) -> Projection:
+    calls = remaining_calls(t, plan)
+    per_call = {r: cost_per_call(t.role(r), plan.endpoints.get(r)) for r in API_ROLE_NAMES}
+    usd = sum(calls[r] * per_call[r] for r in calls)
+    eta, measured = eta_seconds(t, plan, calls)
+    return Projection(calls, per_call, usd, t.spent_usd + usd, eta, measured)

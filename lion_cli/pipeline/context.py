@@ -11,6 +11,7 @@ from lion_cli.config import Settings
 from lion_cli.core.answer_keys import AnswerKeys
 from lion_cli.core.role_prompts import RolePrompts
 from lion_cli.store.db import Store
+from lion_cli.store.totals import spent_usd
 
 if TYPE_CHECKING:
     from lion_cli.llm.engine import LLMEngine
@@ -30,4 +31,4 @@ class LoopContext:
         return self.project_dir / "students"
 
     def spent(self) -> float:
-        return float(self.store.scalar("SELECT COALESCE(SUM(cost_usd), 0) FROM api_calls WHERE cached = 0"))
+        return spent_usd(self.store)

@@ -8,10 +8,9 @@ No API key ever reaches these tables: the engine never puts one in a ChatResult 
 
 from __future__ import annotations
 
-from typing import Any
-
 from lion_cli.core.api import CallRecord, ChatResult
 from lion_cli.store.db import Store
+from lion_cli.store.totals import spent_usd
 
 
 class StoreCache:
@@ -53,34 +52,11 @@ class StoreCallLog:
 
 
 class StoreSpend:
-    """The dollars spent so far by this project, all runs together. Checked before every paid call,
-    so it reads only the rows added since it last looked instead of summing the table each time."""
+    """The dollars spent so far by this project, all runs together; checked before every paid call.
+    It reads the trigger-kept per-role totals (store/totals.py): a handful of rows, however long the run."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._last_id = 0
-        self._total = 0.0
 
     def spent_usd(self) -> float:
-        row = self.store.conn.execute(
-            "SELECT COALESCE(SUM(CASE WHEN cached = 0 THEN cost_usd ELSE 0 END), 0), MAX(id)"
-            " FROM api_calls WHERE id > ?", (self._last_id,)).fetchone()
-        if row[1] is not None:
-            self._total += float(row[0])
-            self._last_id = int(row[1])
-        return self._total
-
-
-def usage_by_role(store: Store) -> dict[str, dict[str, Any]]:
-    """Per role: logical calls, cache hits, paid tokens in/out, dollars, 429s seen, retries, failures."""
-    rows = store.query(
-        "SELECT role, COUNT(*) AS calls, SUM(cached) AS cached, SUM(prompt_tokens) AS tin,"
-        " SUM(completion_tokens) AS tout, SUM(CASE WHEN cached = 0 THEN cost_usd ELSE 0 END) AS cost,"
-        " SUM(rate_limited) AS r429, SUM(retries) AS retries, SUM(1 - ok) AS failed,"
-        " SUM(CASE WHEN finish_reason = 'length' THEN 1 ELSE 0 END) AS cut"
-        " FROM api_calls GROUP BY role ORDER BY role")
-    return {r["role"]: {"calls": r["calls"], "cached": r["cached"] or 0, "prompt_tokens": r["tin"] or 0,
-                        "completion_tokens": r["tout"] or 0, "cost_usd": float(r["cost"] or 0.0),
-                        "rate_limited": r["r429"] or 0, "retries": r["retries"] or 0, "failed": r["failed"] or 0,
-                        "truncated": r["cut"] or 0}
-            for r in rows}
+        return spent_usd(self.store)

@@ -76,6 +76,19 @@ class Store:
         else:
             self.conn.execute("COMMIT")
 
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same moment of the store (a WAL
+        snapshot), and the writer is never blocked by it."""
+        if self.conn.in_transaction:  # inside another transaction: that one already pins the moment
+            yield self.conn
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            self.conn.execute("COMMIT")
+
     def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 

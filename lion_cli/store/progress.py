@@ -87,6 +87,12 @@ def student_path(store: Store, iteration: int) -> str | None:
     return str(value) if value else None
 
 
+def latest_student_iteration(store: Store) -> int | None:
+    """The newest iteration that has a trained student, if any."""
+    value = store.scalar("SELECT MAX(iteration) FROM iterations WHERE student_path IS NOT NULL")
+    return None if value is None else int(value)
+
+
 def next_position(store: Store, iterations: int) -> tuple[int, Stage] | None:
     """The first stage not done, in loop order, within `iterations` iterations; None when finished."""
     done = {(r.iteration, r.stage) for r in all_stages(store) if r.status is StageStatus.DONE}

@@ -1,4 +1,4 @@
-"""Read-only counts for `lion status` and the demo's report."""
+"""Read-only per-iteration counts for `lion status`, the demo's report and the dashboard."""
 
 from __future__ import annotations
 
@@ -11,12 +11,21 @@ def _counts(store: Store, sql: str, iteration: int) -> dict[Any, int]:
     return {r[0]: r[1] for r in store.query(sql, (iteration,))}
 
 
+def iteration_rows(store: Store) -> list[dict[str, Any]]:
+    return [dict(r) for r in store.query("SELECT iteration, status, student_path FROM iterations ORDER BY iteration")]
+
+
+def label_counts(store: Store, iteration: int) -> dict[str, int]:
+    """label → count of an iteration (the labels_label index)."""
+    return _counts(store, "SELECT label, COUNT(*) FROM labels WHERE iteration=? GROUP BY label", iteration)
+
+
 def iteration_summaries(store: Store) -> list[dict[str, Any]]:
     out = []
-    for r in store.query("SELECT iteration, status, student_path FROM iterations ORDER BY iteration"):
+    for r in iteration_rows(store):
         it = r["iteration"]
         pools = _counts(store, "SELECT pool, COUNT(*) FROM pool_members WHERE iteration=? GROUP BY pool", it)
-        labels = _counts(store, "SELECT label, COUNT(*) FROM labels WHERE iteration=? GROUP BY label", it)
+        labels = label_counts(store, it)
         scored = labels.get("hard", 0) + labels.get("easy", 0)
         flips = store.scalar("SELECT AVG(order_flip) FROM labels WHERE iteration=? AND order_flip IS NOT NULL",
                              (it,))
@@ -35,12 +44,13 @@ def iteration_summaries(store: Store) -> list[dict[str, Any]]:
     return out
 
 
-def api_usage(store: Store) -> dict[str, dict[str, Any]]:
-    rows = store.query(
-        "SELECT role, COUNT(*) AS calls, SUM(cached) AS cached, SUM(prompt_tokens) AS tin,"
-        " SUM(completion_tokens) AS tout, SUM(CASE WHEN cached=0 THEN cost_usd ELSE 0 END) AS cost,"
-        " SUM(retries) AS retries, SUM(rate_limited) AS r429, SUM(1-ok) AS failed FROM api_calls GROUP BY role")
-    return {r["role"]: {"calls": r["calls"], "cached": r["cached"] or 0, "prompt_tokens": r["tin"] or 0,
-                        "completion_tokens": r["tout"] or 0, "cost_usd": r["cost"] or 0.0,
-                        "retries": r["retries"] or 0, "rate_limited": r["r429"] or 0, "failed": r["failed"] or 0}
-            for r in rows}
+def hardest_instructions(store: Store, limit: int) -> list[str]:
+    """The texts of the hard-labelled instructions with the widest gaps, all iterations."""
+    return [r[0] for r in store.query(
+        "SELECT i.text FROM labels l JOIN instructions i ON i.id=l.instruction_id WHERE l.label='hard'"
+        " ORDER BY l.gap DESC, i.id LIMIT ?", (limit,))]
+
+
+def first_accepted(store: Store, limit: int) -> list[str]:
+    """The texts of the first accepted candidates, in generator-call order."""
+    return [r[0] for r in store.query("SELECT text FROM candidates WHERE accepted=1 ORDER BY slot LIMIT ?", (limit,))]

@@ -25,6 +25,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from lion_cli.core.totals import RunPlan
 from lion_cli.tui.queries import DB_NAME, DashboardReader
 from lion_cli.tui.screens import DetailScreen, QuitRunScreen, SearchScreen
 from lion_cli.tui.snapshot import Snapshot
@@ -73,12 +74,13 @@ class LionDashboard(App[str | None]):
             self.error = error
 
     def __init__(self, project_dir: Path, *, run_process: subprocess.Popen[bytes] | None = None,
-                 clock: Callable[[], float] = time.time, refresh_s: float | None = 1.0) -> None:
+                 clock: Callable[[], float] = time.time, refresh_s: float | None = 1.0,
+                 plan: RunPlan | None = None) -> None:
         super().__init__()
         self.project_dir = Path(project_dir)
         self.run_process = run_process
         self.refresh_s = refresh_s
-        self.reader = DashboardReader(self.project_dir, clock=clock)
+        self.reader = DashboardReader(self.project_dir, clock=clock, plan=plan)
         self.refreshes = 0     # snapshots shown so far (tests wait on it)
         self.read_errors: list[str] = []   # failed reads, newest last (the header shows the latest)
 
@@ -193,10 +195,11 @@ def stop_run(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> in
     return proc.poll()
 
 
-def run_dashboard(project_dir: Path, run_process: subprocess.Popen[bytes] | None = None) -> str | None:
+def run_dashboard(project_dir: Path, run_process: subprocess.Popen[bytes] | None = None,
+                  plan: RunPlan | None = None) -> str | None:
     """Show the dashboard until the user quits. With a run process (`lion run --tui`), quitting
     asks whether to stop it (then waits for it to save and exit) or leave it running."""
-    answer = LionDashboard(project_dir, run_process=run_process).run()
+    answer = LionDashboard(project_dir, run_process=run_process, plan=plan).run()
     if run_process is not None:
         if answer == "stop":
             print(f"stopping the run (pid {run_process.pid})…", file=sys.stderr)
@@ -210,11 +213,11 @@ def run_dashboard(project_dir: Path, run_process: subprocess.Popen[bytes] | None
 
 
 def export_screenshot(project_dir: Path, path_svg: Path, size: tuple[int, int] = (140, 45),
-                      panel: str = "api") -> Path:
+                      panel: str = "api", plan: RunPlan | None = None) -> Path:
     """Render the dashboard on a project headlessly (one refresh) and save it as an SVG."""
 
     async def shoot() -> str:
-        app = LionDashboard(Path(project_dir), refresh_s=None)
+        app = LionDashboard(Path(project_dir), refresh_s=None, plan=plan)
         async with app.run_test(size=size) as pilot:
             while app.refreshes < 1:
                 await pilot.pause(0.02)

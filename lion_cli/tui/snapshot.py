@@ -8,7 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-API_ROLE_NAMES: tuple[str, ...] = ("teacher", "referee", "generator")
+from lion_cli.core.totals import API_ROLE_NAMES as API_ROLE_NAMES
+from lion_cli.core.totals import RoleTotals, RunPlan
+from lion_cli.store.tallies import EventLine as EventLine  # the store's rows, shown as they are
+from lion_cli.store.tallies import TrainView as TrainView
+
 STAGE_NAMES: tuple[str, ...] = ("imitation", "discrimination", "generation")
 
 
@@ -28,28 +32,17 @@ class StageView:
         return min(self.done / self.total, 1.0) if self.total > 0 else 0.0
 
 
-@dataclass
-class RoleUsage:
-    """One API role's totals (from api_calls), its rate over the last minute and its limits."""
+@dataclass(frozen=True)
+class RoleUsage(RoleTotals):
+    """One API role's totals (core/totals.py), its rate over the last minute, its limits and what the
+    projection says is left."""
 
-    role: str
-    calls: int = 0
-    cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    retries: int = 0
-    rate_limited: int = 0
-    failed: int = 0
+    role: str = ""
     rpm_now: int = 0
     tpm_now: int = 0
     rpm_limit: int | None = None
     tpm_limit: int | None = None
     remaining_calls: int | None = None   # projected; None when it cannot be estimated yet
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
     @property
     def total_calls(self) -> int | None:
@@ -91,21 +84,6 @@ class InstructionLine:
     note: str = ""   # e.g. "gap 3.5" or "hard · it1"
 
 
-@dataclass
-class TrainView:
-    job_id: int
-    iteration: int | None
-    status: str
-    total_steps: int | None
-    output_dir: str
-    step: int = 0
-    epoch: float | None = None
-    lr: float | None = None
-    loss: float | None = None
-    tokens_per_s: float | None = None
-    losses: list[tuple[int, float]] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class EvalRow:
     """Per-benchmark averages (percent) of one evaluated model in one answer mode."""
@@ -117,16 +95,6 @@ class EvalRow:
     tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)   # benchmark → the tasks averaged
 
 
-@dataclass(frozen=True)
-class EventLine:
-    id: int
-    ts: float
-    level: str
-    iteration: int | None
-    stage: str | None
-    message: str
-
-
 @dataclass
 class Snapshot:
     project: str = ""
@@ -136,6 +104,7 @@ class Snapshot:
     stage: StageView | None = None    # the stage in progress (or the last one touched)
     elapsed_s: float | None = None
     eta_s: float | None = None        # of the current step, from its observed rate
+    api_eta_s: float | None = None    # of the run's remaining API work (core/projection.py)
     stages: list[StageView] = field(default_factory=list)
     roles: dict[str, RoleUsage] = field(default_factory=dict)
     spent_usd: float = 0.0
@@ -153,7 +122,7 @@ class Snapshot:
     evals: list[EvalRow] = field(default_factory=list)
     new_events: list[EventLine] = field(default_factory=list)
     instructions: int = 0
-    settings: dict[str, Any] = field(default_factory=dict)
+    plan: RunPlan | None = None       # the settings the numbers are read against
 
     @property
     def budget_left_usd(self) -> float | None:

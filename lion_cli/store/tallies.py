@@ -1,5 +1,5 @@
-"""Incremental tallies over the append-only tables (api_calls, responses, instructions, judgements,
-train_metrics, events).
+"""Incremental tallies over the append-only tables (responses, instructions, judgements,
+train_metrics, events), for readers that look again every second (the dashboard, store/totals.py).
 
 Each keeps the last row id it has seen and on each refresh reads only the rows after it, so a
 refresh costs the same on a store of 100 rows or of a million. The tables are written with plain
@@ -7,16 +7,42 @@ INSERTs by the loop (a row is never updated once written), which is what makes t
 
 from __future__ import annotations
 
-import sqlite3
 from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from lion_cli.store.db import Store
-from lion_cli.tui.snapshot import EventLine, RoleUsage, TrainView
 
 FIRST_EVENTS = 200          # events shown when the dashboard opens on a store with a long history
 MAX_EVENTS_PER_READ = 500
 MAX_LOSS_POINTS = 20_000    # per job, so a week-long run does not grow the dashboard's memory
+
+
+@dataclass
+class TrainView:
+    """The latest training job and its loss curve so far."""
+
+    job_id: int
+    iteration: int | None
+    status: str
+    total_steps: int | None
+    output_dir: str
+    step: int = 0
+    epoch: float | None = None
+    lr: float | None = None
+    loss: float | None = None
+    tokens_per_s: float | None = None
+    losses: list[tuple[int, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EventLine:
+    id: int
+    ts: float
+    level: str
+    iteration: int | None
+    stage: str | None
+    message: str
 
 
 def _since(last_id: int) -> str:
@@ -28,60 +54,6 @@ def _since(last_id: int) -> str:
     if last_id == 0:
         return "WHERE ? = 0 AND ? >= 0"   # placeholders kept so both forms take the same parameters
     return "NOT INDEXED WHERE id > ? AND id <= ?"
-
-
-class ApiTally:
-    """Per-role sums over api_calls."""
-
-    def __init__(self) -> None:
-        self.last_id = 0
-        self.roles: dict[str, RoleUsage] = {}
-
-    def read(self, store: Store) -> None:
-        hi = int(store.scalar("SELECT MAX(id) FROM api_calls") or 0)
-        if hi <= self.last_id:
-            return
-        if self.last_id == 0 and self._read_totals(store, hi):
-            return
-        rows = store.query(
-            "SELECT role, COUNT(*) AS calls, SUM(cached) AS cached, SUM(prompt_tokens) AS tin,"
-            " SUM(completion_tokens) AS tout, SUM(CASE WHEN cached=0 THEN cost_usd ELSE 0 END) AS cost,"
-            " SUM(retries) AS retries, SUM(rate_limited) AS r429, SUM(1-ok) AS failed"
-            f" FROM api_calls {_since(self.last_id)} GROUP BY role", (self.last_id, hi))
-        for r in rows:
-            u = self.roles.setdefault(r["role"], RoleUsage(r["role"]))
-            u.calls += r["calls"]
-            u.cached += r["cached"] or 0
-            u.prompt_tokens += r["tin"] or 0
-            u.completion_tokens += r["tout"] or 0
-            u.cost_usd += r["cost"] or 0.0
-            u.retries += r["retries"] or 0
-            u.rate_limited += r["r429"] or 0
-            u.failed += r["failed"] or 0
-        self.last_id = hi
-
-    def _read_totals(self, store: Store, hi: int) -> bool:
-        """The first read, from the trigger-kept api_usage table (migration 0003) when it is as new as
-        api_calls — it always is inside one read transaction; a store not yet migrated has no table."""
-        try:
-            rows = store.query("SELECT * FROM api_usage")
-        except sqlite3.OperationalError:  # no such table: an older store, opened read-only
-            return False
-        if not rows or max(r["last_call_id"] for r in rows) != hi:
-            return False
-        for r in rows:
-            self.roles[r["role"]] = RoleUsage(
-                r["role"], calls=r["calls"], cached=r["cached"], prompt_tokens=r["prompt_tokens"],
-                completion_tokens=r["completion_tokens"], cost_usd=r["cost_usd"], retries=r["retries"],
-                rate_limited=r["rate_limited"], failed=r["failed"])
-        self.last_id = hi
-        return True
-
-    def last_minute(self, store: Store, role: str, now: float) -> tuple[int, int]:
-        """(requests, tokens) that finished in the minute before `now` — the api_calls(role, ts) index."""
-        row = store.query("SELECT COUNT(*), SUM(prompt_tokens + completion_tokens) FROM api_calls"
-                          " WHERE role=? AND ts > ? AND ts <= ? AND cached=0", (role, now - 60.0, now))[0]
-        return int(row[0] or 0), int(row[1] or 0)
 
 
 class RowCounter:
