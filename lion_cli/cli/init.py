@@ -94,7 +94,7 @@ def init_project(directory: Path, seed: Path, *, name: str | None = None, force:
         with open_store(tmp_db) as store:
             n = import_seeds(store, parsed.items, settings.project.name)
             store.event(f"project created with {n} seed instructions ({parsed.duplicates} duplicates dropped)")
-            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            store.checkpoint()
         # The old store's WAL must not be replayed into the new file.
         for suffix in ("-wal", "-shm"):
             Path(str(db_path) + suffix).unlink(missing_ok=True)

@@ -103,6 +103,11 @@ class Store:
             (time.time(), level, iteration, stage, message, data_json),
         )
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file and empty it, so that the file alone
+        holds everything (before it is moved into place)."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         self.conn.close()
 

@@ -45,7 +45,8 @@ class HeaderBar(SnapshotView, Static):
             t.append(f" {st.status}", style=STAGE_STYLES.get(st.status, ""))
         t.append(" │ run: ")
         t.append(run_label(snap.run_status), style=RUN_STYLES.get(snap.run_status, ""))
-        t.append(f" │ elapsed {duration(snap.elapsed_s)} │ step ETA {duration(snap.eta_s)}")
+        t.append(f" │ elapsed {duration(snap.elapsed_s)} │ step ETA {duration(snap.eta_s)}"
+                 f" │ API ETA {duration(snap.api_eta_s)}")
         if self.read_error:
             t.append(f" │ read error: {self.read_error}", style="bold red")
         self.update(t)
