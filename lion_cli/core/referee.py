@@ -1,26 +1,60 @@
-"""Read the two scores out of a referee's reply, tolerant of how models really write them and never
-guessing: anything ambiguous is a ParseFailure with a reason, never a wrong score.
+"""Read the two scores out of a referee's reply, or refuse: a reply whose scores cannot be read
+without guessing is a ParseFailure with a reason, never a score.
 
-Evidence is gathered from three kinds of statement and must all agree:
-- labelled scores: "Assistant 1: 8", "Assistant 1 score: 8/10", "**Assistant 1:** 8", "Score of
-  Assistant 2: 7", "Assistant 1 - 8 points", "Assistant 2 receives a score of 6", a table cell;
-- JSON objects ({"assistant_1": 8, "assistant_2": 6}), also inside ``` fences;
-- a pair of bare numbers ("8 6", "8, 6", "8/10 and 6/10") on the first or last line (the habit
-  of FastChat-style prompts), or anywhere after a "Scores:" label; one number on each of the first
-  two or last two lines; "Assistant 1:" with its number on the next line.
-A number followed by a noun ("3 reasons", "3-point") is not a score, so justifications may mention
-numbers. A statement offering more than one value ("8 or 9", "7 (or 8)", "| 8 | 9 |"), a negative
-number, or a value off the 1–10 scale makes the whole reply a failure.
+The rule, exactly. Markdown emphasis (`**`, `*`, `__`, backticks) is ignored and "(1-10)" or "on a
+scale of 1 to 10" is dropped. Then every score statement in the reply is collected:
+- labelled: "Assistant 1" or "Assistant #1" (any case) joined to a number by ":", "=", "-", "|",
+  "(", "'s score is", "score:", "receives / gets / scores / earns / deserves / is given / is rated
+  [a score of]", or written as "Score of / Rating for Assistant 1: 8" or "give / award / assign /
+  rate Assistant 1 a(n) 8"; also a line holding only "Assistant 1:" with its number alone on the
+  next line;
+- JSON: any object with keys such as "assistant_1", "Assistant 1", "score_1", "assistant_1_score",
+  holding a number, a "8/10" string or {"score": 8}; "scores": [8, 6] or {"1": 8, "2": 6};
+- bare: two numbers ("8 6", "8, 6", "8/10 and 6/10", "8 vs 6") alone on the first or the last line
+  or after "Scores:"; one number alone on each of the first two or the last two lines. Bare numbers
+  are read in presentation order (first, second).
+A number is ASCII digits with an optional decimal part ("7", "7.5", "7."), optionally "/10",
+"out of 10", "(out of 10)" or "points out of 10"; it must lie in 1..10. A labelled number is prose,
+not a statement, when a word makes it a count ("3 reasons", "3-point", "8th") or when it scores one
+criterion ("3 points for accuracy", "Clarity: Assistant 1: 6"): reasoning before the final lines
+may hold such numbers without counting or conflicting.
+
+The reply is a ParseFailure when any of these holds:
+- no statement, or only one assistant scored; statements that disagree (a line repeated with another
+  value, JSON against text, a bare pair against labels);
+- a statement offering more than one value: a second number or a hedge in the rest of its statement
+  (to the end of the line or the next label: "7 or 8", "7-8", "7, 8", "8 vs 6", "8 (7 if strict)",
+  "8 because it has 3 steps", "8, roughly"), "8+", "8?", "80%", a negative number, a decimal comma;
+- a labelled "1. Correct" or "2) Vague": a list item cannot be told from a score;
+- a value off 1..10, a scale other than 10 ("4/5", "out of 5", "on a scale of 1 to 5");
+- an assistant other than 1 and 2 named anywhere (text or JSON); a score under another name
+  ("Answer 1: 8", "Assistant A: 8", "The first answer: 8"); one score for two names ("Assistant 1
+  and Assistant 2: 7");
+- a line of bare numbers that is not one of the pairs above (a third number, a stray correction),
+  bare numbers beside a line naming Assistant 2 before Assistant 1 (or "reverse"), two numbers under
+  a lone "Assistant 1:";
+- a JSON key repeated, or holding a list, a string like "7 or 8", or two different scores;
+- a struck-out number ("~~7~~ 8"); a revision after the first statement ("actually", "on second
+  thought", "on reflection", "correction", "revise", "reconsider", "I meant", "scratch that",
+  "let me change …", "wait,", a line opening with "Update", "Edit" or "P.S.");
+- after the last statement, a number in 1..10 that reads as a value rather than a count or a
+  reference ("Final answer: 7 6", "Assistant 1 is a 7 really"; but "covers 3 requirements" and
+  "step 3" are fine), or "instead", "rather", "should be", "make it", "raise", "lower", "change",
+  "adjust" followed by a number;
+- a stated winner ("Winner: Assistant 2", "Final verdict: …", "Better answer: …", "Verdict: tie",
+  JSON "winner") that the scores contradict, or more than one winner;
+- a score written as a word ("Assistant 1: seven") beside numeric scores.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
-LOW, HIGH = 1.0, 10.0
+from lion_cli.core.referee_json import read_json
+from lion_cli.core.referee_statements import HIGH, LOW, SP, WHO, Evidence, read_bare, read_labelled
+
+__all__ = ["HIGH", "LOW", "ParseFailure", "Scores", "parse_scores"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,170 +70,117 @@ class ParseFailure:
     reason: str
 
 
-_SP = r"[^\S\n]"  # a space that does not cross a line
-_NUM = r"(\d+(?:\.\d+)?)"
-_SCALE = rf"(?:{_SP}*(?:/|out{_SP}+of){_SP}*(\d+(?:\.\d+)?))?"
-_WHO = rf"\bassistant{_SP}*#?{_SP}*([12])(?![\d.]\d)"
-_SCORE_WORD = r"(?:(?:overall|final|total)" + _SP + r"+)?(?:score|rating|grade)"
-_SEP = r"[:=|\-–—(]"
-_LABELLED = [
-    # Assistant 1: 8 · Assistant 1's score is 8 · Assistant 1 score 8/10 · Assistant 1 - 8 points · | Assistant 1 | 8
-    re.compile(rf"{_WHO}{_SP}*(?:'s)?{_SP}*(?:{_SEP}{_SP}*)?(?:\(?{_SCORE_WORD}{_SP}*(?:{_SEP}|is|of)?|{_SEP})"
-               rf"{_SP}*(?:{_SCORE_WORD}{_SP}*[:=]?{_SP}*)?\(?{_SP}*{_NUM}{_SCALE}", re.I),
-    # Score of Assistant 2: 7/10 · Rating for Assistant 1 = 8
-    re.compile(rf"\b{_SCORE_WORD}s?{_SP}+(?:of|for){_SP}+{_WHO}{_SP}*(?:{_SEP}|is)?{_SP}*{_NUM}{_SCALE}", re.I),
-    # Assistant 2 receives a score of 6 · Assistant 1 gets 8/10
-    re.compile(rf"{_WHO}{_SP}+(?:receives|gets|scores|earns|deserves|is given|is rated){_SP}+(?:an?{_SP}+)?"
-               rf"(?:{_SCORE_WORD}{_SP}+)?(?:of{_SP}+)?{_NUM}{_SCALE}", re.I),
-    # I would give Assistant 1 an 8 · I rate Assistant 2 a 6/10 · award Assistant 1 a score of 9
-    re.compile(rf"\b(?:give|award|assign|rate){_SP}+{_WHO}{_SP}+(?:an?{_SP}+)?(?:{_SCORE_WORD}{_SP}+(?:of{_SP}+)?)?"
-               rf"{_NUM}{_SCALE}", re.I),
-]
-# After a score: the end of the line, punctuation, or one of these words ("8 points", "8 because …").
-# "3-point" and "8,5" are not a score followed by punctuation; the next assistant's label may follow.
-_TAIL_OK = re.compile(rf"{_SP}*(?:$|(?![-–,|]{_SP}*\w)[^\w\s]|[-–—|]{_SP}+[^\W\d]|,{_SP}+\S|"
-                      r"(?:points?|pts|and|but|for|because|since|as|overall|with|while|vs|versus|which|though|"
-                      rf"although)\b|{_WHO})", re.I | re.M)
-# "8 or 9", "8-9", "7 to 8", "7 → 8": more than one value offered for one assistant.
-_AMBIGUOUS = re.compile(rf"{_SP}*(?:or|to|-|–|—|~|→|->|/){_SP}*\d", re.I)
-# Other values in the same statement: a decimal comma ("8,5"), another table column ("| 8 | 9 |"),
-# or a hedge ("7 (or 8)", "7, maybe 8"). Checked up to the end of the line or the next assistant.
-_OTHER_VALUE = re.compile(rf"^(?:,\d|{_SP}*\|{_SP}*\d|.*?\b(?:or|maybe|perhaps|possibly|could|might|between|"
-                          r"rather|arguably)\b.*?\d)", re.I)
-_NEXT_WHO = re.compile(_WHO, re.I)
-_BARE = re.compile(rf"^{_NUM}{_SCALE}$")  # no trailing dot: "1." on its own line is a list marker
-_LABEL_ALONE = re.compile(rf"^{_WHO}{_SP}*(?:'s)?{_SP}*(?:{_SCORE_WORD})?{_SP}*:?$", re.I)
-_PAIR = re.compile(rf"^[\[(]?{_SP}*(?P<label>(?:(?:final|overall){_SP}+)?(?:scores?|ratings?){_SP}*(?:[:=\-]|are|is)?)?"
-                   rf"{_SP}*{_NUM}{_SCALE}{_SP}*(?:,|;|&|and|vs\.?|{_SP}){_SP}*{_NUM}{_SCALE}{_SP}*[\])]?{_SP}*\.?$",
-                   re.I)
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
-_OBJECT = re.compile(r"\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}")
-_JSON_KEY = re.compile(r"^(?:assistant|score|rating)_?(?:score_?)?([12])(?:_?score)?$")
-
-
-class _Evidence:
-    def __init__(self) -> None:
-        self.values: dict[int, list[float]] = {1: [], 2: []}
-        self.problem: str | None = None
-
-    def add(self, who: int, number: str, scale: str | None, where: str) -> None:
-        if self.problem:
-            return
-        if scale is not None and float(scale) != 10:
-            self.problem = f"score {number}/{scale} is not on the 1–10 scale ({where})"
-            return
-        value = float(number)
-        if not LOW <= value <= HIGH:
-            self.problem = f"score {number} for Assistant {who} is outside 1–10 ({where})"
-            return
-        self.values[who].append(value)
+_EMPHASIS = re.compile(r"(?<!\s)\*+|\*+(?!\s)|__|`")
+_TEN_SCALE = re.compile(rf"\(1{SP}*(?:-|–|to){SP}*10\)|\b(?:on{SP}+)?(?:a{SP}+)?(?:scale|range){SP}+(?:of|from)"
+                        rf"{SP}+1{SP}*(?:-|–|to){SP}*10\b", re.I)
+_OTHER_SCALE = re.compile(rf"\b(?:scale|range){SP}+(?:of|from){SP}+([0-9]+){SP}*(?:-|–|to){SP}*([0-9]+)|"
+                          rf"\(([01]){SP}*(?:-|–|to){SP}*([0-9]+)\)", re.I)
+_ANY_ASSISTANT = re.compile(rf"\bassistant{SP}*#?{SP}*([0-9]+)(?![.,][0-9])", re.I)
+# Scores under names this parser does not read ("Answer 1: 8", "Assistant A: 8", "The first answer: 8"):
+# beside "Assistant" scores they could disagree, alone they are not read; either way, refused.
+_OTHER_NAME = re.compile(rf"\b(?:(?:answer|response|output|candidate|submission){SP}*#?{SP}*[12]|"
+                         rf"assistant{SP}+(?:one|two|a|b)|(?:the{SP}+)?(?:first|second){SP}+"
+                         rf"(?:answer|response|assistant|one)(?:'s{SP}+score)?){SP}*[:=\-–—]{SP}*[0-9]", re.I)
+_REVISED = re.compile(r"\b(?:actually|on second thoughts?|(?:up)?on (?:further )?reflection|correction|corrected|"
+                      r"revis(?:e|ed|es|ing|ion)|reconsider\w*|I meant|scratch that|"
+                      r"let me (?:re\w+|change|adjust|correct|update|fix))\b|\bwait\b[,.!—-]|"
+                      r"^\W*(?:update|edit|p\.?s)\b", re.I | re.M)
+_REVISED_TO = re.compile(r"\b(?:instead|rather|should (?:be|get|have)|make (?:it|that)|rais\w*|lower\w*|bump\w*|"
+                         r"chang\w*|adjust\w*|increas\w*|decreas\w*|upgrad\w*|downgrad\w*)\b[^\n]*?[0-9]", re.I)
+_LATER_NUMBER = re.compile(r"(?<![\w.,/-])([0-9]+(?:\.[0-9]+)?)(?![\w.,]*[0-9])")
+_REFERENCE = re.compile(r"\b(?:steps?|items?|points?|lines?|paragraphs?|sections?|versions?|pages?|chapters?|"
+                        r"questions?|parts?|rules?|no\.|number|python|gpt|top)\W*$|#$", re.I)
+# A word after the number that makes it a count ("3 requirements"), unless the word goes on a score
+# ("7 and 6", "a 7 really", "8 for style", "7 if it cited sources").
+_COUNT_AFTER = re.compile(rf"{SP}*(?:-{SP}*)?(?!(?:and|or|but|if|really|instead|then|now|is|was|would|should|could|"
+                          r"might|vs|versus|to|overall|rather|for|because|since|as|with|while|which|though|although|at|"
+                          rf"in|on)\b)(?!(?:out{SP}+)?of{SP}*[0-9])[^\W\d_]", re.I)
+_STRUCK = re.compile(r"~~[^~\n]*[0-9][^~\n]*~~")
+_WINNER = re.compile(rf"^[\W_]*(?:(?:final|overall){SP}+)?(?:winner|better{SP}+(?:answer|response|assistant)|verdict|"
+                     rf"preferred(?:{SP}+(?:answer|response|assistant))?){SP}*(?:[:=\-–—]|is){SP}*(?:the{SP}+)?"
+                     rf"(?:assistant{SP}*#?{SP}*([12])\b|(tie|draw|neither|both|equal)\b)", re.I | re.M)
+_WORD_SCORE = re.compile(rf"{WHO}{SP}*(?:'s)?{SP}*(?:score|rating)?{SP}*(?:[:=|\-–—]|is){SP}*(?:an?{SP}+)?"
+                         r"(?:one|two|three|four|five|six|seven|eight|nine|ten)\b", re.I)
 
 
 def parse_scores(reply: str) -> Scores | ParseFailure:
     """Scores(first, second) in 1..10, or ParseFailure(reason) when the reply is unreadable or ambiguous."""
     if not reply or not reply.strip():
         return ParseFailure("empty reply")
-    ev = _Evidence()
-    _from_json(reply, ev)
-    text = re.sub(r"\*\*|__|`", "", reply)  # markdown emphasis around labels and numbers
-    _from_labels(text, ev)
-    _from_pairs(text, ev)
+    text = _TEN_SCALE.sub(" ", _EMPHASIS.sub("", reply.replace("\r\n", "\n")))
+    ev = Evidence()
+    read_json(text, ev)
+    read_labelled(text, ev)
+    read_bare(text, ev)
+    _check_reply(text, ev)
     if ev.problem:
         return ParseFailure(ev.problem)
     for who in (1, 2):
         distinct = sorted(set(ev.values[who]))
         if len(distinct) > 1:
-            shown = ", ".join(f"{v:g}" for v in distinct)
-            return ParseFailure(f"conflicting scores for Assistant {who}: {shown}")
+            return ParseFailure(f"conflicting scores for Assistant {who}: {', '.join(f'{v:g}' for v in distinct)}")
     first, second = ev.values[1], ev.values[2]
     if not first and not second:
         return ParseFailure("no scores found")
     if not first or not second:
         return ParseFailure(f"only Assistant {1 if first else 2} was scored")
-    return Scores(first[0], second[0])
+    scores = Scores(first[0], second[0])
+    contradiction = _winner_contradiction(text, ev, scores)
+    return ParseFailure(contradiction) if contradiction else scores
 
 
-def _from_labels(text: str, ev: _Evidence) -> None:
-    seen: set[tuple[int, int]] = set()  # (start of the number) — patterns may overlap on one statement
-    for pattern in _LABELLED:
-        for m in pattern.finditer(text):
-            who, number, scale = int(m.group(1)), m.group(2), m.group(3)
-            if (who, m.start(2)) in seen:
-                continue
-            rest = text[m.end():]
-            if _AMBIGUOUS.match(rest) and scale is None:
-                ev.problem = ev.problem or f"more than one score offered for Assistant {who}: {m.group(0).strip()!r}…"
-                return
-            if not _TAIL_OK.match(rest):
-                continue  # "Assistant 1: 3 reasons …" is a justification, not a score
-            statement = rest.split("\n", 1)[0]
-            nxt = _NEXT_WHO.search(statement)
-            statement = statement[:nxt.start()] if nxt else statement
-            if _OTHER_VALUE.match(statement):
-                ev.problem = ev.problem or f"more than one score offered for Assistant {who}: {m.group(0).strip()!r}…"
-                return
-            if _negative(text, m.start(2)):
-                ev.problem = ev.problem or f"negative score for Assistant {who}: {m.group(0).strip()!r}"
-                return
-            seen.add((who, m.start(2)))
-            ev.add(who, number, scale, repr(m.group(0).strip()))
+def _check_reply(text: str, ev: Evidence) -> None:
+    """The problems that belong to the reply as a whole rather than to one statement."""
+    for m in _ANY_ASSISTANT.finditer(text):
+        if m.group(1) not in ("1", "2"):
+            ev.fail(f"the reply names Assistant {m.group(1)}, but only Assistants 1 and 2 were shown")
+    other_name = _OTHER_NAME.search(text)
+    if other_name:
+        ev.fail(f"a score under another name than Assistant 1 or 2: {other_name.group(0)!r}")
+    for m in _OTHER_SCALE.finditer(text):
+        low, high = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        if (int(low), int(high)) != (1, 10):
+            ev.fail(f"the reply scores on a {low}–{high} scale, not 1–10: {m.group(0)!r}")
+    struck = _STRUCK.search(text)
+    if struck:
+        ev.fail(f"a struck-out score: {struck.group(0)!r}")
+    if ev.first_at is None:
+        return
+    revised = _REVISED.search(text, ev.first_at)
+    if revised:
+        ev.fail(f"the reply revises its scores ({revised.group(0)!r} after the first score)")
+    revised_to = _REVISED_TO.search(text, ev.last_end)
+    if revised_to:
+        ev.fail(f"the reply changes a score after giving it: {revised_to.group(0)!r}")
+    later = _later_value(text, ev)
+    if later:
+        ev.fail(f"a number after the scores that could be another score: {later!r}")
+    word = _WORD_SCORE.search(text)
+    if word:
+        ev.fail(f"a score written as a word: {word.group(0)!r}")
 
 
-def _negative(text: str, start: int) -> bool:
-    """A minus sign glued to the number ("Assistant 2: -6"), not a dash used as a separator ("- 6")."""
-    return start >= 1 and text[start - 1] in "-−–" and (start < 2 or text[start - 2] in " \t:=(|")
-
-
-def _from_pairs(text: str, ev: _Evidence) -> None:
-    lines = [re.sub(r"^[\s#>*\-]+", "", line).strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    for i, line in enumerate(lines):
-        m = _PAIR.match(line)
-        if m and (m.group("label") or i in (0, len(lines) - 1)):
-            ev.add(1, m.group(2), m.group(3), repr(line))
-            ev.add(2, m.group(4), m.group(5), repr(line))
-        alone = _LABEL_ALONE.match(line)  # "Assistant 1:" with its score on the next line
-        bare = _BARE.match(lines[i + 1]) if alone and i + 1 < len(lines) else None
-        if alone and bare:
-            ev.add(int(alone.group(1)), bare.group(1), bare.group(2), repr(f"{line} {lines[i + 1]}"))
-    # Two lines holding one number each, opening or closing the reply: "8\n6".
-    for a, b in ((0, 1), (len(lines) - 2, len(lines) - 1)):
-        if 0 <= a < b < len(lines) and a != b:
-            first, second = _BARE.match(lines[a]), _BARE.match(lines[b])
-            if first and second:
-                ev.add(1, first.group(1), first.group(2), repr(lines[a]))
-                ev.add(2, second.group(1), second.group(2), repr(lines[b]))
-
-
-def _from_json(reply: str, ev: _Evidence) -> None:
-    chunks = [m.group(1) for m in _FENCE.finditer(reply)] + [m.group(0) for m in _OBJECT.finditer(reply)]
-    for chunk in chunks:
-        try:
-            obj = json.loads(chunk)
-        except ValueError:
+def _later_value(text: str, ev: Evidence) -> str | None:
+    """A number after the last statement that reads like a score ("Update: 7 and 6", "Assistant 1
+    is a 7 really") rather than a count ("covers 3 requirements") or a reference ("step 3")."""
+    masked = _ANY_ASSISTANT.sub(lambda m: "A" * len(m.group(0)), text)  # label digits are not values
+    for m in _LATER_NUMBER.finditer(masked, ev.last_end):
+        if any(a <= m.start() < b for a, b in ev.json_spans) or not LOW <= float(m.group(1)) <= HIGH:
             continue
-        if isinstance(obj, dict):
-            _json_scores(obj, ev)
+        if _REFERENCE.search(masked, max(0, m.start() - 12), m.start()):
+            continue
+        if _COUNT_AFTER.match(masked, m.end()):
+            continue
+        return masked[max(0, m.start() - 20):m.end() + 10].strip()
+    return None
 
 
-def _json_scores(obj: dict[str, Any], ev: _Evidence) -> None:
-    for key, value in obj.items():
-        if str(key).strip().lower() in ("scores", "ratings") and isinstance(value, list):  # {"scores": [8, 6]}
-            numbers = [v for v in value if isinstance(v, int | float) and not isinstance(v, bool)]
-            if len(value) == 2 and len(numbers) == 2:
-                ev.add(1, str(numbers[0]), None, f"JSON key {key!r}")
-                ev.add(2, str(numbers[1]), None, f"JSON key {key!r}")
-            continue
-        m = _JSON_KEY.match(re.sub(r"[\s\-]+", "_", str(key).strip().lower()))
-        if not m:
-            continue
-        if isinstance(value, dict):  # {"assistant_1": {"score": 8, "reason": "…"}}
-            value = next((v for k, v in value.items() if str(k).lower() in ("score", "rating")), None)
-        if isinstance(value, bool) or value is None:
-            continue
-        if isinstance(value, int | float):
-            ev.add(int(m.group(1)), str(value), None, f"JSON key {key!r}")
-        elif isinstance(value, str):
-            s = re.fullmatch(rf"\s*{_NUM}{_SCALE}\s*", value)
-            if s:
-                ev.add(int(m.group(1)), s.group(1), s.group(2), f"JSON key {key!r}")
+def _winner_contradiction(text: str, ev: Evidence, scores: Scores) -> str | None:
+    winners = set(ev.winners)
+    winners |= {m.group(1) or "tie" for m in _WINNER.finditer(text)}
+    if len(winners) > 1:
+        return f"the reply names more than one winner: {sorted(winners)}"
+    expected = "1" if scores.first > scores.second else "2" if scores.second > scores.first else "tie"
+    if winners and winners != {expected}:
+        return f"the scores {scores.first:g} and {scores.second:g} contradict the stated winner ({winners.pop()})"
+    return None
