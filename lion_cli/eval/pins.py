@@ -1,6 +1,6 @@
 """Where lion's benchmark files come from, pinned: upstream repository, commit, path and SHA-256.
 
-The hashes are those of shared/data/MANIFEST.tsv (each file byte-identical to upstream at the commit).
+Each hash is that of the file byte-identical to upstream at the pinned commit.
 A downloaded or user-supplied file whose hash differs is refused, so numbers stay comparable.
 """
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,8 @@ def config_sha256(folder: Path) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
 
 
-class TensorFolder:
-    """Lazy access to every tensor of a model folder, whichever shard holds it."""
+class TensorFolder(AbstractContextManager["TensorFolder"]):
+    """Lazy access to every tensor of a model folder, whichever shard holds it; `with` closes its files."""
 
     def __init__(self, folder: Path) -> None:
         from safetensors import safe_open
@@ -86,9 +86,6 @@ class TensorFolder:
 
     def close(self) -> None:
         self._stack.close()
-
-    def __enter__(self) -> TensorFolder:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

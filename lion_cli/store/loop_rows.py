@@ -25,12 +25,6 @@ def save_response(store: Store, instruction_id: int, role: str, model: str, sett
              completion_tokens))
 
 
-def answered_ids(store: Store, role: str, model: str, settings_hash: str) -> set[int]:
-    return {r[0] for r in store.query(
-        "SELECT instruction_id FROM responses WHERE role=? AND model=? AND settings_hash=?",
-        (role, model, settings_hash))}
-
-
 def answers(store: Store, ids: Sequence[int], role: str, model: str, settings_hash: str) -> dict[int, str]:
     wanted = set(ids)
     return {r[0]: r[1] for r in store.query(

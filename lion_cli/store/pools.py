@@ -55,13 +55,6 @@ def pool_ids(store: Store, iteration: int, pool: Pool) -> list[int]:
         (iteration, pool.value))]
 
 
-def pool_instructions(store: Store, iteration: int, pool: Pool) -> list[Instruction]:
-    rows = store.query(
-        "SELECT i.* FROM instructions i JOIN pool_members p ON p.instruction_id = i.id"
-        " WHERE p.iteration=? AND p.pool=? ORDER BY i.id", (iteration, pool.value))
-    return [_row_to_instruction(r) for r in rows]
-
-
 def get_instructions(store: Store, ids: Sequence[int]) -> list[Instruction]:
     out: list[Instruction] = []
     for start in range(0, len(ids), 900):  # stay under SQLite's host-parameter limit
