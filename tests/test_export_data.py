@@ -114,3 +114,20 @@ def test_sharegpt_and_hf_layouts(lion_cli: Any, project: Path, tmp_path: Path) -
 def test_bad_format_is_refused(lion_cli: Any, project: Path, tmp_path: Path) -> None:
     res = lion_cli("export", "data", "--project", str(project), "--format", "csv", "--out", str(tmp_path / "x"))
     assert res.exit_code == 2 and "--format: expected one of alpaca" in res.stderr
+
+
+def test_train_from_previous_exports_only_that_iterations_train_pool(lion_cli: Any, project: Path,
+                                                                    tmp_path: Path) -> None:
+    from lion_cli.core.tomltext import set_key
+
+    config = project / "lion.toml"
+    config.write_text(set_key(config.read_text(encoding="utf-8"), "loop.train_from", "previous"), encoding="utf-8")
+    out = tmp_path / "it1.jsonl"
+    info = _export(lion_cli, project, "--format", "jsonl", "--out", str(out), "--iteration", "1", "--no-pairs")
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    # The iteration-1 student continued from the previous one on its own Train Pool: the one answered
+    # new instruction (the unanswered one has no teacher answer to train on).
+    assert info["examples"] == 1 and [r["instruction"] for r in rows] == ["Explain why lions roar."]
+    info0 = _export(lion_cli, project, "--format", "jsonl", "--out", str(tmp_path / "it0.jsonl"), "--iteration", "0",
+                    "--no-pairs")
+    assert info0["examples"] == 4
