@@ -182,3 +182,17 @@ def test_lion_db_status_and_migrate(tmp_path: Path, lion_cli) -> None:  # type: 
     empty.mkdir()
     result = lion_cli("db", "status", str(empty))
     assert result.exit_code == 2 and "no lion store" in result.stderr
+
+
+def test_lion_db_status_lists_the_tables(tmp_path: Path, lion_cli) -> None:  # type: ignore[no-untyped-def]
+    with open_store(tmp_path / "lion.db") as store, store.tx() as c:
+        c.execute("INSERT INTO events (ts, message) VALUES (1, 'a'), (2, 'b')")
+    result = lion_cli("db", "status", str(tmp_path), "--tables", "--json")
+    assert result.exit_code == 0, result.stderr
+    tables = {t["name"]: t for t in json.loads(result.stdout)}
+    assert set(EXPECTED_COLUMNS) | {"api_usage", "schema_migrations"} <= set(tables)
+    assert not any(name.startswith("sqlite_") for name in tables)
+    assert tables["events"]["rows"] == 2 and tables["instructions"]["rows"] == 0
+    assert tables["events"]["columns"] == 7
+    text = lion_cli("db", "status", str(tmp_path), "--tables").stdout
+    assert any(line.split()[:2] == ["events", "2"] for line in text.splitlines())

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from lion_cli.cli.common import DB_NAME, fail, find_project_dir
+
+if TYPE_CHECKING:
+    from lion_cli.store.db import Store
+
+T = TypeVar("T")
 
 db_app = typer.Typer(help="Inspect and upgrade the project's SQLite store.", no_args_is_help=True,
                      rich_markup_mode=None)
@@ -23,29 +30,45 @@ def _db_path(directory: Path | None) -> Path:
 def migration_rows(path: Path) -> list[dict[str, object]]:
     """Every known migration with applied true/false, then any step the ledger holds that this
     lion does not know (written by a newer version) with applied true and unknown true."""
-    import sqlite3
+    from lion_cli.store.db import applied_migrations, available_migrations
 
-    from lion_cli.store.db import applied_migrations, available_migrations, connect
-
-    try:
-        conn = connect(path, readonly=True)
-        try:
-            done = applied_migrations(conn)
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        fail(f"{path}: not a readable lion store ({exc})")
+    done = _read_store(path, lambda store: applied_migrations(store.conn))
     known = [m.name for m in available_migrations()]
     rows: list[dict[str, object]] = [{"name": n, "applied": n in done} for n in known]
     rows += [{"name": n, "applied": True, "unknown": True} for n in done if n not in known]
     return rows
 
 
+def _read_store(path: Path, read: Callable[[Store], T]) -> T:
+    import sqlite3
+
+    from lion_cli.store.db import Store, connect
+
+    try:
+        conn = connect(path, readonly=True)
+        try:
+            return read(Store(conn, path))
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        fail(f"{path}: not a readable lion store ({exc})")
+
+
 @db_app.command("status")
 def status_cmd(directory: Path = typer.Argument(None, help="Project folder."),
-               as_json: bool = typer.Option(False, "--json")) -> None:
-    """List applied and pending migrations."""
-    rows = migration_rows(_db_path(directory))
+               as_json: bool = typer.Option(False, "--json"),
+               tables: bool = typer.Option(False, "--tables", help="List the tables with their row counts instead.")
+               ) -> None:
+    """List applied and pending migrations (or, with --tables, the store's tables)."""
+    path = _db_path(directory)
+    if tables:
+        from lion_cli.store.db import table_sizes
+
+        sizes = _read_store(path, table_sizes)
+        print(json.dumps(sizes) if as_json else "\n".join(
+            f"{t['name']:<20} {t['rows']:>12,} rows  {t['columns']:>3} columns" for t in sizes))
+        return
+    rows = migration_rows(path)
     if as_json:
         print(json.dumps(rows))
         return

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lion_cli.resources import resource_dir
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 BUSY_TIMEOUT_MS = 30_000
+MAX_PARAMS = 900   # host parameters per statement, below the 999 of older SQLite builds
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,19 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
         self.conn = conn
         self.path = path
+        self._db: sqlite_utils.Database | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the same connection, for bulk inserts, upserts and introspection.
+        Write with it inside `tx()`: its own steps then nest as savepoints in our transaction, which
+        keeps IMMEDIATE locking and all-or-nothing writes. Imported on first use (~0.2 s), so
+        `lion status` and the dashboard never load it."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
+        return self._db
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -92,6 +109,15 @@ class Store:
     def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
+    def query_in(self, sql: str, values: Sequence[Any]) -> list[sqlite3.Row]:
+        """`sql` with `{marks}` standing for an IN (…) list of `values`, run in chunks that stay
+        under SQLite's host-parameter limit; the rows of each chunk in turn."""
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(values), MAX_PARAMS):
+            chunk = list(values[start:start + MAX_PARAMS])
+            rows += self.query(sql.format(marks=",".join("?" * len(chunk))), chunk)
+        return rows
+
     def scalar(self, sql: str, params: Any = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
@@ -116,6 +142,12 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def table_sizes(store: Store) -> list[dict[str, Any]]:
+    """Every table of the store (SQLite's own left out) with its row and column counts."""
+    return [{"name": t.name, "rows": t.count, "columns": len(t.columns)}
+            for t in store.db.tables if not t.name.startswith("sqlite_")]
 
 
 def _ensure_ledger(conn: sqlite3.Connection) -> None:

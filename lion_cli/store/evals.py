@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from lion_cli.store.db import Store
@@ -57,10 +57,7 @@ def save_result(store: Store, *, model: str, iteration: int | None, benchmark: s
             (model, iteration, benchmark, task, mode, n, correct, accuracy, skipped,
              json.dumps(detail or {}, ensure_ascii=False)))
         rid = int(cur.lastrowid or 0)
-        c.executemany(
-            "INSERT INTO eval_samples (result_id, idx, prompt, reply, extracted, target, correct)"
-            " VALUES (?,?,?,?,?,?,?)",
-            [(rid, s.idx, s.prompt, s.reply, s.extracted, s.target, s.correct) for s in samples])
+        store.db.table("eval_samples").insert_all({"result_id": rid, **asdict(s)} for s in samples)
     return rid
 
 

@@ -38,10 +38,10 @@ def add_metric(store: Store, job_id: int, metric: dict[str, Any]) -> bool:
 
     tokens = metric.get("tokens")
     with store.tx() as c:
-        c.execute("INSERT OR REPLACE INTO train_metrics (job_id, step, epoch, loss, lr, tokens, tokens_per_s, ts)"
-                  " VALUES (?,?,?,?,?,?,?,?)",
-                  (job_id, step, num("epoch"), num("loss"), num("lr"), tokens if isinstance(tokens, int) else None,
-                   num("tokens_per_s"), num("ts") or time.time()))
+        store.db.table("train_metrics").upsert(
+            {"job_id": job_id, "step": step, "epoch": num("epoch"), "loss": num("loss"), "lr": num("lr"),
+             "tokens": tokens if isinstance(tokens, int) else None, "tokens_per_s": num("tokens_per_s"),
+             "ts": num("ts") or time.time()}, pk=("job_id", "step"))
         total = metric.get("total_steps")
         if isinstance(total, int):
             c.execute("UPDATE train_jobs SET total_steps=? WHERE id=? AND total_steps IS NOT ?", (total, job_id, total))

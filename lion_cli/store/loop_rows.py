@@ -6,7 +6,7 @@ everything it paid for."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from lion_cli.core.discrimination import LabelRow
 from lion_cli.core.types import Label, Order, Pool
@@ -57,12 +57,14 @@ class Verdict:
 def save_judgement(store: Store, instruction_id: int, iteration: int, order: Order, attempt: int,
                    referee_model: str, raw_text: str, teacher_score: float | None,
                    student_score: float | None, parse_error: str | None) -> None:
-    with store.tx() as c:
-        c.execute(
-            "INSERT OR REPLACE INTO judgements (instruction_id, iteration, order_name, attempt, referee_model,"
-            " raw_text, teacher_score, student_score, parse_error) VALUES (?,?,?,?,?,?,?,?,?)",
-            (instruction_id, iteration, order.value, attempt, referee_model, raw_text, teacher_score,
-             student_score, parse_error))
+    """One referee verdict; asked again, the (instruction, iteration, order, attempt) row is updated
+    in place (keeping its id, which the dashboard counts new rows by)."""
+    with store.tx():
+        store.db.table("judgements").upsert(
+            {"instruction_id": instruction_id, "iteration": iteration, "order_name": order.value, "attempt": attempt,
+             "referee_model": referee_model, "raw_text": raw_text, "teacher_score": teacher_score,
+             "student_score": student_score, "parse_error": parse_error},
+            pk=("instruction_id", "iteration", "order_name", "attempt"))
 
 
 def verdicts(store: Store, iteration: int) -> list[Verdict]:
@@ -77,11 +79,10 @@ def verdicts(store: Store, iteration: int) -> list[Verdict]:
 def replace_labels(store: Store, iteration: int, rows: Iterable[LabelRow]) -> None:
     with store.tx() as c:
         c.execute("DELETE FROM labels WHERE iteration=?", (iteration,))
-        c.executemany(
-            "INSERT INTO labels (iteration, instruction_id, teacher_score, student_score, gap, label, order_flip)"
-            " VALUES (?,?,?,?,?,?,?)",
-            [(iteration, r.instruction_id, r.teacher_score, r.student_score, r.gap, r.label.value,
-              None if r.order_flip is None else int(r.order_flip)) for r in rows])
+        store.db.table("labels").insert_all(
+            {"iteration": iteration, "instruction_id": r.instruction_id, "teacher_score": r.teacher_score,
+             "student_score": r.student_score, "gap": r.gap, "label": r.label.value,
+             "order_flip": None if r.order_flip is None else int(r.order_flip)} for r in rows)
 
 
 def label_ids(store: Store, iteration: int, label: Label) -> list[int]:
@@ -109,13 +110,10 @@ class CandidateRow:
 
 
 def save_candidate(store: Store, iteration: int, row: CandidateRow) -> None:
-    store.conn.execute(
-        "INSERT OR REPLACE INTO candidates (iteration, slot, kind, seed_instruction_id, raw_text, text, input,"
-        " finish_reason, accepted, reject_reason, max_rouge, nearest_text, instruction_id)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (iteration, row.slot, row.kind, row.seed_instruction_id, row.raw_text, row.text, row.input,
-         row.finish_reason, int(row.accepted), row.reject_reason, row.max_rouge, row.nearest_text,
-         row.instruction_id))
+    """One generator output; written again for the same (iteration, slot), the row is updated in place."""
+    with store.tx():
+        store.db.table("candidates").upsert({"iteration": iteration, **asdict(row), "accepted": int(row.accepted)},
+                                            pk=("iteration", "slot"))
 
 
 def candidates(store: Store, iteration: int) -> list[CandidateRow]:
@@ -128,13 +126,7 @@ def candidates(store: Store, iteration: int) -> list[CandidateRow]:
 # --- novelty token cache -------------------------------------------------------------------------
 
 def tokens_for(store: Store, ids: Sequence[int]) -> dict[int, str | None]:
-    out: dict[int, str | None] = {}
-    for start in range(0, len(ids), 900):
-        chunk = list(ids[start:start + 900])
-        marks = ",".join("?" * len(chunk))
-        for r in store.query(f"SELECT id, tokens FROM instructions WHERE id IN ({marks})", chunk):
-            out[r[0]] = r[1]
-    return out
+    return {r[0]: r[1] for r in store.query_in("SELECT id, tokens FROM instructions WHERE id IN ({marks})", ids)}
 
 
 def save_tokens(store: Store, pairs: Iterable[tuple[int, str]]) -> None:

@@ -15,20 +15,28 @@ def _row_to_instruction(r: object) -> Instruction:
 
 def import_seeds(store: Store, items: Sequence[SeedItem], project_name: str) -> int:
     """Insert seeds as iteration-0 Train and Cache Pool members, in one transaction."""
-    with store.tx() as c:
-        c.execute("INSERT OR REPLACE INTO project (id, name) VALUES (1, ?)", (project_name,))
-        c.execute("INSERT OR IGNORE INTO iterations (iteration) VALUES (0)")
-        ids: dict[int, None] = {}  # ordered and unique: a repeated item is one pool member, counted once
-        for it in items:
-            h = content_hash(it.instruction, it.input)
-            c.execute(
-                "INSERT OR IGNORE INTO instructions (content_hash, text, input, seed_output, origin, iteration)"
-                " VALUES (?,?,?,?,?,0)", (h, it.instruction, it.input, it.output, Origin.SEED.value))
-            ids[c.execute("SELECT id FROM instructions WHERE content_hash=?", (h,)).fetchone()[0]] = None
+    seeds: dict[str, SeedItem] = {}   # by content, first one kept: a repeated item is one pool member
+    for it in items:
+        seeds.setdefault(content_hash(it.instruction, it.input), it)
+    with store.tx():
+        store.db.table("project").upsert({"id": 1, "name": project_name}, pk="id")
+        store.db.table("iterations").insert({"iteration": 0}, ignore=True)
+        store.db.table("instructions").insert_all(
+            ({"content_hash": h, "text": it.instruction, "input": it.input, "seed_output": it.output,
+              "origin": Origin.SEED.value, "iteration": 0} for h, it in seeds.items()), ignore=True)
+        by_hash = {r[0]: r[1] for r in store.query_in(
+            "SELECT content_hash, id FROM instructions WHERE content_hash IN ({marks})", list(seeds))}
+        ids = [by_hash[h] for h in seeds]
         for pool in (Pool.TRAIN, Pool.CACHE):
-            c.executemany("INSERT OR IGNORE INTO pool_members VALUES (0, ?, ?)",
-                          [(pool.value, i) for i in ids])
+            _add_members(store, 0, pool, ids)
     return len(ids)
+
+
+def _add_members(store: Store, iteration: int, pool: Pool, ids: Iterable[int]) -> None:
+    # replace, not ignore: every column is the key, so the two are the same here, and sqlite-utils
+    # cannot report an ignored single row of a WITHOUT ROWID table
+    store.db.table("pool_members").insert_all(
+        ({"iteration": iteration, "pool": pool.value, "instruction_id": i} for i in ids), replace=True)
 
 
 def add_instruction(store: Store, text: str, input_text: str, origin: Origin, iteration: int,
@@ -45,8 +53,7 @@ def set_pool(store: Store, iteration: int, pool: Pool, ids: Iterable[int]) -> No
     """Replace an iteration's pool membership with exactly `ids`."""
     with store.tx() as c:
         c.execute("DELETE FROM pool_members WHERE iteration=? AND pool=?", (iteration, pool.value))
-        c.executemany("INSERT OR IGNORE INTO pool_members VALUES (?,?,?)",
-                      [(iteration, pool.value, i) for i in ids])
+        _add_members(store, iteration, pool, ids)
 
 
 def pool_ids(store: Store, iteration: int, pool: Pool) -> list[int]:
@@ -56,13 +63,8 @@ def pool_ids(store: Store, iteration: int, pool: Pool) -> list[int]:
 
 
 def get_instructions(store: Store, ids: Sequence[int]) -> list[Instruction]:
-    out: list[Instruction] = []
-    for start in range(0, len(ids), 900):  # stay under SQLite's host-parameter limit
-        chunk = list(ids[start:start + 900])
-        marks = ",".join("?" * len(chunk))
-        out += [_row_to_instruction(r) for r in store.query(
-            f"SELECT * FROM instructions WHERE id IN ({marks}) ORDER BY id", chunk)]
-    return out
+    return [_row_to_instruction(r) for r in store.query_in(
+        "SELECT * FROM instructions WHERE id IN ({marks}) ORDER BY id", ids)]
 
 
 def pool_size(store: Store, iteration: int, pool: Pool) -> int:
