@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from lion_cli.core.api import ChatResult
+from lion_cli.core.redact import redact_and_cut
 
 MAX_MESSAGE_CHARS = 500
 
@@ -45,8 +46,9 @@ def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and value >= 0 else default
 
 
-def server_message(resp: httpx.Response) -> str:
-    """The server's own explanation (OpenAI: {"error": {"message": …}}), shortened."""
+def server_message(resp: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+    """The server's own explanation (OpenAI: {"error": {"message": …}}), redacted, then shortened:
+    a server may echo the key, and a cut through it would leave part of it behind."""
     text = resp.text
     try:
         data = json.loads(text)
@@ -61,4 +63,4 @@ def server_message(resp: httpx.Response) -> str:
         elif data.get("message"):
             text = str(data["message"])
     text = " ".join(text.split())
-    return (text[:MAX_MESSAGE_CHARS] + "…") if len(text) > MAX_MESSAGE_CHARS else (text or "(empty body)")
+    return redact_and_cut(text, secrets, MAX_MESSAGE_CHARS) or "(empty body)"
