@@ -113,7 +113,7 @@ class RunTotals:
     iteration: int = 0            # the first iteration not done (where the run is, or resumes)
     cache_size: int = 0           # that iteration's Cache Pool
     instructions: int = 0         # in the store, all iterations
-    teacher_missing: int = 0      # instructions of that iteration's pools without a teacher answer
+    teacher_missing: int = 0      # members of that Cache Pool without a teacher answer
     referee_done: int = 0         # referee requests (verdict rows, retries included) of that iteration
     referee_first: int = 0        # verdicts at attempt 0, all iterations
     referee_retries: int = 0      # verdicts at attempt > 0, all iterations

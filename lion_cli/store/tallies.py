@@ -71,10 +71,10 @@ class RowCounter:
         if self.last_id == 0 and self.group_by is None and self.where == "1":
             # A bare COUNT(*) is answered from the smallest index's page counts; a GROUP BY is not.
             rows = store.query(f"SELECT NULL AS k, COUNT(*) AS n FROM {self.table}")
-        else:
-            key = self.group_by or "NULL"
+        else:  # no GROUP BY without a column: grouping by a constant costs a sort of every row
+            key, group = (self.group_by, " GROUP BY k") if self.group_by else ("NULL", "")
             rows = store.query(f"SELECT {key} AS k, COUNT(*) AS n FROM {self.table} {_since(self.last_id)}"
-                               f" AND {self.where} GROUP BY k", (self.last_id, hi))
+                               f" AND {self.where}{group}", (self.last_id, hi))
         for r in rows:
             self.counts[r["k"]] = self.counts.get(r["k"], 0) + r["n"]
         self.last_id = hi

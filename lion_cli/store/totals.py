@@ -63,8 +63,8 @@ class TotalsReader:
     """Reads RunTotals; keep one to read again cheaply (counts grow by the rows added since)."""
 
     def __init__(self) -> None:
-        self._instructions = RowCounter("instructions", "iteration")
-        self._teacher = RowCounter("responses", "iteration", where="role = 'teacher'")
+        self._instructions = RowCounter("instructions")
+        self._teacher = RowCounter("responses", where="role = 'teacher'")
         self._judgements = RowCounter("judgements", "iteration")
         self._retries = RowCounter("judgements", where="attempt > 0")
         self._cache_sizes: dict[int, int] = {}
@@ -76,14 +76,16 @@ class TotalsReader:
         done, cur = iteration_position(store)
         for counter in (self._instructions, self._teacher, self._judgements, self._retries):
             counter.read(store)
-        ins, teacher = self._instructions.counts, self._teacher.counts
-        missing = sum(n for it, n in ins.items() if it <= cur) - sum(n for it, n in teacher.items() if it <= cur)
+        # The current Cache Pool holds every instruction so far, and the teacher answers nothing
+        # outside it: what it has not answered yet is the difference (answers under other teacher
+        # settings count as answered).
+        cache = self._cache_size(store, cur)
         candidates = self._candidates(store, cur)
         retries = self._retries.total()
         roles = role_totals(store)
         return RunTotals(
-            roles=roles, iterations_done=done, iteration=cur, cache_size=self._cache_size(store, cur),
-            instructions=self._instructions.total(), teacher_missing=max(missing, 0),
+            roles=roles, iterations_done=done, iteration=cur, cache_size=cache,
+            instructions=self._instructions.total(), teacher_missing=max(cache - self._teacher.total(), 0),
             referee_done=self._judgements.counts.get(cur, 0), referee_first=self._judgements.total() - retries,
             referee_retries=retries, generator_done=candidates.get(cur, (0, 0))[1],
             accepted=sum(a for a, _ in candidates.values()), generated=sum(n for _, n in candidates.values()),
