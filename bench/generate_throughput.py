@@ -55,7 +55,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
-    from lion_cli.student.batch_decode import Sampling, derive_seed, generate_batch, load_model
+    from lion_cli.student.scripts.batch_decode import Sampling, derive_seed, generate_batch, load_model
     from lion_cli.student.tiny import build_tiny_model
 
     with tempfile.TemporaryDirectory() as tmp:

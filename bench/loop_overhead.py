@@ -39,8 +39,7 @@ def _union(intervals: list[tuple[float, float]]) -> float:
 
 
 def measure_overhead(tmp: Path) -> dict[str, Any]:
-    import lion_cli.student.generation as generation
-    import lion_cli.student.training as training
+    import lion_cli.student.jobs as jobs
     from lion_cli.cli.common import open_project
     from lion_cli.cli.wiring import build_context
     from lion_cli.llm.server.process import running_server
@@ -58,8 +57,8 @@ def measure_overhead(tmp: Path) -> dict[str, Any]:
                 spans.append((t, time.monotonic()))
         return wrapper
 
-    training.train = timed(training.train)  # type: ignore[assignment]
-    generation.generate = timed(generation.generate)  # type: ignore[assignment]
+    jobs.train = timed(jobs.train)  # type: ignore[assignment]
+    jobs.generate = timed(jobs.generate)  # type: ignore[assignment]
     student = build_tiny_model(tmp / "student")
     with running_server(backend="scripted", latency=(0.1, 0.4)) as url:
         project_dir = make_project(tmp, url, student, iterations=1, new=24, seeds=50)

@@ -46,7 +46,7 @@ def train_rate(model_dir: Path, batches: list[dict[str, Any]], pad_id: int, voca
     import torch
     from transformers import AutoModelForCausalLM
 
-    from lion_cli.student.sft_data import training_forward_mode
+    from lion_cli.student.scripts.sft_data import training_forward_mode
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
@@ -79,7 +79,7 @@ def main() -> int:
 
     from transformers import AutoTokenizer
 
-    from lion_cli.student.sft_data import SFTCollator, pack_examples, padding_share, tokenize_example
+    from lion_cli.student.scripts.sft_data import SFTCollator, pack_examples, padding_share, tokenize_example
     from lion_cli.student.tiny import build_tiny_model
 
     rng = random.Random(0)

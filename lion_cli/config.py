@@ -13,6 +13,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lion_cli.core.types import Role
+from lion_cli.student.specs import (
+    LORA_TARGET_MODULES,
+    GenBackend,
+    GenSpec,
+    LaunchConfig,
+    Launcher,
+    LoraSpec,
+    LrScheduler,
+    Precision,
+    PromptFormat,
+    TrainSpec,
+)
 
 CONFIG_NAME = "lion.toml"
 DB_NAME = "lion.db"
@@ -85,47 +97,50 @@ def _generator() -> EndpointSettings:
     return EndpointSettings(temperature=1.0, max_tokens=512)
 
 
+# The [student] defaults are the job specs' own (lion_cli/student/specs.py), so a default is written once.
 class LoraSettings(_Strict):
-    enabled: bool = False
-    r: int = Field(8, ge=1)
-    alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    enabled: bool = LoraSpec.enabled
+    r: int = Field(LoraSpec.r, ge=1)
+    alpha: int = Field(LoraSpec.alpha, ge=1)
+    dropout: float = Field(LoraSpec.dropout, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: list(LORA_TARGET_MODULES))
 
 
 class StudentGeneration(_Strict):
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    top_k: int = Field(0, ge=0)
-    max_new_tokens: int = Field(1024, ge=1)
-    batch_size: int = Field(16, ge=1)
-    backend: Literal["hf", "vllm"] = "hf"
+    temperature: float = Field(GenSpec.temperature, ge=0.0, le=2.0)
+    top_p: float = Field(GenSpec.top_p, gt=0.0, le=1.0)
+    top_k: int = Field(GenSpec.top_k, ge=0)
+    max_new_tokens: int = Field(GenSpec.max_new_tokens, ge=1)
+    batch_size: int = Field(GenSpec.batch_size, ge=1)
+    backend: GenBackend = GenSpec.backend
 
 
 class StudentSettings(_Strict):
     base_model: str = ""
-    launcher: Literal["python", "torchrun", "deepspeed", "accelerate"] = "torchrun"
-    nproc_per_node: int = Field(1, ge=1)
-    nnodes: int = Field(1, ge=1)
-    node_rank: int = Field(0, ge=0)
-    rdzv_endpoint: str = ""
-    hostfile: str = ""
+    # A project runs its jobs under torchrun (so nproc_per_node > 1 needs nothing else); a LaunchConfig
+    # built by hand runs plain python.
+    launcher: Launcher = "torchrun"
+    nproc_per_node: int = Field(LaunchConfig.nproc_per_node, ge=1)
+    nnodes: int = Field(LaunchConfig.nnodes, ge=1)
+    node_rank: int = Field(LaunchConfig.node_rank, ge=0)
+    rdzv_endpoint: str = LaunchConfig.rdzv_endpoint
+    hostfile: str = LaunchConfig.hostfile
     # ddp, fsdp, zero2, zero3, zero3_offload, or a path to a DeepSpeed JSON config.
-    strategy: str = "ddp"
-    precision: Literal["bf16", "fp16", "fp32"] = "bf16"
-    tf32: bool = True
-    gradient_checkpointing: bool = False
-    packing: bool = False
-    prompt_format: Literal["alpaca", "chat"] = "alpaca"
-    epochs: float = Field(3.0, gt=0.0)
-    lr: float = Field(2e-5, gt=0.0)
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    global_batch_size: int = Field(128, ge=1)
-    per_device_batch_size: int = Field(4, ge=1)
-    max_length: int = Field(1024, ge=16)
-    save_steps: int = Field(200, ge=1)
+    strategy: str = TrainSpec.strategy
+    precision: Precision = TrainSpec.precision
+    tf32: bool = TrainSpec.tf32
+    gradient_checkpointing: bool = TrainSpec.gradient_checkpointing
+    packing: bool = TrainSpec.packing
+    prompt_format: PromptFormat = TrainSpec.prompt_format
+    epochs: float = Field(TrainSpec.epochs, gt=0.0)
+    lr: float = Field(TrainSpec.lr, gt=0.0)
+    lr_scheduler: LrScheduler = TrainSpec.lr_scheduler
+    warmup_ratio: float = Field(TrainSpec.warmup_ratio, ge=0.0, lt=1.0)
+    weight_decay: float = Field(TrainSpec.weight_decay, ge=0.0)
+    global_batch_size: int = Field(TrainSpec.global_batch_size, ge=1)
+    per_device_batch_size: int = Field(TrainSpec.per_device_batch_size, ge=1)
+    max_length: int = Field(TrainSpec.max_length, ge=16)
+    save_steps: int = Field(TrainSpec.save_steps, ge=1)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     generation: StudentGeneration = Field(default_factory=StudentGeneration)
 

@@ -22,11 +22,11 @@ def _teach(model_dir: Path, out_dir: Path, answer: str) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from lion_cli.student.generate import render
+    from lion_cli.student.scripts.prompt import prompt_ids
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    ctx = render(tok, {"instruction": QUESTION}, "chat")
+    ctx = prompt_ids(tok, {"instruction": QUESTION}, "chat")
     ids = torch.tensor([ctx + tok(answer, add_special_tokens=False).input_ids])
     labels = ids.clone()
     labels[0, :len(ctx)] = -100
@@ -50,8 +50,8 @@ def taught(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> di
 
 
 def _scores(model_dir: Path, rows: list[dict[str, Any]], batch_size: int = 16) -> list[dict[str, Any]]:
-    from lion_cli.student.batch_decode import load_model
-    from lion_cli.student.score import score_rows
+    from lion_cli.student.scripts.batch_decode import load_model
+    from lion_cli.student.scripts.score import score_rows
 
     model, tok = load_model(str(model_dir), "fp32", "cpu")
     return score_rows(model, tok, rows, "chat", batch_size)
@@ -66,13 +66,13 @@ def test_picks_the_option_the_model_was_taught(taught: dict[str, Path], answer: 
 def test_batched_scores_equal_one_sequence_at_a_time(tiny_model_dir: Path) -> None:
     import torch
 
-    from lion_cli.student.batch_decode import load_model
-    from lion_cli.student.generate import render
+    from lion_cli.student.scripts.batch_decode import load_model
+    from lion_cli.student.scripts.prompt import prompt_ids
 
     options = ["cat", "a much longer option with many words", "dog"]
     batched = _scores(tiny_model_dir, [{"id": 0, "instruction": QUESTION, "options": options}])[0]
     model, tok = load_model(str(tiny_model_dir), "fp32", "cpu")
-    ctx = render(tok, {"instruction": QUESTION}, "chat")
+    ctx = prompt_ids(tok, {"instruction": QUESTION}, "chat")
     for k, opt in enumerate(options):
         cont = tok(opt, add_special_tokens=False).input_ids
         with torch.no_grad():
@@ -91,7 +91,7 @@ def test_entry_script_as_a_subprocess(taught: dict[str, Path], tmp_path: Path) -
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"model_path": str(taught["dog"]), "input_path": str(inp),
                                 "output_path": str(out), "prompt_format": "chat", "dtype": "fp32"}))
-    proc = subprocess.run([sys.executable, "-m", "lion_cli.student.score", "--spec", str(spec)],
+    proc = subprocess.run([sys.executable, "-m", "lion_cli.student.scripts.score", "--spec", str(spec)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     got = [json.loads(line) for line in out.read_text().splitlines()]
@@ -101,7 +101,7 @@ def test_entry_script_as_a_subprocess(taught: dict[str, Path], tmp_path: Path) -
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"model_path": "m", "input_path": "i", "output_path": "o", "prompt_fmt": "x"}))
-    proc = subprocess.run([sys.executable, "-m", "lion_cli.student.score", "--spec", str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "lion_cli.student.scripts.score", "--spec", str(bad)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unknown key(s) ['prompt_fmt']" in proc.stderr
 

@@ -27,8 +27,8 @@ def test_only_the_referee_prompt_asks_for_score_lines() -> None:
 def test_score_lines_parse_and_follow_the_digit_distribution(tiny_model_dir: Path) -> None:
     import torch
 
-    from lion_cli.student.batch_decode import load_model
     from lion_cli.student.guided_scores import digit_token_ids
+    from lion_cli.student.scripts.batch_decode import load_model
 
     model, tok = load_model(str(tiny_model_dir))
     msgs = load_role_prompts().referee("Name a colour.", "", "Red.", "Blue is one.")
@@ -70,7 +70,7 @@ class _Inner:
 
 
 def test_wrapper_routes_referee_requests_only(tiny_model_dir: Path) -> None:
-    from lion_cli.student.batch_decode import load_model
+    from lion_cli.student.scripts.batch_decode import load_model
 
     inner = _Inner(*load_model(str(tiny_model_dir)))
     backend = GuidedScores(inner)

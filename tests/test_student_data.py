@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from lion_cli.student.batching import BatchSizeError, grad_accum_steps
-from lion_cli.student.formats import render_prompt
-from lion_cli.student.sft_data import (
+from lion_cli.student.scripts.prompt import render_prompt
+from lion_cli.student.scripts.sft_data import (
     IGNORE,
     DataError,
     SFTCollator,
@@ -23,6 +22,7 @@ from lion_cli.student.sft_data import (
     padding_share,
     tokenize_example,
 )
+from lion_cli.student.specs import BatchSizeError, grad_accum_steps
 
 ROWS = [
     {"instruction": "Name three primary colours.", "input": "", "output": "Red, yellow and blue."},
@@ -109,7 +109,7 @@ def test_packing_has_no_cross_example_attention(tiny_model_dir: Path, tok) -> No
     import torch
     from transformers import AutoModelForCausalLM
 
-    from lion_cli.student.sft_data import training_forward_mode
+    from lion_cli.student.scripts.sft_data import training_forward_mode
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     model.train()  # as in training; dropout is 0 in the tiny config, so outputs are deterministic
@@ -173,7 +173,7 @@ def test_load_rows_names_file_and_line(tmp_path: Path) -> None:
         load_rows(bad)
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"broken\.jsonl:1: not JSON"):
+    with pytest.raises(DataError, match=r"broken\.jsonl:1: not valid JSON"):
         load_rows(broken)
 
 

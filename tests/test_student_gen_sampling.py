@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from lion_cli.student.batch_decode import (  # noqa: E402
+from lion_cli.student.scripts.batch_decode import (  # noqa: E402
     Sampling,
     SeededRowSampler,
     derive_seed,

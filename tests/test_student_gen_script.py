@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from lion_cli.student import generate as script
-from lion_cli.student.generation import GenSpec, generate, read_outputs, write_inputs
-from lion_cli.student.launch import LaunchConfig
+from lion_cli.student.jobs import generate, read_outputs, write_inputs
+from lion_cli.student.scripts import generate as script
+from lion_cli.student.specs import GenSpec, LaunchConfig
 
 TOPICS = ["basil", "a budget", "the train", "sleep", "a log file", "bread dough", "the moon", "a meeting"]
 
@@ -82,7 +82,7 @@ def test_a_killed_run_keeps_its_rows_and_a_restart_completes(workdir, tiny_model
     spec = _spec(workdir, tiny_model_dir, "killed", batch_size=2)
     Path(spec.output_path).parent.mkdir(parents=True)
     spec.spec_path.write_text(spec.to_json())
-    proc = subprocess.Popen([sys.executable, "-m", "lion_cli.student.generate", "--spec", str(spec.spec_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "lion_cli.student.scripts.generate", "--spec", str(spec.spec_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     parts = Path(spec.output_path + ".parts")
     deadline = time.monotonic() + 120
@@ -161,10 +161,10 @@ def test_bad_specs_and_inputs_exit_2_naming_the_problem(tmp_path: Path, capsys) 
 def test_vllm_backend_is_import_guarded(monkeypatch: pytest.MonkeyPatch) -> None:
     # Where vLLM cannot be imported (here it is not installed; None in sys.modules makes the import
     # fail even where it is), asking for it fails with a clear message instead of a traceback.
-    from lion_cli.student import vllm_backend
+    from lion_cli.student.scripts import vllm_backend
 
     monkeypatch.setitem(sys.modules, "vllm", None)
     assert not vllm_backend.vllm_available()
-    spec = {**script.DEFAULTS, "model_path": "m", "input_path": "i", "output_path": "o", "backend": "vllm"}
+    spec = GenSpec(model_path="m", input_path="i", output_path="o", backend="vllm")
     with pytest.raises(RuntimeError, match="import vllm"):
         next(vllm_backend.generate_rows(spec, [{"id": 1, "instruction": "hi"}]))

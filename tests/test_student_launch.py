@@ -15,11 +15,12 @@ import pytest
 
 from lion_cli.store.db import open_store
 from lion_cli.store.jobs import add_metric, finish_job, job_metrics, start_job
-from lion_cli.student.launch import JobFailed, LaunchConfig, build_argv, run_job
-from lion_cli.student.training import TrainSpec, effective_launch, subprocess_env
+from lion_cli.student.jobs import effective_launch
+from lion_cli.student.launcher import JobFailed, build_argv, job_env, run_job
+from lion_cli.student.specs import LaunchConfig, TrainSpec
 
 PY = sys.executable
-MOD = "lion_cli.student.train"
+MOD = "lion_cli.student.scripts.train"
 ARGS = ["--spec", "s.json"]
 
 
@@ -72,7 +73,7 @@ def test_deepspeed_strategy_switches_the_launcher_and_env_splits_threads(tmp_pat
     spec = TrainSpec(model_path="m", data_path="d", output_dir="o", strategy="zero3")
     assert effective_launch(spec, LaunchConfig("torchrun", nproc_per_node=2)).launcher == "deepspeed"
     assert effective_launch(TrainSpec("m", "d", "o"), LaunchConfig("torchrun")).launcher == "torchrun"
-    env = subprocess_env(LaunchConfig("torchrun", nproc_per_node=2), base={})
+    env = job_env(LaunchConfig("torchrun", nproc_per_node=2), base={})
     assert env["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 2) // 2))
     assert str(Path(__file__).resolve().parents[1]) in env["PYTHONPATH"].split(os.pathsep)
 
@@ -81,12 +82,12 @@ def test_spec_check_names_the_key(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text("{}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="strategy 'zero4'"):
-        TrainSpec("m", str(data), "o", strategy="zero4").check(1)
+        TrainSpec("m", str(data), "o", strategy="zero4").validate(1)
     with pytest.raises(ValueError, match=r"data_path .*no such file"):
-        TrainSpec("m", str(tmp_path / "nope.jsonl"), "o").check(1)
+        TrainSpec("m", str(tmp_path / "nope.jsonl"), "o").validate(1)
     with pytest.raises(ValueError, match="global_batch_size 128 is not divisible"):
-        TrainSpec("m", str(data), "o", per_device_batch_size=5).check(2)
-    TrainSpec("m", str(data), "o").check(8)
+        TrainSpec("m", str(data), "o", per_device_batch_size=5).validate(2)
+    TrainSpec("m", str(data), "o").validate(8)
 
 
 def _script(tmp_path: Path, body: str) -> list[str]:

@@ -17,10 +17,11 @@ import pytest
 
 from lion_cli.store.db import open_store
 from lion_cli.store.jobs import add_metric, job_metrics, start_job
-from lion_cli.student import training
-from lion_cli.student.launch import LaunchConfig
-from lion_cli.student.train import last_checkpoint
-from lion_cli.student.training import LoraSpec, TrainSpec, subprocess_env, train
+from lion_cli.student import jobs
+from lion_cli.student.jobs import train
+from lion_cli.student.launcher import job_env
+from lion_cli.student.scripts.train import last_checkpoint
+from lion_cli.student.specs import LaunchConfig, LoraSpec, TrainSpec
 
 
 def write_rows(path: Path, n: int = 32) -> Path:
@@ -58,8 +59,8 @@ def load_state(folder: Path) -> dict[str, Any]:
 RANK_DUMP = """
 import json
 import os
-import lion_cli.student.train_callbacks as callbacks
-from lion_cli.student import train
+import lion_cli.student.scripts.train_callbacks as callbacks
+from lion_cli.student.scripts import train
 
 _finish = callbacks.finish
 
@@ -82,7 +83,7 @@ def test_ddp_two_processes_train_identical_weights_and_stream_metrics(
 
     (tmp_path / "rank_dump.py").write_text(RANK_DUMP, encoding="utf-8")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setattr(training, "ENTRY_MODULE", "rank_dump")
+    monkeypatch.setattr(jobs, "TRAIN_SCRIPT", "rank_dump")
     # Packing and the chat format on: the run exercises position-id packing under DDP too.
     spec = small_spec(tmp_path, tiny_model_dir, per_device_batch_size=2, packing=True, prompt_format="chat",
                       max_length=96)
@@ -136,10 +137,11 @@ def test_sigkilled_run_resumes_from_its_last_checkpoint(tiny_model_dir: Path, tm
     out = Path(spec.output_dir)
     out.mkdir(parents=True)
     (out / "spec.json").write_text(spec.to_json(), encoding="utf-8")
-    env = subprocess_env(LaunchConfig())
+    env = job_env(LaunchConfig())
     with open(tmp_path / "first.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "lion_cli.student.train", "--spec", str(out / "spec.json")],
-                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "lion_cli.student.scripts.train", "--spec",
+                                 str(out / "spec.json")], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         try:
             deadline = time.monotonic() + 240
             while last_checkpoint(out) is None and proc.poll() is None and time.monotonic() < deadline:
@@ -192,6 +194,6 @@ def test_bad_spec_exits_2_naming_the_key(tmp_path: Path) -> None:
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"model_path": "m", "data_path": "d", "output_dir": "o", "lr_rate": 1}),
                     encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "lion_cli.student.train", "--spec", str(spec)],
-                          capture_output=True, text=True, env=subprocess_env(LaunchConfig()), timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "lion_cli.student.scripts.train", "--spec", str(spec)],
+                          capture_output=True, text=True, env=job_env(LaunchConfig()), timeout=120)
     assert proc.returncode == 2 and "unknown key(s) ['lr_rate']" in proc.stderr

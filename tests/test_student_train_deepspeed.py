@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lion_cli.student.launch import LaunchConfig
-from lion_cli.student.training import train
+from lion_cli.student.jobs import train
+from lion_cli.student.specs import LaunchConfig
 from tests.test_student_train import load_state, read_metrics, small_spec
 
 LOAD_AND_RUN = """

@@ -7,7 +7,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
@@ -15,7 +15,7 @@ from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_p
 
 if TYPE_CHECKING:
     from lion_cli.eval.targets import EvalTarget
-    from lion_cli.student.launch import LaunchConfig
+    from lion_cli.student.specs import LaunchConfig, PromptFormat
 
 eval_app = typer.Typer(help="Evaluate a student on BBH, AGIEval (accuracy) or Vicuna-80 (judged).",
                        no_args_is_help=True, rich_markup_mode=None)
@@ -72,7 +72,7 @@ def _data_dir(project: Project | None, data_dir: Path | None) -> Path | None:
 
 
 def _launch(project: Project | None) -> LaunchConfig:
-    from lion_cli.student.launch import LaunchConfig
+    from lion_cli.student.specs import LaunchConfig
 
     if project is None:
         return LaunchConfig("python")
@@ -90,11 +90,13 @@ def _work_dir(project: Project | None, target: EvalTarget, what: str) -> Path:
 def _student(project: Project | None, target: EvalTarget, what: str, prompt_format: str | None,
              batch_size: int, max_new_tokens: int) -> Any:
     from lion_cli.eval.student_backend import StudentModel
+    from lion_cli.student.specs import PROMPT_FORMATS
 
     fmt = prompt_format or (project.settings.student.prompt_format if project else "chat")
-    if fmt not in ("alpaca", "chat"):
-        fail(f"--prompt-format: expected alpaca or chat, got {fmt!r}")
-    return StudentModel(target.path, _work_dir(project, target, what), _launch(project), prompt_format=fmt,
+    if fmt not in PROMPT_FORMATS:
+        fail(f"--prompt-format: expected {' or '.join(PROMPT_FORMATS)}, got {fmt!r}")
+    return StudentModel(target.path, _work_dir(project, target, what), _launch(project),
+                        prompt_format=cast("PromptFormat", fmt),  # one of PROMPT_FORMATS: checked above
                         max_new_tokens=max_new_tokens, batch_size=batch_size)
 
 
@@ -107,7 +109,7 @@ def run_benchmark(benchmark: str, *, directory: Path | None, model: Path | None,
     from lion_cli.eval.data import DataError
     from lion_cli.eval.results import format_table, learning_curve, result_dicts, store_task_results
     from lion_cli.store.evals import results as stored_results
-    from lion_cli.student.launch import JobFailed
+    from lion_cli.student.launcher import JobFailed
 
     project = _maybe_project(directory, required=model is None)
     targets = _targets(project, model, iteration, all_its)
@@ -166,7 +168,7 @@ def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | N
     from lion_cli.llm.errors import ApiError, BudgetExceeded
     from lion_cli.prompts_loader import load_role_prompts
     from lion_cli.store.evals import results as stored_results
-    from lion_cli.student.launch import JobFailed
+    from lion_cli.student.launcher import JobFailed
 
     project = _maybe_project(directory, required=True)
     assert project is not None

@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 student_app = typer.Typer(help="Train the student or make it answer, by hand.", no_args_is_help=True,
                           rich_markup_mode=None)
 
-LAUNCHERS = ("python", "torchrun", "deepspeed", "accelerate")
-
 
 def _project_if_any(directory: Path | None) -> Project | None:
     d = find_project_dir(directory)
@@ -39,6 +37,8 @@ def _with_overrides(settings: Settings, launcher: str | None, nproc: int | None,
     """The settings with the command line's launcher choices applied (the project file is not changed)."""
     update: dict[str, Any] = {}
     if launcher is not None:
+        from lion_cli.student.specs import LAUNCHERS
+
         if launcher not in LAUNCHERS:
             fail(f"--launcher {launcher}: expected one of {', '.join(LAUNCHERS)}")
         update["launcher"] = launcher
@@ -85,8 +85,8 @@ def _run_files(project: Project | None, data: Path, out: Path, model: str, setti
                max_steps: int | None, as_json: bool) -> None:
     from lion_cli.pipeline.student_specs import specs_from_settings
     from lion_cli.store.jobs import add_metric, finish_job, start_job
-    from lion_cli.student.launch import JobFailed
-    from lion_cli.student.training import train
+    from lion_cli.student.jobs import train
+    from lion_cli.student.launcher import JobFailed
 
     if not data.is_file():
         fail(f"--data {data}: no such file")
@@ -125,7 +125,7 @@ def _current_iteration(project: Project) -> int:
 def _run_project(project: Project, iteration: int | None, as_json: bool) -> None:
     from lion_cli.cli.wiring import build_context
     from lion_cli.pipeline.imitation import train_student
-    from lion_cli.student.launch import JobFailed
+    from lion_cli.student.launcher import JobFailed
 
     it = _current_iteration(project) if iteration is None else iteration
     if not project.settings.student.base_model:

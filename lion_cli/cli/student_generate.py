@@ -24,8 +24,7 @@ import typer
 from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_project_dir, open_project
 
 if TYPE_CHECKING:
-    from lion_cli.student.generation import GenSpec
-    from lion_cli.student.launch import LaunchConfig
+    from lion_cli.student.specs import GenSpec, LaunchConfig
 
 
 def _project_if_any(directory: Path | None) -> Project | None:
@@ -43,8 +42,8 @@ def _latest_student(project: Project) -> int:
 
 
 def _files_spec(project: Project | None, model: Path, inp: Path, out: Path, overrides: dict[str, Any]) -> GenSpec:
-    from lion_cli.student.generate import SpecError, read_rows
-    from lion_cli.student.generation import GenSpec
+    from lion_cli.student.scripts.generate import read_rows
+    from lion_cli.student.specs import GenSpec, SpecError
 
     if not (model / "config.json").is_file():
         fail(f"--model {model}: not a model folder (no config.json)")
@@ -60,6 +59,7 @@ def _files_spec(project: Project | None, model: Path, inp: Path, out: Path, over
         if value is not None:
             setattr(spec, key, value)
     try:
+        spec.validate()
         read_rows(inp, spec.prompt_format)  # bad rows are named here, not as a subprocess's stderr tail
     except SpecError as exc:
         fail(str(exc))
@@ -67,7 +67,7 @@ def _files_spec(project: Project | None, model: Path, inp: Path, out: Path, over
 
 
 def _launch(project: Project | None, nproc: int | None) -> LaunchConfig:
-    from lion_cli.student.launch import LaunchConfig
+    from lion_cli.student.specs import LaunchConfig
 
     if nproc is not None:
         if nproc < 1:
@@ -93,8 +93,8 @@ def _progress() -> Any:
 
 
 def _run_files(project: Project | None, spec: GenSpec, nproc: int | None, as_json: bool) -> None:
-    from lion_cli.student.generation import generate
-    from lion_cli.student.launch import JobFailed
+    from lion_cli.student.jobs import generate
+    from lion_cli.student.launcher import JobFailed
 
     t0 = time.perf_counter()
     try:
@@ -115,7 +115,7 @@ def _run_files(project: Project | None, spec: GenSpec, nproc: int | None, as_jso
 def _run_project(project: Project, iteration: int | None, as_json: bool) -> None:
     from lion_cli.cli.wiring import build_context
     from lion_cli.pipeline.discrimination import student_answers
-    from lion_cli.student.launch import JobFailed
+    from lion_cli.student.launcher import JobFailed
 
     it = _latest_student(project) if iteration is None else iteration
     ctx = build_context(project.dir, project.settings, project.store)
@@ -162,8 +162,9 @@ def add_generate_command(student_app: typer.Typer) -> None:
                 fail("files mode needs all of --model, --input and --output")
             if iteration is not None:
                 fail("give either --iteration (project mode) or --model/--input/--output (files mode)")
-            choices = {"prompt_format": ("alpaca", "chat", "raw", "chat_raw"), "backend": ("hf", "vllm"),
-                       "dtype": ("auto", "fp32", "bf16", "fp16")}
+            from lion_cli.student.specs import DTYPES, GEN_BACKENDS, GEN_PROMPT_FORMATS
+
+            choices = {"prompt_format": GEN_PROMPT_FORMATS, "backend": GEN_BACKENDS, "dtype": DTYPES}
             for key, value in (("prompt_format", prompt_format), ("backend", backend), ("dtype", dtype)):
                 if value is not None and value not in choices[key]:
                     fail(f"--{key.replace('_', '-')} {value}: expected one of {', '.join(choices[key])}")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lion_cli.student.launch import LaunchConfig
+    from lion_cli.student.specs import DType, LaunchConfig, PromptFormat
 
 
 @dataclass
@@ -20,14 +20,15 @@ class StudentModel:
     model_path: Path
     work_dir: Path
     launch: LaunchConfig
-    prompt_format: str = "chat"      # alpaca | chat (how the student was trained to be asked)
+    prompt_format: PromptFormat = "chat"  # how the student was trained to be asked
     max_new_tokens: int = 64
     batch_size: int = 16
-    dtype: str = "auto"
+    dtype: DType = "auto"
 
     def replies(self, rows: list[dict[str, Any]]) -> dict[str, str]:
         """Greedy answers to rows {id, instruction}, keyed by str(id)."""
-        from lion_cli.student.generation import GenSpec, generate, write_inputs
+        from lion_cli.student.jobs import generate, write_inputs
+        from lion_cli.student.specs import GenSpec
 
         self.work_dir.mkdir(parents=True, exist_ok=True)
         inp, out = self.work_dir / "generate-input.jsonl", self.work_dir / "generate-output.jsonl"
@@ -40,7 +41,8 @@ class StudentModel:
 
     def option_scores(self, rows: list[dict[str, Any]]) -> dict[str, tuple[list[float], list[int]]]:
         """Per-option (log-prob sums, token counts) for rows {id, instruction, options}."""
-        from lion_cli.student.scoring import ScoreSpec, score_options
+        from lion_cli.student.jobs import score_options
+        from lion_cli.student.specs import ScoreSpec
 
         spec = ScoreSpec(model_path=str(self.model_path), input_path=str(self.work_dir / "score-input.jsonl"),
                          output_path=str(self.work_dir / "score-output.jsonl"), prompt_format=self.prompt_format,

@@ -32,7 +32,7 @@ def row_seed(rng_seed: int, instruction_id: int) -> int:
 
 def student_answers(ctx: LoopContext, iteration: int) -> int:
     from lion_cli.pipeline.student_specs import gen_spec, launch_config
-    from lion_cli.student.generation import generate
+    from lion_cli.student.jobs import generate
 
     label, h = ctx.keys.student_label(iteration), ctx.keys.student_hash
     missing = get_instructions(ctx.store, missing_in_pool(ctx.store, iteration, Pool.CACHE, Role.STUDENT,

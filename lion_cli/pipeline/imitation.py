@@ -46,7 +46,7 @@ def base_for(ctx: LoopContext, iteration: int) -> str:
 
 def train_student(ctx: LoopContext, iteration: int) -> Path:
     from lion_cli.pipeline.student_specs import launch_config, train_spec
-    from lion_cli.student.training import train
+    from lion_cli.student.jobs import train
 
     done = student_path(ctx.store, iteration)
     if done and Path(done, "config.json").exists():

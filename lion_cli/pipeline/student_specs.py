@@ -8,9 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lion_cli.config import Settings, resolve_path
-from lion_cli.student.generation import GenSpec
-from lion_cli.student.launch import LaunchConfig
-from lion_cli.student.training import LoraSpec, TrainSpec
+from lion_cli.student.specs import GenSpec, LaunchConfig, LoraSpec, TrainSpec
 
 
 def train_spec(settings: Settings, *, model_path: str | Path, data_path: Path, output_dir: Path,

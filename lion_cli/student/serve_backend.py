@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lion_cli.student.scripts import prompt
+
 DEFAULT_MAX_TOKENS = 512
 
 
@@ -40,7 +42,7 @@ def _content_text(content: Any) -> str:
 class _Pending:
     prompt: list[int]
     seed: int
-    sampling: Any  # batch_decode.Sampling
+    sampling: Any  # scripts.batch_decode.Sampling
     future: asyncio.Future[Any]
 
 
@@ -55,7 +57,7 @@ class HFBackend:
     def __init__(self, model_path: str | Path, max_batch: int = 16, batch_window_ms: float = 20.0, *,
                  dtype: str = "auto", device: str | None = None,
                  default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
-        from lion_cli.student.batch_decode import Sampling, generate_batch, load_model
+        from lion_cli.student.scripts.batch_decode import Sampling, generate_batch, load_model
 
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -98,10 +100,9 @@ class HFBackend:
         return done.text, done.finish_reason, done.prompt_tokens, done.completion_tokens
 
     def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]:
+        """The request's messages (OpenAI's forms of content flattened to text) as prompt token ids."""
         clean = [{"role": str(m.get("role", "user")), "content": _content_text(m.get("content"))} for m in messages]
-        text = self.tokenizer.apply_chat_template(clean, add_generation_prompt=True, tokenize=False)
-        # The template already wrote the special tokens it wants; don't add a second BOS.
-        return list(self.tokenizer(text, add_special_tokens=False).input_ids)
+        return prompt.prompt_ids(self.tokenizer, {"messages": clean}, "chat_raw")
 
     def close(self) -> None:
         if self._worker is not None:

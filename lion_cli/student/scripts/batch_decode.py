@@ -9,12 +9,13 @@ leaves only the drawn token finite and decoding stays greedy; temperature 0 mean
 Top-k and top-p are applied per row before the draw, in HF's order (temperature, then top-k, then
 top-p), on a partial sort (top-p rarely needs the whole vocabulary).
 
-Used by the generation entry script (`generate.py`) and by the model-backed server backend.
+Used by the generation entry script (`generate.py`) and by `lion serve`'s model backend.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +28,17 @@ from transformers import (
     StoppingCriteriaList,
 )
 
+from lion_cli.student.specs import GenSpec
+
 
 @dataclass(frozen=True, slots=True)
 class Sampling:
-    max_new_tokens: int = 256
-    temperature: float = 0.7
-    top_p: float = 1.0
-    top_k: int = 0  # 0 = off
+    """One row's decoding settings; top-p and top-k are off unless given (GenSpec says what off is)."""
+
+    max_new_tokens: int
+    temperature: float  # 0 = greedy
+    top_p: float = GenSpec.top_p
+    top_k: int = GenSpec.top_k
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,17 @@ def derive_seed(base_seed: int, row_id: str) -> int:
     """A row's seed from the run's base seed and the row's id: stable across processes and runs."""
     digest = hashlib.sha256(f"{base_seed}\x1f{row_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
+
+
+def row_seed(base_seed: int, row: Mapping[str, Any]) -> int:
+    """An input row's own seed, else the one derived from its id."""
+    return int(row["seed"]) if "seed" in row else derive_seed(base_seed, str(row["id"]))
+
+
+def answer_row(row: Mapping[str, Any], done: Completion, seed: int) -> dict[str, Any]:
+    """The generation script's output row for an input row (GenSpec documents the fields)."""
+    return {"id": row["id"], "text": done.text, "finish_reason": done.finish_reason,
+            "prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens, "seed": seed}
 
 
 # splitmix64 constants as signed int64 (torch has no uint64 arithmetic); products wrap mod 2**64.

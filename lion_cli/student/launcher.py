@@ -1,8 +1,10 @@
-"""Launching the student's entry scripts: pure argv builders and a cancellable job runner.
+"""Starting a student job: the command line for its launcher (a pure argv builder), the job's
+environment, and a runner that owns the job's process group (log, metrics tail, cancel, OOM named).
 
 The launchers are started as `python -m <their module>` with the running interpreter, so a job uses
 the same environment as lion whatever is on PATH. Single-node runs get a free master port each, so
-two jobs on one machine never collide.
+two jobs on one machine never collide. What a job is asked to do is its spec (specs.py); jobs.py
+writes the spec, runs the job here and reads its results.
 """
 
 from __future__ import annotations
@@ -23,40 +25,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-LAUNCHERS = ("python", "torchrun", "deepspeed", "accelerate")
+from lion_cli.student.specs import LaunchConfig
+
 TAIL_LINES = 30
 OOM_MARKERS = ("CUDA out of memory", "OutOfMemoryError", "Cannot allocate memory", "std::bad_alloc")
 # torchrun/deepspeed report a child killed by the kernel's OOM killer as signal 9 in their own words.
 SIGKILL_MARKERS = ("Signal 9 (SIGKILL)", "exitcode  : -9", "return code = -9")
 
 
-@dataclass
-class LaunchConfig:
-    launcher: str = "python"
-    nproc_per_node: int = 1
-    nnodes: int = 1
-    node_rank: int = 0
-    rdzv_endpoint: str = ""  # host:port of node 0 (multi-node torchrun / accelerate)
-    master_port: int | None = None  # None: a free port is picked for single-node runs
-    hostfile: str = ""  # DeepSpeed multi-node
-    include: str = ""  # DeepSpeed --include, e.g. "localhost:0,1"
-    rdzv_id: str = "lion"
-
-    def __post_init__(self) -> None:
-        if self.launcher not in LAUNCHERS:
-            raise ValueError(f"launcher {self.launcher!r}: expected one of {', '.join(LAUNCHERS)}")
-        if self.nproc_per_node < 1 or self.nnodes < 1:
-            raise ValueError("nproc_per_node and nnodes must be ≥ 1")
-        if self.launcher == "python" and (self.nproc_per_node > 1 or self.nnodes > 1):
-            raise ValueError("launcher 'python' runs one process; use torchrun, deepspeed or accelerate for more")
-        if self.nnodes > 1 and self.launcher in ("torchrun", "accelerate") and not self.rdzv_endpoint:
-            raise ValueError(f"{self.nnodes} nodes with {self.launcher} need rdzv_endpoint (host:port of node 0)")
-        if self.nnodes > 1 and self.launcher == "deepspeed" and not self.hostfile:
-            raise ValueError(f"{self.nnodes} nodes with deepspeed need a hostfile")
-
-    @property
-    def world_size(self) -> int:
-        return self.nproc_per_node * self.nnodes
+def job_env(launch: LaunchConfig, extra: dict[str, str] | None = None,
+            base: dict[str, str] | None = None) -> dict[str, str]:
+    """A job's environment: lion importable (also from a source checkout), the CPU threads split
+    between the processes of this node, no tokenizer thread pools, unbuffered output; then `extra`."""
+    env = dict(os.environ if base is None else base)
+    threads = max(1, (os.cpu_count() or 2) // launch.nproc_per_node)
+    env.setdefault("OMP_NUM_THREADS", str(threads))
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    env["PYTHONUNBUFFERED"] = "1"
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return {**env, **(extra or {})}
 
 
 def free_port() -> int:

@@ -1,50 +1,42 @@
 """SFT data for the training entry script: rows → token ids with an answer-only loss mask, packing,
-batch collation, and the pad token a tokenizer may lack.
+batch collation, and the pad token a tokenizer may lack. torch is imported inside the functions.
 
-Standalone (imports nothing from lion but formats.py); torch is imported inside the functions.
-
-Loss mask: the prompt and the answer are tokenised separately, so the boundary between them is
-exact (tokenising the joined text could merge the last prompt bytes with the first answer bytes).
-The answer gets the tokenizer's EOS appended, so the student learns to stop.
+Loss mask: the prompt and the answer are tokenised separately (prompt.prompt_ids and
+prompt.continuation_ids), so the boundary between them is exact (tokenising the joined text could
+merge the last prompt bytes with the first answer bytes). The answer gets the tokenizer's EOS
+appended, so the student learns to stop.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lion_cli.student.formats import adds_special_tokens, render_prompt
+from lion_cli.student.scripts.jsonl import read_jsonl
+from lion_cli.student.scripts.prompt import continuation_ids, prompt_ids
+from lion_cli.student.specs import SpecError
 
 IGNORE = -100  # label value the loss skips
 PAD_TOKEN = "<|pad|>"
 
 
-class DataError(ValueError):
+class DataError(SpecError):
     """A training file problem, naming the file and line."""
 
 
 def load_rows(path: Path) -> list[dict[str, str]]:
     """JSONL rows {instruction, input?, output}; errors name the file and line."""
     rows: list[dict[str, str]] = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{n}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected a JSON object {{instruction, input, output}}")
-            for key in ("instruction", "output"):
-                if not isinstance(row.get(key), str):
-                    raise DataError(f"{where}: key '{key}' must be a string")
-            if not isinstance(row.get("input", ""), str):
-                raise DataError(f"{where}: key 'input' must be a string when present")
-            rows.append({"instruction": row["instruction"], "input": row.get("input") or "", "output": row["output"]})
+    for where, row in read_jsonl(path, DataError):
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object {{instruction, input, output}}")
+        for key in ("instruction", "output"):
+            if not isinstance(row.get(key), str):
+                raise DataError(f"{where}: key '{key}' must be a string")
+        if not isinstance(row.get("input", ""), str):
+            raise DataError(f"{where}: key 'input' must be a string when present")
+        rows.append({"instruction": row["instruction"], "input": row.get("input") or "", "output": row["output"]})
     if not rows:
         raise DataError(f"{path}: no training rows")
     return rows
@@ -52,14 +44,13 @@ def load_rows(path: Path) -> list[dict[str, str]]:
 
 def tokenize_example(tokenizer: Any, row: dict[str, str], fmt: str, max_length: int) -> dict[str, list[int]]:
     """input_ids and labels (−100 on every prompt token), answer + EOS, cut at max_length tokens."""
-    prompt = render_prompt(tokenizer, row["instruction"], row.get("input") or "", fmt)
-    prompt_ids = list(tokenizer(prompt, add_special_tokens=adds_special_tokens(fmt)).input_ids)
-    answer_ids = list(tokenizer(row["output"], add_special_tokens=False).input_ids)
+    prompt = prompt_ids(tokenizer, row, fmt)
+    answer = continuation_ids(tokenizer, row["output"], fmt)
     if tokenizer.eos_token_id is None:
         raise DataError("the tokenizer has no EOS token; the student could never learn to stop")
-    answer_ids.append(tokenizer.eos_token_id)
-    input_ids = (prompt_ids + answer_ids)[:max_length]
-    labels = ([IGNORE] * len(prompt_ids) + answer_ids)[:max_length]
+    answer.append(tokenizer.eos_token_id)
+    input_ids = (prompt + answer)[:max_length]
+    labels = ([IGNORE] * len(prompt) + answer)[:max_length]
     return {"input_ids": input_ids, "labels": labels}
 
 

@@ -1,4 +1,4 @@
-"""The training script's metrics stream and final save. Standalone (transformers/peft only).
+"""The training script's metrics stream and final save.
 
 metrics.jsonl lines (rank 0 only, flushed at once so a parent process can tail the file):
   {"step", "epoch", "loss", "lr", "tokens", "tokens_per_s", "total_steps", "ts"}  one per logging step
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+
+from lion_cli.student.specs import TrainSpec
 
 
 def is_rank0() -> bool:
@@ -65,19 +67,20 @@ def _barrier() -> None:
         dist.barrier()
 
 
-def finish(trainer: Any, spec: dict[str, Any], out: Path) -> Path:
+def finish(trainer: Any, spec: TrainSpec, out: Path) -> Path:
     """Write out/final atomically (via final.partial): the full model, or base + merged LoRA adapters.
 
     save_model runs on every rank: under ZeRO-3 it gathers the partitioned weights collectively.
     """
-    final, partial = out / "final", out / "final.partial"
+    final = spec.final_dir
+    partial = final.with_name(final.name + ".partial")
     config = getattr(trainer.model, "config", None)
     if config is not None:
         config.use_cache = True  # off for training only (sft_data.training_forward_mode); generation wants it
     if is_rank0() and partial.exists():
         shutil.rmtree(partial)
     _barrier()
-    if not spec["lora"]["enabled"]:
+    if not spec.lora.enabled:
         trainer.save_model(str(partial))
     else:
         adapter = out / "adapter"
@@ -95,20 +98,20 @@ def finish(trainer: Any, spec: dict[str, Any], out: Path) -> Path:
     return final
 
 
-def _merge_lora(spec: dict[str, Any], tokenizer: Any, adapter: Path, dest: Path) -> None:
+def _merge_lora(spec: TrainSpec, tokenizer: Any, adapter: Path, dest: Path) -> None:
     """Reload the base in a clean (unpartitioned) state, apply the adapters, fold them into the weights."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from lion_cli.student.sft_data import ensure_pad_token
+    from lion_cli.student.scripts.sft_data import ensure_pad_token
 
-    base: Any = AutoModelForCausalLM.from_pretrained(spec["model_path"], dtype=torch.float32)
+    base: Any = AutoModelForCausalLM.from_pretrained(spec.model_path, dtype=torch.float32)
     if base.get_input_embeddings().weight.shape[0] < len(tokenizer):
         # The same deterministic pad-row initialisation the training run used.
         from transformers import AutoTokenizer
 
-        ensure_pad_token(AutoTokenizer.from_pretrained(spec["model_path"]), base)
+        ensure_pad_token(AutoTokenizer.from_pretrained(spec.model_path), base)
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     merged.config.pad_token_id = tokenizer.pad_token_id
     merged.save_pretrained(str(dest), safe_serialization=True)

@@ -1,0 +1,199 @@
+"""Training entry script: `python -m lion_cli.student.scripts.train --spec spec.json`, also under
+torchrun or deepspeed (`--local_rank`/`--local-rank` are accepted and ignored: the env says the rank;
+`--deepspeed cfg.json` overrides the spec's strategy). The spec is a TrainSpec (lion_cli/student/specs.py
+documents every key and its default).
+
+Outputs: output_dir/checkpoint-N (resumed from automatically when present), output_dir/final
+(safetensors + tokenizer + config, written atomically), output_dir/metrics.jsonl (train_callbacks.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from lion_cli.student.specs import DEEPSPEED_STRATEGIES, SpecError, TrainSpec
+
+DS_CONFIGS = Path(__file__).with_name("ds_configs")
+
+
+def log(msg: str) -> None:
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"[train] {msg}", file=sys.stderr, flush=True)
+
+
+def deepspeed_config(strategy: str, override: str | None) -> str | None:
+    """The DeepSpeed JSON path for a strategy name or path; None for ddp/fsdp."""
+    if override:
+        return override
+    if strategy in DEEPSPEED_STRATEGIES:
+        return str(DS_CONFIGS / f"{strategy}.json")
+    if strategy.endswith(".json"):
+        return strategy  # TrainSpec.validate saw that the file exists
+    return None  # ddp, fsdp
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    """The newest complete checkpoint (trainer_state.json is written last; a half-written one is skipped)."""
+    done = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+            and (p / "trainer_state.json").exists()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def _single_process_env() -> None:
+    # DeepSpeed without a launcher needs the torch.distributed env, or it reaches for MPI.
+    import socket
+
+    if "RANK" in os.environ:
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+
+
+def training_args(spec: TrainSpec, ds_config: str | None, world: int, layer_cls: str | None) -> Any:
+    import torch
+    from transformers import TrainingArguments
+
+    cuda = torch.cuda.is_available()
+    precision = spec.precision
+    if not cuda and precision != "fp32":
+        log(f"precision {precision} asked but no CUDA device: training in fp32 on CPU")
+        precision = "fp32"
+    fsdp: dict[str, Any] = {}
+    if spec.strategy == "fsdp" and not ds_config:
+        if cuda:
+            fsdp = {"fsdp": "full_shard auto_wrap",
+                    "fsdp_config": {"transformer_layer_cls_to_wrap": [layer_cls]} if layer_cls else {}}
+        else:
+            log("strategy fsdp needs CUDA devices; on CPU the Trainer ignores it, so this run uses DDP")
+    accum = spec.accumulation(world)
+    log(f"world size {world} × per-device batch {spec.per_device_batch_size} × accumulation {accum} "
+        f"= global batch {spec.global_batch_size}")
+    return TrainingArguments(
+        output_dir=spec.output_dir, num_train_epochs=spec.epochs, max_steps=spec.max_steps or -1,
+        # warmup_steps: a float < 1 is a ratio in transformers 5 (warmup_ratio is deprecated there).
+        learning_rate=spec.lr, lr_scheduler_type=spec.lr_scheduler, warmup_steps=float(spec.warmup_ratio),
+        weight_decay=spec.weight_decay, per_device_train_batch_size=spec.per_device_batch_size,
+        gradient_accumulation_steps=accum, bf16=precision == "bf16", fp16=precision == "fp16",
+        tf32=spec.tf32 if cuda else None, activation_checkpointing=spec.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False}, save_strategy="steps",
+        save_steps=spec.save_steps, save_total_limit=spec.save_total_limit, logging_steps=1,
+        seed=spec.seed, data_seed=spec.seed, report_to="none", disable_tqdm=True,
+        remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
+        ddp_find_unused_parameters=False, dataloader_num_workers=0, deepspeed=ds_config,
+        # Without use_cpu a multi-process CPU run silently does not synchronise.
+        use_cpu=not cuda, **fsdp)
+
+
+def build_dataset(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]:
+    from lion_cli.student.scripts.sft_data import has_answer, load_rows, pack_examples, tokenize_example
+
+    rows = load_rows(Path(spec.data_path))
+    examples = [tokenize_example(tokenizer, r, spec.prompt_format, spec.max_length) for r in rows]
+    kept = [e for e in examples if has_answer(e)]
+    if len(kept) < len(examples):
+        log(f"{len(examples) - len(kept)} example(s) dropped: the prompt alone fills max_length")
+    if not kept:
+        raise SpecError(f"{spec.data_path}: no example has an answer token left within max_length")
+    if spec.packing:
+        packed = pack_examples(kept, spec.max_length)
+        log(f"packed {len(kept)} examples into {len(packed)} rows of ≤ {spec.max_length} tokens")
+        return packed
+    return kept
+
+
+def load_for_training(spec: TrainSpec, ds_config: str | None, world: int) -> tuple[Any, Any, Any]:
+    """(model ready for the Trainer, its tokenizer, TrainingArguments): pad token added, KV cache off,
+    LoRA adapters attached when asked."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    from lion_cli.student.scripts.sft_data import ensure_pad_token, training_forward_mode
+
+    # DeepSpeed args come first so that ZeRO-3 loads the model already partitioned (zero.Init).
+    args = training_args(spec, ds_config, world, None) if ds_config else None
+    if args is not None:
+        # Set up torch.distributed and DeepSpeed's comm layer now: zero.Init inside from_pretrained
+        # otherwise sizes the batch for a world of 1 and fails DeepSpeed's batch assertion.
+        import deepspeed
+
+        _ = args.device
+        deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
+    tokenizer = AutoTokenizer.from_pretrained(spec.model_path)
+    model: Any = AutoModelForCausalLM.from_pretrained(spec.model_path, dtype=torch.float32)
+    if args is None:
+        layers = getattr(getattr(model, "model", None), "layers", None)
+        args = training_args(spec, None, world, type(layers[0]).__name__ if layers else None)
+    gather = None
+    if is_deepspeed_zero3_enabled():
+        import deepspeed
+
+        gather = deepspeed.zero.GatheredParameters
+    if ensure_pad_token(tokenizer, model, gather):
+        log(f"the tokenizer had no pad token: added {tokenizer.pad_token!r}, its embedding = mean of the others")
+    training_forward_mode(model)  # before peft wraps it: packing relies on this (sft_data.py)
+    if spec.lora.enabled:
+        from peft import LoraConfig, get_peft_model
+
+        lo = spec.lora
+        model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=lo.r, lora_alpha=lo.alpha,
+                                                 lora_dropout=lo.dropout, target_modules=lo.target_modules))
+    return model, tokenizer, args
+
+
+def run(spec: TrainSpec, ds_override: str | None) -> Path:
+    import transformers
+    from transformers import Trainer
+    from transformers.trainer_callback import PrinterCallback
+
+    from lion_cli.student.scripts.sft_data import SFTCollator
+    from lion_cli.student.scripts.train_callbacks import MetricsCallback, finish, is_rank0
+
+    transformers.logging.set_verbosity_warning()
+    transformers.logging.disable_progress_bar()
+    out = Path(spec.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ds_config = deepspeed_config(spec.strategy, ds_override)
+    if ds_config:
+        _single_process_env()
+    model, tokenizer, args = load_for_training(spec, ds_config, int(os.environ.get("WORLD_SIZE", "1")))
+    metrics = MetricsCallback(spec.metrics_path)
+    trainer = Trainer(model=model, args=args, train_dataset=build_dataset(spec, tokenizer), processing_class=tokenizer,
+                      data_collator=SFTCollator(tokenizer.pad_token_id, packed=spec.packing), callbacks=[metrics])
+    trainer.remove_callback(PrinterCallback)  # the log dicts go to metrics.jsonl, not stdout
+    resume = last_checkpoint(out)
+    if resume is not None:
+        log(f"resuming from {resume}")
+        metrics.resumed_from(int(resume.name.split("-")[-1]))
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    final = finish(trainer, spec, out)
+    if is_rank0():
+        metrics.done(trainer.state, result.metrics, final)
+    return final
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lion_cli.student.scripts.train",
+                                description="Fine-tune the student (SFT).")
+    p.add_argument("--spec", required=True, type=Path, help="the training spec (JSON; see specs.TrainSpec)")
+    p.add_argument("--deepspeed", default=None, help="a DeepSpeed JSON config (overrides the spec's strategy)")
+    p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        final = run(TrainSpec.read(a.spec), a.deepspeed)
+    except SpecError as exc:  # also a data file problem or a batch that does not split
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    log(f"final model: {final}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""The training job's spec (scripts/train.py reads it) and the batch arithmetic both sides check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from lion_cli.student.specs.base import FRACTION, NOT_NEGATIVE, POSITIVE, Limit, Spec, SpecError
+from lion_cli.student.specs.choices import (
+    DEEPSPEED_STRATEGIES,
+    LORA_TARGET_MODULES,
+    STRATEGIES,
+    LrScheduler,
+    Precision,
+    PromptFormat,
+)
+
+
+class BatchSizeError(SpecError):
+    """The global batch cannot be split evenly over the processes."""
+
+
+def grad_accum_steps(global_batch: int, per_device: int, world_size: int) -> int:
+    """global = per_device × world_size × accumulation, held constant whatever the number of processes
+    (the optimiser sees the same batch per step); raise with values that work when it does not divide."""
+    if global_batch < 1 or per_device < 1 or world_size < 1:
+        raise BatchSizeError(f"batch sizes must be ≥ 1 (global_batch_size={global_batch}, "
+                             f"per_device_batch_size={per_device}, world_size={world_size})")
+    step = per_device * world_size
+    if global_batch % step == 0:
+        return global_batch // step
+    per_device_ok = [p for p in range(1, global_batch + 1) if global_batch % (p * world_size) == 0]
+    lower = (global_batch // step) * step
+    globals_ok = sorted({g for g in (lower, lower + step) if g > 0})
+    hint_p = f"per_device_batch_size in {per_device_ok}" if per_device_ok else (
+        f"no per_device_batch_size works with {world_size} processes")
+    raise BatchSizeError(
+        f"global_batch_size {global_batch} is not divisible by per_device_batch_size {per_device} × "
+        f"world_size {world_size} = {step}; use global_batch_size {' or '.join(map(str, globals_ok))}, "
+        f"or {hint_p}")
+
+
+@dataclass
+class LoraSpec(Spec):
+    """LoRA adapters trained instead of all weights, merged into a full model after training."""
+
+    enabled: bool = False
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGET_MODULES))
+
+    limits: ClassVar[dict[str, Limit]] = {"r": POSITIVE, "alpha": POSITIVE, "dropout": FRACTION}
+
+
+@dataclass
+class TrainSpec(Spec):
+    """The training script's spec (scripts/train.py): supervised fine-tuning on {instruction, input?,
+    output} rows. Outputs go to output_dir: checkpoint-N (resumed from), metrics.jsonl, final/."""
+
+    model_path: str  # HF model folder or hub id to start from
+    data_path: str  # JSONL rows {instruction, input?, output}
+    output_dir: str
+    prompt_format: PromptFormat = "alpaca"
+    epochs: float = 3.0
+    lr: float = 2e-5  # the peak learning rate
+    lr_scheduler: LrScheduler = "cosine"
+    warmup_ratio: float = 0.03  # share of the steps spent warming up
+    weight_decay: float = 0.0
+    # Examples (packed rows with packing) per optimizer step, whatever the number of processes:
+    # accumulation = global / (per_device × world size).
+    global_batch_size: int = 128
+    per_device_batch_size: int = 4
+    max_length: int = 1024  # tokens per example (per packed row); longer ones are cut
+    precision: Precision = "bf16"  # CPU runs train in fp32 (said on stderr)
+    tf32: bool = True  # allow TF32 matmuls (CUDA only)
+    gradient_checkpointing: bool = False
+    packing: bool = False  # pack examples into rows of ≤ max_length, no attention across examples
+    # A Strategy name, or the path of a DeepSpeed JSON config; fsdp needs CUDA (CPU runs use DDP).
+    strategy: str = "ddp"
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    save_steps: int = 200  # checkpoint-N every this many optimizer steps
+    save_total_limit: int = 2  # checkpoints kept, the newest ones
+    seed: int = 42
+    max_steps: int | None = None  # stop after this many optimizer steps (tests)
+
+    limits: ClassVar[dict[str, Limit]] = {
+        "epochs": POSITIVE, "lr": POSITIVE, "warmup_ratio": FRACTION, "weight_decay": NOT_NEGATIVE,
+        "global_batch_size": POSITIVE, "per_device_batch_size": POSITIVE, "max_length": POSITIVE,
+        "save_steps": POSITIVE, "save_total_limit": POSITIVE, "max_steps": (lambda v: v is None or v > 0, "> 0"),
+    }
+
+    def validate(self, world_size: int = 1) -> None:
+        """Also: the strategy names a known one or an existing config file, the data file exists, and
+        the global batch splits over `world_size` processes."""
+        super().validate()
+        if self.strategy not in STRATEGIES and not (self.strategy.endswith(".json") and Path(self.strategy).is_file()):
+            raise SpecError(f"strategy {self.strategy!r}: expected one of {', '.join(STRATEGIES)} "
+                            "or the path of an existing DeepSpeed .json config")
+        if not Path(self.data_path).is_file():
+            raise SpecError(f"data_path {self.data_path}: no such file")
+        self.accumulation(world_size)
+
+    def accumulation(self, world_size: int) -> int:
+        return grad_accum_steps(self.global_batch_size, self.per_device_batch_size, world_size)
+
+    def uses_deepspeed(self) -> bool:
+        return self.strategy in DEEPSPEED_STRATEGIES or self.strategy.endswith(".json")
+
+    @property
+    def spec_path(self) -> Path:
+        return Path(self.output_dir) / "spec.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return Path(self.output_dir) / "metrics.jsonl"
+
+    @property
+    def final_dir(self) -> Path:
+        return Path(self.output_dir) / "final"
