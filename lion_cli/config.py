@@ -6,13 +6,27 @@ reading code. Unknown keys are errors: a typo must not silently fall back to a d
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from lion_cli.core.types import Role
+from lion_cli.core.api import EndpointSpec
+from lion_cli.core.types import API_ROLES, Role
+from lion_cli.core.value_checks import (
+    Problem,
+    api_key_env_problem,
+    host_port_problem,
+    name_problem,
+    not_blank_problem,
+    shown_url,
+    url_problem,
+)
 from lion_cli.student.specs import (
     LORA_TARGET_MODULES,
     GenBackend,
@@ -31,17 +45,39 @@ DB_NAME = "lion.db"
 
 
 class ConfigError(Exception):
-    """A config problem a user must fix; the CLI prints it and exits with code 2."""
+    """Config problems a user must fix, all of them at once; the CLI prints one line per problem and
+    exits with code 2."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
 
 
 class _Strict(BaseModel):
     # strict: TOML has real types, so `iterations = "3"` or `tf32 = 1` is a mistake to report, not to
-    # coerce (an int is still accepted where a float is expected).
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+    # coerce (an int is still accepted where a float is expected). TOML also spells nan and inf: no
+    # setting means anything with them.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
+
+
+def _passes(check: Callable[[str], str | None]) -> AfterValidator:
+    """A value check from core.value_checks as a validator: its message becomes the key's error."""
+
+    def validate(value: str) -> str:
+        problem = check(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(validate)
+
+
+NonBlank = Annotated[str, _passes(not_blank_problem)]
+HostPort = Annotated[str, _passes(host_port_problem)]
 
 
 class ProjectSettings(_Strict):
-    name: str = "lion-project"
+    name: NonBlank = "lion-project"
     seed_file: str = ""
     data_dir: str = ""
 
@@ -52,7 +88,8 @@ class LoopSettings(_Strict):
     hard_ratio: float = Field(0.5, ge=0.0, le=1.0)
     tau: float = Field(1.0, ge=0.0, le=9.0)
     novelty_threshold: float = Field(0.7, gt=0.0, le=1.0)
-    rng_seed: int = 42
+    # numpy and torch take seeds in [0, 2**32): the student's jobs are seeded from this.
+    rng_seed: int = Field(42, ge=0, lt=2**32)
     # The paper's "70K examples in total" is training from the base on everything so far; the
     # alternative continues from the previous student on the new instructions only.
     train_from: Literal["base", "previous"] = "base"
@@ -61,40 +98,17 @@ class LoopSettings(_Strict):
     referee_retries: int = Field(1, ge=0, le=5)
 
 
-class EndpointSettings(_Strict):
-    base_url: str = "https://api.openai.com/v1"
-    model: str = "gpt-3.5-turbo"
-    api_key_env: str = "OPENAI_API_KEY"
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    max_tokens: int = Field(1024, ge=1)
-    rpm: int = Field(3500, ge=1)
-    tpm: int = Field(90000, ge=1)
-    max_concurrency: int = Field(32, ge=1)
-    price_input_per_1k: float = Field(0.0015, ge=0.0)
-    price_output_per_1k: float = Field(0.002, ge=0.0)
-    timeout_s: float = Field(120.0, gt=0.0)
-    max_retries: int = Field(8, ge=0)
-
-    # A field validator (not a model one) so the error names `teacher.base_url`, not just `teacher`.
-    @field_validator("base_url")
-    @classmethod
-    def _url_scheme(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("base_url must start with http:// or https://")
-        return value
+# The [teacher], [referee] and [generator] sections are core.api.EndpointSpec itself (its fields,
+# defaults and bounds); a role differs from it only in these values.
+ROLE_DEFAULTS: dict[Role, dict[str, Any]] = {
+    Role.TEACHER: {"temperature": 0.7, "max_tokens": 1024},
+    Role.REFEREE: {"temperature": 0.2, "max_tokens": 512},
+    Role.GENERATOR: {"temperature": 1.0, "max_tokens": 512},
+}
 
 
-def _teacher() -> EndpointSettings:
-    return EndpointSettings(temperature=0.7, max_tokens=1024)
-
-
-def _referee() -> EndpointSettings:
-    return EndpointSettings(temperature=0.2, max_tokens=512)
-
-
-def _generator() -> EndpointSettings:
-    return EndpointSettings(temperature=1.0, max_tokens=512)
+def _endpoint_default(role: Role) -> Any:
+    return Field(default_factory=lambda: EndpointSpec(**ROLE_DEFAULTS[role]))
 
 
 # The [student] defaults are the job specs' own (lion_cli/student/specs.py), so a default is written once.
@@ -103,7 +117,7 @@ class LoraSettings(_Strict):
     r: int = Field(LoraSpec.r, ge=1)
     alpha: int = Field(LoraSpec.alpha, ge=1)
     dropout: float = Field(LoraSpec.dropout, ge=0.0, lt=1.0)
-    target_modules: list[str] = Field(default_factory=lambda: list(LORA_TARGET_MODULES))
+    target_modules: list[NonBlank] = Field(default_factory=lambda: list(LORA_TARGET_MODULES), min_length=1)
 
 
 class StudentGeneration(_Strict):
@@ -123,7 +137,7 @@ class StudentSettings(_Strict):
     nproc_per_node: int = Field(LaunchConfig.nproc_per_node, ge=1)
     nnodes: int = Field(LaunchConfig.nnodes, ge=1)
     node_rank: int = Field(LaunchConfig.node_rank, ge=0)
-    rdzv_endpoint: str = LaunchConfig.rdzv_endpoint
+    rdzv_endpoint: HostPort = LaunchConfig.rdzv_endpoint
     hostfile: str = LaunchConfig.hostfile
     # ddp, fsdp, zero2, zero3, zero3_offload, or a path to a DeepSpeed JSON config.
     strategy: str = TrainSpec.strategy
@@ -150,20 +164,24 @@ class BudgetSettings(_Strict):
     max_usd: float = Field(0.0, ge=0.0)
 
 
-class Settings(_Strict):
+class Settings(BaseModel):
+    # Not strict itself: its sections are strict, and an EndpointSpec section must be accepted from
+    # a TOML table (pydantic's strict mode would want an instance).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
     project: ProjectSettings = Field(default_factory=ProjectSettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)
-    teacher: EndpointSettings = Field(default_factory=_teacher)
-    referee: EndpointSettings = Field(default_factory=_referee)
-    generator: EndpointSettings = Field(default_factory=_generator)
+    teacher: EndpointSpec = _endpoint_default(Role.TEACHER)
+    referee: EndpointSpec = _endpoint_default(Role.REFEREE)
+    generator: EndpointSpec = _endpoint_default(Role.GENERATOR)
     student: StudentSettings = Field(default_factory=StudentSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
 
-    def endpoint(self, role: Role | str) -> EndpointSettings:
+    def endpoint(self, role: Role | str) -> EndpointSpec:
         role = Role(role)
         if role is Role.STUDENT:
             raise KeyError("the student is local; it has no endpoint")
-        ep: EndpointSettings = getattr(self, role.value)
+        ep: EndpointSpec = getattr(self, role.value)
         return ep
 
 
@@ -171,40 +189,107 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc if not isinstance(part, int)) or "(top level)"
 
 
-def _explain(err: dict[str, Any]) -> str:
+def _section_keys(key: str) -> list[str]:
+    """The keys a misspelt `key` could have meant: those of its section (or the section names)."""
+    *path, _ = key.split(".")
+    node: Any = Settings
+    for part in path:
+        hints = node.model_fields if isinstance(node, type) and issubclass(node, BaseModel) else {}
+        node = hints[part].annotation if part in hints else None
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return list(node.model_fields)
+    return [f.name for f in fields(node)] if node is EndpointSpec else []
+
+
+def _unknown_key(source: str, key: str) -> Problem:
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], _section_keys(key), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return Problem(source, key, f"unknown key '{key}'{hint}", keyed=False)
+
+
+def _explain(err: Mapping[str, Any], source: str) -> Problem:
     key = _format_loc(tuple(err.get("loc", ())))
     kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return f"unknown key '{key}'"
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
+        return _unknown_key(source, key)
     if kind == "missing":
-        return f"missing key '{key}'"
+        return Problem(source, key, f"missing key '{key}'", keyed=False)
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    if kind in ("model_type", "dataclass_type"):
+        msg = f"expected a table ([{key}] section)"
     got = err.get("input")
     shown = "" if isinstance(got, dict) else f" (got {got!r})"
-    return f"key '{key}': {msg}{shown}"
+    return Problem(source, key, f"{msg}{shown}")
+
+
+# Endpoint values a type cannot check; api_key_env is never echoed (it may hold a pasted key).
+_ENDPOINT_VALUE_CHECKS = {"base_url": url_problem, "model": name_problem, "api_key_env": api_key_env_problem}
+
+
+def _endpoint_value_problems(data: Mapping[str, Any], source: str) -> list[Problem]:
+    """Read from the raw tables, so they are reported together with any type error elsewhere."""
+    problems = []
+    for role in API_ROLES:
+        section = data.get(role.value)
+        if not isinstance(section, dict):
+            continue
+        for key, check in _ENDPOINT_VALUE_CHECKS.items():
+            value = section.get(key)
+            if not isinstance(value, str):
+                continue  # a wrong type is pydantic's to report
+            message = check(value)
+            if message:
+                shown = "" if key == "api_key_env" else f" (got {shown_url(value)!r})"
+                problems.append(Problem(source, f"{role.value}.{key}", message + shown))
+    return problems
 
 
 def parse_settings(data: dict[str, Any], source: str = CONFIG_NAME) -> Settings:
+    problems = _endpoint_value_problems(data, source)
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "\n".join(f"{source}: {_explain(dict(e))}" for e in exc.errors())
-        raise ConfigError(problems) from None
+        raise ConfigError([_explain(e, source) for e in exc.errors()] + problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _key_on_line(text: str, message: str) -> str:
+    """The key set on the line a TOML error points at (never its value: it could be a pasted key)."""
+    found = re.search(r"at line (\d+)", message)
+    lines = text.splitlines()
+    if not found or not 0 < int(found[1]) <= len(lines) or "=" not in lines[int(found[1]) - 1]:
+        return ""
+    key = lines[int(found[1]) - 1].partition("=")[0].strip()
+    return f" (the line setting '{key}')" if key else ""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    def refuse(message: str) -> ConfigError:
+        return ConfigError([Problem(str(path), "", message)])
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise refuse(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except IsADirectoryError:
+        raise refuse("is a folder; expected the project's TOML file") from None
+    except OSError as exc:
+        raise refuse(f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise refuse(f"invalid TOML: {exc}{_key_on_line(text, str(exc))}") from None
 
 
 def load_settings(path: Path) -> Settings:
     """Read and validate a lion.toml; a ConfigError names the file, line or key."""
-    if path.is_dir():
+    if path.is_dir() and path.name != CONFIG_NAME:
         path = path / CONFIG_NAME
     if not path.exists():
-        raise ConfigError(f"{path}: not found (run `lion init` to create a project)")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_settings(data, str(path))
+        raise ConfigError([Problem(str(path), "", "not found (run `lion init` to create a project)")])
+    return parse_settings(_read_toml(path), str(path))
 
 
 def resolve_path(project_dir: Path, value: str) -> Path:

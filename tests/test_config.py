@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,15 @@ def _error(path: Path) -> str:
     return str(info.value)
 
 
-def _model_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+def _model_keys(model: type[Any], prefix: str = "") -> set[str]:
+    """Every leaf key of a settings section: a pydantic model's fields, or a dataclass's (the
+    endpoint sections are core.api.EndpointSpec)."""
+    if dataclasses.is_dataclass(model):
+        return {prefix + f.name for f in dataclasses.fields(model)}
     keys = set()
     for name, field in model.model_fields.items():
         sub = field.annotation
-        if isinstance(sub, type) and issubclass(sub, BaseModel):
+        if isinstance(sub, type) and (issubclass(sub, BaseModel) or dataclasses.is_dataclass(sub)):
             keys |= _model_keys(sub, f"{prefix}{name}.")
         else:
             keys.add(prefix + name)

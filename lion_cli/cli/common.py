@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ def find_project_dir(start: Path | None) -> Path:
 
 def open_project(directory: Path | None, *, readonly: bool = False) -> Project:
     from lion_cli.config import ConfigError, load_settings
-    from lion_cli.store.db import open_store
+    from lion_cli.store.db import applied_migrations, open_store
 
     d = find_project_dir(directory)
     try:
@@ -90,4 +91,9 @@ def open_project(directory: Path | None, *, readonly: bool = False) -> Project:
     db = d / DB_NAME
     if not db.exists():
         fail(f"{db}: no store here (run `lion init {d}` first)")
-    return Project(d, settings, open_store(db, readonly=readonly))
+    try:
+        store = open_store(db, readonly=readonly)
+        applied_migrations(store.conn)  # reads the file: one that is not SQLite fails here, not mid-command
+    except sqlite3.DatabaseError as exc:  # `lion check` says more
+        fail(f"{db}: not a readable lion store ({exc})")
+    return Project(d, settings, store)

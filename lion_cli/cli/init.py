@@ -123,3 +123,6 @@ def register(app: typer.Typer) -> None:
             err(f"imported {result['seeds']} seed instructions ({result['format']}), "
                 f"{result['duplicates']} exact duplicates dropped")
             print(f"created {result['project']}/{CONFIG_NAME} and {DB_NAME}")
+            if not any(raw.partition("=")[0].strip() == "student.base_model" for raw in set_):
+                err(f"next: set [student] base_model in {result['project']}/{CONFIG_NAME} (the student's starting "
+                    f"point), then `lion check {result['project']}`")

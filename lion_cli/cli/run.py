@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from lion_cli.cli.check import refuse_unless_ready
 from lion_cli.cli.common import Project, err, fail, open_project
 
 EXIT_FAILED, EXIT_PAUSED, EXIT_BUSY, EXIT_INTERRUPTED = 1, 3, 4, 130
@@ -147,6 +148,7 @@ def register(app: typer.Typer) -> None:
         """Run the adversarial loop from wherever the project stands."""
         if until and until not in ("imitation", "discrimination", "generation"):
             fail(f"--until {until!r}: expected imitation, discrimination or generation")
+        refuse_unless_ready(directory)
         if tui:
             raise typer.Exit(_run_with_tui(directory, iterations, until))
         raise typer.Exit(run_project(open_project(directory), iterations, until, resume=False))
@@ -157,6 +159,7 @@ def register(app: typer.Typer) -> None:
         iterations: int = typer.Option(None, "--iterations", min=1),
     ) -> None:
         """Go on after an interruption (a kill, a crash, a budget pause): only missing work is done."""
+        refuse_unless_ready(directory)
         raise typer.Exit(run_project(open_project(directory), iterations, None, resume=True))
 
     @app.command("status")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def endpoint_specs(settings: Settings) -> dict[str, EndpointSpec]:
-    return {r.value: EndpointSpec(**settings.endpoint(r).model_dump()) for r in API_ROLES}
+    return {r.value: settings.endpoint(r) for r in API_ROLES}
 
 
 def answer_keys(settings: Settings, prompts: RolePrompts) -> AnswerKeys:

@@ -9,30 +9,38 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 Messages = list[dict[str, Any]]
 
 
+def setting(default: Any, **bounds: float) -> Any:
+    """One lion.toml value, declared once: its default and its bounds (ge, gt, le, lt). config.py
+    validates the section against these fields (strictly: TOML has real types, so a quoted number
+    is a mistake to report, not to coerce); everything else just reads the value."""
+    return field(default=default, metadata={"strict": True, **bounds})
+
+
 @dataclass(frozen=True, slots=True)
 class EndpointSpec:
-    """One role's endpoint; the same fields as config.EndpointSettings (built with
-    `EndpointSpec(**settings.model_dump())`)."""
+    """One role's endpoint: lion.toml's [teacher], [referee] and [generator] sections are instances
+    of this class (config.py gives each role its own temperature and max_tokens)."""
 
-    base_url: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    temperature: float = 0.7
-    top_p: float = 1.0
-    max_tokens: int = 1024
-    rpm: int = 3500
-    tpm: int = 90000
-    max_concurrency: int = 32
-    price_input_per_1k: float = 0.0015
-    price_output_per_1k: float = 0.002
-    timeout_s: float = 120.0
-    max_retries: int = 8
+    base_url: str = setting("https://api.openai.com/v1")
+    model: str = setting("gpt-3.5-turbo")
+    # The environment variable that holds the key ("" = send no key); the key itself is never stored.
+    api_key_env: str = setting("OPENAI_API_KEY")
+    temperature: float = setting(0.7, ge=0.0, le=2.0)
+    top_p: float = setting(1.0, gt=0.0, le=1.0)
+    max_tokens: int = setting(1024, ge=1)
+    rpm: int = setting(3500, ge=1)
+    tpm: int = setting(90000, ge=1)
+    max_concurrency: int = setting(32, ge=1)
+    price_input_per_1k: float = setting(0.0015, ge=0.0)
+    price_output_per_1k: float = setting(0.002, ge=0.0)
+    timeout_s: float = setting(120.0, gt=0.0)
+    max_retries: int = setting(8, ge=0)
 
     @property
     def limit_key(self) -> tuple[str, str, str]:

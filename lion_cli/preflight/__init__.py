@@ -1,0 +1,76 @@
+"""`lion check`: prove a project can run before a run pays for anything.
+
+Every problem is collected (never only the first), each naming its file and key. The offline
+checks read lion.toml, lion.db (read-only), the files the settings name, the installed packages and
+the environment; nothing is written. The probe (opt-in) talks to the endpoints, and only when every
+offline check passed, so a project with any problem costs no request at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lion_cli.config import CONFIG_NAME, DB_NAME, ConfigError, Settings, load_settings, resolve_path
+from lion_cli.core.value_checks import Problem
+from lion_cli.preflight.endpoints import key_findings, limit_findings, probe_findings
+from lion_cli.preflight.student import base_model_findings, launch_findings, strategy_findings, student_notes
+from lion_cli.store.health import store_problems
+
+
+@dataclass
+class Report:
+    project_dir: Path
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    probed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        return {"project": str(self.project_dir), "ok": self.ok, "probed": self.probed,
+                "problems": [p.as_dict() for p in self.problems], "notes": self.notes}
+
+
+def project_file_findings(settings: Settings, project_dir: Path) -> list[tuple[str, str]]:
+    findings = []
+    seed = settings.project.seed_file
+    if seed and not resolve_path(project_dir, seed).is_file():
+        findings.append(("project.seed_file", f"{resolve_path(project_dir, seed)}: no such file (its seeds are "
+                                              "already in lion.db: seed_file = \"\" if the file is gone)"))
+    data_dir = settings.project.data_dir
+    if data_dir and not resolve_path(project_dir, data_dir).is_dir():
+        findings.append(("project.data_dir", f"{resolve_path(project_dir, data_dir)}: no such folder "
+                                             "(\"\" uses lion's benchmark cache)"))
+    return findings
+
+
+def offline_findings(settings: Settings, project_dir: Path) -> list[tuple[str, str]]:
+    """(dotted key, message) for everything checkable without the network, all of it."""
+    student = [("student." + key, message) for check in (base_model_findings, strategy_findings, launch_findings)
+               for key, message in check(settings.student, project_dir)]
+    return [*project_file_findings(settings, project_dir), *student, *key_findings(settings),
+            *limit_findings(settings)]
+
+
+def check_project(project_dir: Path, *, probe: bool = False) -> Report:
+    """The preflight of the project in `project_dir`; `probe` adds one look at every endpoint."""
+    report = Report(project_dir)
+    cfg = project_dir / CONFIG_NAME
+    settings: Settings | None = None
+    try:
+        settings = load_settings(cfg)
+    except ConfigError as exc:
+        report.problems += exc.problems
+    db = project_dir / DB_NAME
+    report.problems += [Problem(str(db), "", message) for message in store_problems(db)]
+    if settings is None:
+        return report
+    report.problems += [Problem(str(cfg), key, message) for key, message in offline_findings(settings, project_dir)]
+    report.notes += student_notes(settings.student)
+    if probe and report.ok:
+        report.probed = True
+        report.problems += [Problem(str(cfg), key, message) for key, message in probe_findings(settings)]
+    return report

@@ -1,0 +1,47 @@
+"""The endpoint checks that need the environment or the network: each key variable is set, each
+request fits the provider's token limit, and (with --probe) each endpoint answers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from lion_cli.config import Settings
+from lion_cli.core.api import EndpointSpec
+from lion_cli.core.types import API_ROLES
+
+Finding = tuple[str, str]
+
+
+def endpoint_specs(settings: Settings) -> dict[str, EndpointSpec]:
+    return {role.value: settings.endpoint(role) for role in API_ROLES}
+
+
+def key_findings(settings: Settings, environ: Mapping[str, str] | None = None) -> list[Finding]:
+    """One finding per unset variable, naming every role that needs it."""
+    env = os.environ if environ is None else environ
+    users: dict[str, list[str]] = {}
+    for role, spec in endpoint_specs(settings).items():
+        if spec.api_key_env and not env.get(spec.api_key_env):
+            users.setdefault(spec.api_key_env, []).append(role)
+    return [(f"{roles[0]}.api_key_env",
+             f"environment variable {name} is not set (it must hold the API key for "
+             f"{', '.join(roles)}; `export {name}=...`, or api_key_env = \"\" to send no key)")
+            for name, roles in users.items()]
+
+
+def limit_findings(settings: Settings) -> list[Finding]:
+    """A request reserves prompt + max_tokens against tpm (as providers count it): at tpm ≤ max_tokens
+    not one request fits in a minute."""
+    return [(f"{role}.max_tokens", f"{spec.max_tokens} does not fit in tpm = {spec.tpm} (every request counts "
+                                   f"its max_tokens against the tokens per minute; expected max_tokens < tpm)")
+            for role, spec in endpoint_specs(settings).items() if spec.max_tokens >= spec.tpm]
+
+
+def probe_findings(settings: Settings, environ: Mapping[str, str] | None = None) -> list[Finding]:
+    from lion_cli.llm.probe import probe_endpoints
+
+    env = os.environ if environ is None else environ
+    specs = endpoint_specs(settings)
+    keys = {role: env.get(spec.api_key_env, "") if spec.api_key_env else "" for role, spec in specs.items()}
+    return probe_endpoints(specs, keys)
