@@ -14,7 +14,9 @@ import typer
 from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_project_dir, open_project
 
 if TYPE_CHECKING:
+    from lion_cli.core.role_prompts import RolePrompts
     from lion_cli.eval.targets import EvalTarget
+    from lion_cli.eval.vicuna import Question, VicunaOutcome
     from lion_cli.student.specs import LaunchConfig, PromptFormat
 
 eval_app = typer.Typer(help="Evaluate a student on BBH, AGIEval (accuracy) or Vicuna-80 (judged).",
@@ -152,20 +154,10 @@ def run_benchmark(benchmark: str, *, directory: Path | None, model: Path | None,
 def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | None, all_its: bool,
                categories: list[str], limit: int | None, data_dir: Path | None, reference: str,
                prompt_format: str | None, batch_size: int, max_new_tokens: int | None, as_json: bool) -> None:
-    import asyncio
     from dataclasses import asdict
 
-    from lion_cli.cli.wiring import build_engine
-    from lion_cli.eval.data import DataError, load_vicuna_questions, load_vicuna_reference
     from lion_cli.eval.results import learning_curve
-    from lion_cli.eval.vicuna import (
-        evaluate_vicuna,
-        format_vicuna,
-        questions_from_rows,
-        store_vicuna,
-        teacher_references,
-    )
-    from lion_cli.llm.errors import ApiError, BudgetExceeded
+    from lion_cli.eval.vicuna import format_vicuna, store_vicuna
     from lion_cli.prompts_loader import load_role_prompts
     from lion_cli.store.evals import results as stored_results
     from lion_cli.student.launcher import JobFailed
@@ -173,20 +165,7 @@ def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | N
     project = _maybe_project(directory, required=True)
     assert project is not None
     targets = _targets(project, model, iteration, all_its)
-    if reference not in ("stored", "teacher"):
-        fail(f"--reference: expected stored or teacher, got {reference!r}")
-    try:
-        questions = questions_from_rows(load_vicuna_questions(_data_dir(project, data_dir)))
-        stored_ref = load_vicuna_reference(_data_dir(project, data_dir)) if reference == "stored" else {}
-    except DataError as exc:
-        fail(str(exc))
-    wanted = _split(categories)
-    known = sorted({q.category for q in questions})
-    if bad := [c for c in wanted if c not in known]:
-        fail(f"--tasks: unknown vicuna categories {', '.join(bad)}; known: {', '.join(known)}")
-    if limit is not None and limit < 1:
-        fail(f"--limit: expected a positive number, got {limit}")
-    questions = [q for q in questions if not wanted or q.category in wanted][:limit]
+    questions, stored_ref = _vicuna_questions(project, data_dir, categories, limit, reference)
     settings = project.settings
     prompts = load_role_prompts()
     ref_name = "gpt-3.5-turbo (stored answers)" if reference == "stored" else f"teacher {settings.teacher.model}"
@@ -200,20 +179,7 @@ def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | N
         except (JobFailed, RuntimeError) as exc:
             fail(f"{target.label}: generation failed: {exc}", code=1)
         student_answers = {q.question_id: answers[str(q.question_id)] for q in questions}
-
-        async def go(student_answers: dict[int, str] = student_answers) -> Any:
-            engine = build_engine(settings, project.store)
-            try:  # teacher answers are cached in the store: a second target does not pay for them again
-                refs = stored_ref or await teacher_references(engine, prompts, questions)
-                return await evaluate_vicuna(engine, prompts, questions, student_answers, refs,
-                                             retries=settings.loop.referee_retries, on_done=_judge_progress)
-            finally:
-                await engine.aclose()
-
-        try:
-            outcome = asyncio.run(go())
-        except (ApiError, BudgetExceeded, RuntimeError) as exc:
-            fail(f"vicuna: {exc}", code=1)
+        outcome = _judge_vicuna(project, prompts, questions, student_answers, stored_ref)
         store_vicuna(project.store, target, outcome, reference_name=ref_name, judge_model=settings.referee.model)
         out.append({"model": target.label, "iteration": target.iteration, "reference": ref_name,
                     "rows": [asdict(r) for r in outcome.ratios]})
@@ -224,6 +190,54 @@ def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | N
         print(json.dumps({"benchmark": "vicuna", "results": out}, indent=2))
     elif all_its:
         print(learning_curve(stored_results(project.store, benchmark="vicuna"), "vicuna"))
+
+
+def _vicuna_questions(project: Project, data_dir: Path | None, categories: list[str], limit: int | None,
+                      reference: str) -> tuple[list[Question], dict[int, str]]:
+    """The questions asked (by category and --limit) and, for --reference stored, the stored answers."""
+    from lion_cli.eval.data import DataError, load_vicuna_questions, load_vicuna_reference
+    from lion_cli.eval.vicuna import questions_from_rows
+
+    if reference not in ("stored", "teacher"):
+        fail(f"--reference: expected stored or teacher, got {reference!r}")
+    try:
+        questions = questions_from_rows(load_vicuna_questions(_data_dir(project, data_dir)))
+        stored_ref = load_vicuna_reference(_data_dir(project, data_dir)) if reference == "stored" else {}
+    except DataError as exc:
+        fail(str(exc))
+    wanted = _split(categories)
+    known = sorted({q.category for q in questions})
+    if bad := [c for c in wanted if c not in known]:
+        fail(f"--tasks: unknown vicuna categories {', '.join(bad)}; known: {', '.join(known)}")
+    if limit is not None and limit < 1:
+        fail(f"--limit: expected a positive number, got {limit}")
+    return [q for q in questions if not wanted or q.category in wanted][:limit], stored_ref
+
+
+def _judge_vicuna(project: Project, prompts: RolePrompts, questions: list[Question], student_answers: dict[int, str],
+                  stored_ref: dict[int, str]) -> VicunaOutcome:
+    """The reference answers (stored, or the teacher's) and both orders judged, through the API engine."""
+    import asyncio
+
+    from lion_cli.cli.wiring import build_engine
+    from lion_cli.eval.vicuna import evaluate_vicuna, teacher_references
+    from lion_cli.llm.errors import ApiError, BudgetExceeded
+
+    settings = project.settings
+
+    async def go() -> VicunaOutcome:
+        engine = build_engine(settings, project.store)
+        try:  # teacher answers are cached in the store: a second target does not pay for them again
+            refs = stored_ref or await teacher_references(engine, prompts, questions)
+            return await evaluate_vicuna(engine, prompts, questions, student_answers, refs,
+                                         retries=settings.loop.referee_retries, on_done=_judge_progress)
+        finally:
+            await engine.aclose()
+
+    try:
+        return asyncio.run(go())
+    except (ApiError, BudgetExceeded, RuntimeError) as exc:
+        fail(f"vicuna: {exc}", code=1)
 
 
 def _judge_progress(done: int, total: int) -> None:
