@@ -29,7 +29,7 @@ import httpx
 from lion_cli.core.api import EndpointSpec
 from lion_cli.llm.engine import LLMEngine
 from lion_cli.llm.protocols import MemoryCallLog
-from lion_cli.llm.server.process import running_server
+from lion_cli.server.process import running_server
 
 RAMP_S, DRAIN_S = 10.0, 3.0
 TOPICS = ["rivers", "compilers", "bread", "tides", "chess", "glaciers", "markets", "orbits", "bees", "maps"]

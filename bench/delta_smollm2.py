@@ -66,10 +66,10 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from safetensors.torch import load_file, save_file
 
+    from lion_cli.demo.smollm2 import smollm2_hf_dir
     from lion_cli.export.delta import make_delta
     from lion_cli.export.recover import recover
     from lion_cli.export.tensors import ExportError
-    from lion_cli.student.smollm2 import smollm2_hf_dir
 
     base = smollm2_hf_dir()
     work = Path(tempfile.mkdtemp(prefix="lion-delta-bench-"))

@@ -42,7 +42,7 @@ def main() -> None:
     args = ap.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from lion_cli.student.smollm2 import smollm2_hf_dir
+    from lion_cli.demo.smollm2 import smollm2_hf_dir
 
     model = smollm2_hf_dir()
     lion = str(Path(sys.executable).with_name("lion"))

@@ -1,6 +1,6 @@
 """Student generation throughput: new tokens per second, batched vs one prompt at a time.
 
-Same model (the tiny Llama of lion_cli/student/tiny.py, fp32, CPU), same prompts, same settings
+Same model (the tiny Llama of lion_cli/demo/tiny_model.py, fp32, CPU), same prompts, same settings
 (the student's defaults in lion.toml, which are the paper's: sampling at temperature 0.7, no top-p
 or top-k; 48 new tokens at most here):
   - baseline: the original Lion code's way, `model.generate(do_sample=True)` on one prompt at a time;
@@ -55,8 +55,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
+    from lion_cli.demo.tiny_model import build_tiny_model
     from lion_cli.student.scripts.batch_decode import Sampling, derive_seed, generate_batch, load_model
-    from lion_cli.student.tiny import build_tiny_model
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_tiny_model(Path(tmp) / "tiny", seed=0)

@@ -42,9 +42,9 @@ def measure_overhead(tmp: Path) -> dict[str, Any]:
     import lion_cli.student.jobs as jobs
     from lion_cli.cli.common import open_project
     from lion_cli.cli.wiring import build_context
-    from lion_cli.llm.server.process import running_server
+    from lion_cli.demo.tiny_model import build_tiny_model
     from lion_cli.pipeline.loop import run_loop
-    from lion_cli.student.tiny import build_tiny_model
+    from lion_cli.server.process import running_server
 
     spans: list[tuple[float, float]] = []
 

@@ -79,8 +79,8 @@ def main() -> int:
 
     from transformers import AutoTokenizer
 
+    from lion_cli.demo.tiny_model import build_tiny_model
     from lion_cli.student.scripts.sft_data import SFTCollator, pack_examples, padding_share, tokenize_example
-    from lion_cli.student.tiny import build_tiny_model
 
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:

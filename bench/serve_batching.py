@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from lion_cli.llm.server.process import running_server
+from lion_cli.server.process import running_server
 
 TARGET = 3.0
 QUESTIONS = ["Give one tip for better sleep.", "What is the capital of France?", "Name a colour of the sky.",
@@ -80,11 +80,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.model == "smollm2":
-            from lion_cli.student.smollm2 import smollm2_hf_dir
+            from lion_cli.demo.smollm2 import smollm2_hf_dir
 
             model = str(smollm2_hf_dir())
         elif args.model == "tiny":
-            from lion_cli.student.tiny import build_tiny_model
+            from lion_cli.demo.tiny_model import build_tiny_model
 
             model = str(build_tiny_model(Path(tmp) / "tiny"))
         else:

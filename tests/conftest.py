@@ -12,7 +12,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Llama + BPE tokenizer (HF folder, safetensors), built once per test session.
 
     Treat it as read-only: copy it first if a test must modify it."""
-    from lion_cli.student.tiny import build_tiny_model
+    from lion_cli.demo.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model"), seed=0)
 
@@ -42,6 +42,6 @@ def smollm2_dir() -> Path:
     """The HF folder of SmolLM2-135M-Instruct in the user's cache (first use converts the GGUF, ~30 s).
 
     Fails (does not skip) when the wheel is missing: `make venv` installs it. Read-only."""
-    from lion_cli.student.smollm2 import smollm2_hf_dir
+    from lion_cli.demo.smollm2 import smollm2_hf_dir
 
     return smollm2_hf_dir()

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 
 from lion_cli.core.api import EndpointSpec
-from lion_cli.llm.server.app import build_server
-from lion_cli.llm.server.faults import FaultConfig, LimitConfig
-from lion_cli.llm.server.runner import server_in_thread
-from lion_cli.llm.server.scripted import ScriptedBackend
+from lion_cli.server.app import build_server
+from lion_cli.server.faults import FaultConfig, LimitConfig
+from lion_cli.server.runner import server_in_thread
+from lion_cli.server.scripted import ScriptedBackend
 
 TEACHER_PROMPT = "### Instruction:\n{}\n\n### Response:"
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from lion_cli.llm.server.app import build_server
-from lion_cli.llm.server.runner import server_in_thread
-from lion_cli.llm.server.scripted import ScriptedBackend
+from lion_cli.server.app import build_server
+from lion_cli.server.runner import server_in_thread
+from lion_cli.server.scripted import ScriptedBackend
 from lion_cli.store.db import open_store
 from lion_cli.store.evals import results, samples
 

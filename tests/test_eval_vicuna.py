@@ -16,9 +16,9 @@ from lion_cli.eval.data import load_vicuna_questions, load_vicuna_reference
 from lion_cli.eval.targets import EvalTarget
 from lion_cli.eval.vicuna import Question, evaluate_vicuna, format_vicuna, questions_from_rows, store_vicuna
 from lion_cli.llm.engine import LLMEngine
-from lion_cli.llm.server.app import build_server
-from lion_cli.llm.server.runner import server_in_thread
 from lion_cli.prompts_loader import load_role_prompts
+from lion_cli.server.app import build_server
+from lion_cli.server.runner import server_in_thread
 from lion_cli.store.db import open_store
 from lion_cli.store.evals import results, samples
 
@@ -142,7 +142,7 @@ def test_the_80_questions_and_stored_reference() -> None:
 
 def test_teacher_as_reference_through_the_engine() -> None:
     from lion_cli.eval.vicuna import teacher_references
-    from lion_cli.llm.server.scripted import ScriptedBackend, scripted_teacher_answer
+    from lion_cli.server.scripted import ScriptedBackend, scripted_teacher_answer
 
     async def go() -> dict[int, str]:
         with server_in_thread(build_server(ScriptedBackend(bad_reply_rate=0.0))) as url:

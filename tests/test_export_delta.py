@@ -96,7 +96,7 @@ def test_half_precision_within_stated_tolerance(tiny_model_dir: Path, tuned_tiny
 
 
 def test_wrong_base_is_refused_naming_the_tensor(tmp_path: Path, tuned_tiny: Path, tiny_model_dir: Path) -> None:
-    from lion_cli.student.tiny import build_tiny_model
+    from lion_cli.demo.tiny_model import build_tiny_model
 
     make_delta(tuned_tiny, tiny_model_dir, tmp_path / "delta", "fp32")
     other = build_tiny_model(tmp_path / "other", seed=1)

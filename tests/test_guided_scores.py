@@ -9,7 +9,7 @@ from typing import Any
 
 from lion_cli.core.referee import Scores, parse_scores
 from lion_cli.prompts_loader import load_role_prompts
-from lion_cli.student.guided_scores import GuidedScores, score_lines, wants_score_lines
+from lion_cli.server.guided_scores import GuidedScores, score_lines, wants_score_lines
 
 
 def _prompt_ids(tok: Any, messages: list[dict[str, str]]) -> list[int]:
@@ -27,7 +27,7 @@ def test_only_the_referee_prompt_asks_for_score_lines() -> None:
 def test_score_lines_parse_and_follow_the_digit_distribution(tiny_model_dir: Path) -> None:
     import torch
 
-    from lion_cli.student.guided_scores import digit_token_ids
+    from lion_cli.server.guided_scores import digit_token_ids
     from lion_cli.student.scripts.batch_decode import load_model
 
     model, tok = load_model(str(tiny_model_dir))

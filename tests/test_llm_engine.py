@@ -10,7 +10,7 @@ import pytest
 
 from lion_cli.llm.engine import ApiError, BudgetExceeded, LLMEngine, MissingApiKey
 from lion_cli.llm.protocols import MemoryCache, MemoryCallLog
-from lion_cli.llm.server.scripted import scripted_teacher_answer
+from lion_cli.server.scripted import scripted_teacher_answer
 from tests.llm_support import loopback, spec, stats, teacher_messages
 
 
@@ -253,8 +253,8 @@ async def test_shipped_prompts_get_answers_the_pipeline_can_read() -> None:
     from lion_cli.core.candidates import clean_generator_reply, reject_reason
     from lion_cli.core.prompts import GENERATOR_MARKERS, render
     from lion_cli.core.referee import Scores, parse_scores
-    from lion_cli.llm.server.scripted import ScriptedBackend
     from lion_cli.prompts_loader import load_role_templates
+    from lion_cli.server.scripted import ScriptedBackend
 
     t = load_role_templates()
     backend = ScriptedBackend(teacher_score=8.0, student_min=3.0, student_max=5.0, bad_reply_rate=0.0)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lion_cli.llm.server.scripted import ScriptedBackend, scripted_teacher_answer
+from lion_cli.server.scripted import ScriptedBackend, scripted_teacher_answer
 from tests.llm_support import TEACHER_PROMPT, loopback, stats
 
 CLIENT = httpx.Client(timeout=10)  # one client: building one per request costs ~0.1 s (TLS context)
@@ -178,7 +178,7 @@ def test_duplicates_and_auth() -> None:
 
 
 def test_lion_serve_subprocess_and_bad_flags() -> None:
-    from lion_cli.llm.server.process import running_server
+    from lion_cli.server.process import running_server
 
     with running_server(backend="scripted", latency=(0.0, 0.01), rpm=100, api_key="sk-sub-0001") as url:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1", url)

@@ -10,9 +10,9 @@ import pytest
 from lion_cli.core.api import EndpointSpec, cost, estimate_prompt_tokens, request_key
 from lion_cli.llm.limiter import EndpointLimiter, TokenBucket, parse_duration
 from lion_cli.llm.retry_after import backoff_seconds, retry_after_seconds
-from lion_cli.llm.server.faults import FaultConfig, choose_fault, choose_latency
-from lion_cli.llm.server.window import SlidingWindow, fmt_duration
 from lion_cli.llm.wire import parse_completion
+from lion_cli.server.faults import FaultConfig, choose_fault, choose_latency
+from lion_cli.server.window import SlidingWindow, fmt_duration
 
 MSGS = [{"role": "user", "content": "Hello there"}]
 SAMPLING = {"temperature": 0.7, "top_p": 1.0, "max_tokens": 10}

@@ -23,7 +23,7 @@ CONCURRENCY = 8  # demo_overrides sets every role's max_concurrency to 8
 
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> dict[str, Any]:
-    from lion_cli.llm.server.process import running_server
+    from lion_cli.server.process import running_server
 
     root = tmp_path_factory.mktemp("baseline")
     with running_server(backend="scripted", latency=(0.0, 0.02)) as url:
@@ -79,7 +79,7 @@ KILL_POINTS = [
 
 
 def test_kill_in_every_stage_then_resume(baseline: dict[str, Any], tmp_path: Path, tiny_model_dir: Path) -> None:
-    from lion_cli.llm.server.process import running_server
+    from lion_cli.server.process import running_server
 
     with running_server(backend="scripted", latency=(0.02, 0.08)) as url:
         project = make_project(tmp_path, url, tiny_model_dir)
@@ -100,7 +100,7 @@ def test_kill_in_every_stage_then_resume(baseline: dict[str, Any], tmp_path: Pat
 
 
 def test_faults_do_not_change_the_result(baseline: dict[str, Any], tmp_path: Path, tiny_model_dir: Path) -> None:
-    from lion_cli.llm.server.process import running_server
+    from lion_cli.server.process import running_server
 
     faults = {"rate_429": 0.05, "rate_500": 0.04, "rate_503": 0.03, "rate_drop": 0.03, "rate_malformed": 0.03,
               "rate_timeout": 0.02, "rate_empty_choices": 0.02, "fault_seed": 7}
@@ -116,7 +116,7 @@ def test_faults_do_not_change_the_result(baseline: dict[str, Any], tmp_path: Pat
 
 def test_second_run_is_refused_while_one_is_live(baseline: dict[str, Any], tmp_path: Path,
                                                  tiny_model_dir: Path) -> None:
-    from lion_cli.llm.server.process import running_server
+    from lion_cli.server.process import running_server
 
     with running_server(backend="scripted", latency=(0.2, 0.3)) as url:
         project = make_project(tmp_path, url, tiny_model_dir, iterations=1)

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from lion_cli.llm.server.app import build_server
-from lion_cli.llm.server.process import running_server
-from lion_cli.llm.server.runner import server_in_thread
-from lion_cli.student.serve_backend import HFBackend
+from lion_cli.server.app import build_server
+from lion_cli.server.model_backend import HFBackend
+from lion_cli.server.process import running_server
+from lion_cli.server.runner import server_in_thread
 
 
 async def _post_all(url: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from lion_cli.student.tiny import CORPUS_PATH, build_tiny_model
+from lion_cli.demo.tiny_model import CORPUS_PATH, build_tiny_model
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -53,7 +53,7 @@ def test_smollm2_cache_reuses_a_finished_conversion_and_clears_abandoned_ones(tm
     import os
     import time
 
-    from lion_cli.student import smollm2
+    from lion_cli.demo import smollm2
 
     assert smollm2.find_smollm2_gguf() is not None  # the wheel `make venv` installs
     done = tmp_path / smollm2.MODEL_NAME

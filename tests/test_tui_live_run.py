@@ -52,7 +52,7 @@ def _shown_numbers(snap: Snapshot) -> dict[str, object]:
 
 
 async def test_dashboard_follows_a_scripted_run(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from lion_cli.llm.server.process import running_server
+    from lion_cli.server.process import running_server
 
     log = tmp_path / "run.log"
     with running_server(backend="scripted", latency=(0.0, 0.02)) as url:

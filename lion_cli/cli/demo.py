@@ -57,9 +57,9 @@ def run_demo(directory: Path, scripted: bool, force: bool) -> int:
     from lion_cli.cli.common import open_project
     from lion_cli.cli.init import init_project
     from lion_cli.cli.run import run_project
-    from lion_cli.llm.server.process import running_server
-    from lion_cli.student.smollm2 import find_smollm2_gguf
-    from lion_cli.student.tiny import build_tiny_model
+    from lion_cli.demo.smollm2 import find_smollm2_gguf
+    from lion_cli.demo.tiny_model import build_tiny_model
+    from lion_cli.server.process import running_server
 
     t0 = time.monotonic()
     directory = directory.resolve()

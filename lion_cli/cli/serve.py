@@ -17,32 +17,75 @@ import typer
 from lion_cli.cli.common import fail
 
 
-def _model_backend(model: Path | None, smollm2: bool, max_batch: int = 16, batch_window_ms: float = 20.0,
-                   guided_scores: bool = False) -> Any:
-    """The model-backed backend lives with the student (it needs torch); wired here, the only place
-    allowed to join llm and student."""
-    try:
-        from lion_cli.student.serve_backend import HFBackend  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        fail("--model/--smollm2 are not available yet (lion_cli.student.serve_backend is missing); use --scripted")
-    if smollm2:
-        try:
-            from lion_cli.student.smollm2 import smollm2_hf_dir  # type: ignore[import-not-found, unused-ignore]
-        except ImportError:
-            fail("--smollm2 is not available yet (lion_cli.student.smollm2 is missing)")
-        model = smollm2_hf_dir()
-    assert model is not None
-    if not Path(model).exists():
-        fail(f"--model {model}: no such model folder")
-    try:
-        backend = HFBackend(str(model), max_batch=max_batch, batch_window_ms=batch_window_ms)
-        if guided_scores:
-            from lion_cli.student.guided_scores import GuidedScores
+def _model_backend(model: Path | None, smollm2: bool, max_batch: int, batch_window_ms: float,
+                   guided_scores: bool) -> Any:
+    """A local HF model behind the server (torch is imported when the backend loads the model)."""
+    from lion_cli.server.model_backend import HFBackend
 
-            return GuidedScores(backend)
-        return backend
-    except (OSError, ValueError) as exc:
-        fail(f"--model {model}: cannot serve it: {exc}")
+    if max_batch < 1 or batch_window_ms < 0:
+        fail("--max-batch must be ≥ 1 and --batch-window-ms ≥ 0")
+    # The URL must be the first stdout line (scripts read it): what loading prints goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        if smollm2:
+            from lion_cli.demo.smollm2 import smollm2_hf_dir
+
+            model = smollm2_hf_dir()
+        assert model is not None
+        if not Path(model).exists():
+            fail(f"--model {model}: no such model folder")
+        try:
+            backend: Any = HFBackend(str(model), max_batch=max_batch, batch_window_ms=batch_window_ms)
+            if guided_scores:
+                from lion_cli.server.guided_scores import GuidedScores
+
+                backend = GuidedScores(backend)
+        except (OSError, ValueError) as exc:
+            fail(f"--model {model}: cannot serve it: {exc}")
+    return backend
+
+
+def _scripted_backend(teacher_score: float, student_min: float, student_max: float, position_bias: float,
+                      bad_reply_rate: float) -> Any:
+    from lion_cli.server.scripted import ScriptedBackend
+
+    if not student_min <= student_max:
+        fail(f"--student-min {student_min} must not exceed --student-max {student_max}")
+    return ScriptedBackend(teacher_score, student_min, student_max, position_bias, bad_reply_rate)
+
+
+def _fault_config(*values: Any) -> Any:
+    """FaultConfig from the --latency-*, --rate-* and fault options, given in its field order."""
+    from lion_cli.server.faults import FaultConfig
+
+    try:
+        return FaultConfig(*values)
+    except ValueError as exc:
+        fail(f"fault options (--latency-*/--rate-*): {exc}")
+
+
+def _limit_config(rpm: int, tpm: int, window_s: float, api_key: str, api_key_env: str) -> Any:
+    from lion_cli.server.faults import LimitConfig
+
+    if api_key_env:
+        api_key = os.environ.get(api_key_env, "")
+        if not api_key:
+            fail(f"--api-key-env {api_key_env}: that environment variable is not set")
+    if rpm < 0 or tpm < 0 or window_s <= 0:
+        fail("--rpm and --tpm must be ≥ 0 and --window-s > 0")
+    return LimitConfig(rpm=rpm, tpm=tpm, window_s=window_s, api_key=api_key)
+
+
+def _serve(backend: Any, faults: Any, limits: Any, host: str, port: int, model_name: str | None) -> None:
+    import asyncio
+
+    from lion_cli.server.app import build_server
+    from lion_cli.server.runner import serve_until_stopped
+
+    server = build_server(backend, faults, limits, host, port, model_name)
+    try:
+        asyncio.run(serve_until_stopped(server))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def register(app: typer.Typer) -> None:
@@ -86,41 +129,14 @@ def register(app: typer.Typer) -> None:
         bad_reply_rate: float = typer.Option(0.05, help="Scripted referee: share of replies with no scores."),
     ) -> None:
         """Run a local OpenAI-compatible server; prints its base URL (…/v1) on stdout."""
-        import asyncio
-
-        from lion_cli.llm.server.app import build_server
-        from lion_cli.llm.server.faults import FaultConfig, LimitConfig
-        from lion_cli.llm.server.runner import serve_until_stopped
-        from lion_cli.llm.server.scripted import ScriptedBackend
-
         if sum((scripted, model is not None, smollm2)) > 1:
             fail("choose one of --scripted, --model PATH, --smollm2")
-        if api_key_env:
-            api_key = os.environ.get(api_key_env, "")
-            if not api_key:
-                fail(f"--api-key-env {api_key_env}: that environment variable is not set")
-        try:
-            faults = FaultConfig(latency_min, latency_max, rate_429, rate_500, rate_503, rate_timeout, rate_drop,
-                                 rate_malformed, rate_empty_choices, rate_length, fault_seed, retry_after_s,
-                                 timeout_hold_s, first_attempt_only)
-        except ValueError as exc:
-            fail(f"fault options (--latency-*/--rate-*): {exc}")
-        if rpm < 0 or tpm < 0 or window_s <= 0:
-            fail("--rpm and --tpm must be ≥ 0 and --window-s > 0")
-        if not student_min <= student_max:
-            fail(f"--student-min {student_min} must not exceed --student-max {student_max}")
-        limits = LimitConfig(rpm=rpm, tpm=tpm, window_s=window_s, api_key=api_key)
-        backend: Any
+        faults = _fault_config(latency_min, latency_max, rate_429, rate_500, rate_503, rate_timeout, rate_drop,
+                               rate_malformed, rate_empty_choices, rate_length, fault_seed, retry_after_s,
+                               timeout_hold_s, first_attempt_only)
+        limits = _limit_config(rpm, tpm, window_s, api_key, api_key_env)
         if model is not None or smollm2:
-            if max_batch < 1 or batch_window_ms < 0:
-                fail("--max-batch must be ≥ 1 and --batch-window-ms ≥ 0")
-            # The URL must be the first stdout line (scripts read it): what loading prints goes to stderr.
-            with contextlib.redirect_stdout(sys.stderr):
-                backend = _model_backend(model, smollm2, max_batch, batch_window_ms, guided_scores)
+            backend = _model_backend(model, smollm2, max_batch, batch_window_ms, guided_scores)
         else:
-            backend = ScriptedBackend(teacher_score, student_min, student_max, position_bias, bad_reply_rate)
-        server = build_server(backend, faults, limits, host, port, model_name)
-        try:
-            asyncio.run(serve_until_stopped(server))
-        except OSError as exc:
-            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+            backend = _scripted_backend(teacher_score, student_min, student_max, position_bias, bad_reply_rate)
+        _serve(backend, faults, limits, host, port, model_name)

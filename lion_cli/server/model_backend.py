@@ -1,8 +1,8 @@
 """A local HF causal LM behind the OpenAI-compatible server (`lion serve --model PATH`).
 
-Implements the server's Backend protocol (lion_cli.llm.server.app.Backend, matched structurally, so
-this adapter does not import its sibling `llm`): `await complete(request, role)` returns
-(text, finish_reason, prompt_tokens, completion_tokens).
+Implements the server's Backend protocol (app.Backend): `await complete(request, role)` returns
+(text, finish_reason, prompt_tokens, completion_tokens). A prompt becomes token ids the way the
+student's own scripts do it (scripts/prompt.py, the "chat_raw" layout: the model's chat template).
 
 Throughput comes from batching: requests arriving within `batch_window_ms` of the first one (up to
 `max_batch`) are decoded together in ONE forward pass per step. Each request keeps its own settings

@@ -2,7 +2,7 @@
 
 `build_server(backend, faults, limits, host, port)` is the hook: any object with
 `async complete(request, role) -> (text, finish_reason, prompt_tokens, completion_tokens)` serves
-(the scripted backend here; the model-backed one lives in lion_cli.student.serve_backend).
+(scripted.py's ScriptedBackend, or model_backend.py's HFBackend for a local model).
 `request` is the JSON body plus `x_lion_sample` (int, from the X-Lion-Sample header).
 """
 
@@ -17,9 +17,9 @@ import uuid
 from collections import Counter
 from typing import Any, Protocol
 
-from lion_cli.llm.server.faults import FaultConfig, LimitConfig, choose_fault, choose_latency
-from lion_cli.llm.server.http import Drop, HttpServer, Request, Response
-from lion_cli.llm.server.window import SlidingWindow, fmt_duration
+from lion_cli.server.faults import FaultConfig, LimitConfig, choose_fault, choose_latency
+from lion_cli.server.http import Drop, HttpServer, Request, Response
+from lion_cli.server.window import SlidingWindow, fmt_duration
 
 
 class Backend(Protocol):

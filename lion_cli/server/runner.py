@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lion_cli.llm.server.app import OpenAIServer
+from lion_cli.server.app import OpenAIServer
 
 
 async def serve_until_stopped(server: OpenAIServer) -> None:

@@ -6,8 +6,8 @@ by `AutoTokenizer` / `AutoModelForCausalLM`. This module trains a byte-level BPE
 English corpus shipped with the package and initialises a 2-layer Llama with random weights. The
 result is deterministic for a given seed, about 0.8M parameters, and builds in well under 3 s.
 
-torch / transformers / tokenizers are imported inside the functions (the student layer is imported
-by the CLI, whose start-up must stay fast).
+torch / transformers / tokenizers are imported inside the functions (the CLI imports this module,
+and its start-up must stay fast).
 """
 
 from __future__ import annotations
