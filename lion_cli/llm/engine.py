@@ -28,6 +28,8 @@ from lion_cli.core.api import (
     estimate_prompt_tokens,
     request_key,
 )
+from lion_cli.core.redact import redact, redact_secrets
+from lion_cli.core.value_checks import looks_like_key, shown_url
 from lion_cli.llm.errors import ApiError, BudgetExceeded, MissingApiKey, RetryableError
 from lion_cli.llm.limiter import EndpointLimiter
 from lion_cli.llm.protocols import CallLog, MemoryCallLog, RequestCache, SpendMeter
@@ -167,10 +169,15 @@ class LLMEngine:
     def _api_key(spec: EndpointSpec, role: str) -> str:
         if not spec.api_key_env:
             return ""
+        if looks_like_key(spec.api_key_env):  # a pasted key: never repeat it, not even in this error
+            raise MissingApiKey(f"{role}.api_key_env must name an environment variable (it looks like a key "
+                                f"itself): write api_key_env = \"OPENAI_API_KEY\" and export the key in that "
+                                f"variable", role=role)
         value = os.environ.get(spec.api_key_env)
         if not value:
             raise MissingApiKey(f"{role}: environment variable {spec.api_key_env} is not set (it must hold the "
-                                f"API key for {spec.base_url}; set api_key_env = \"\" to send no key)", role=role)
+                                f"API key for {shown_url(spec.base_url)}; set api_key_env = \"\" to send no key)",
+                                role=role)
         return value
 
     async def _send(self, role: str, spec: EndpointSpec, messages: Messages, sampling: dict[str, Any],
@@ -180,29 +187,37 @@ class LLMEngine:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         seen = _Attempts()
+        secrets = (api_key,) if api_key else ()
         limiter = self.limiters[spec.limit_key]
         retrying = AsyncRetrying(stop=stop_after_attempt(spec.max_retries + 1), wait=self._wait,
                                  retry=retry_if_exception_type(RetryableError), reraise=True,
-                                 before_sleep=lambda st: self._log_retry(role, st))
+                                 before_sleep=lambda st: self._log_retry(role, st, secrets))
+        failure: str | None = None
         try:
             async for attempt in retrying:
                 with attempt:
                     seen.n += 1
-                    result, body = await self._attempt(spec, limiter, payload, headers, messages, seen)
+                    result, body = await self._attempt(spec, limiter, payload, headers, messages, seen, secrets)
         except (RetryableError, ApiError) as exc:
-            message = _scrub(str(exc), api_key)
+            # Messages are redacted where they are made; once more here, whatever made this one.
+            failure = redact(str(exc), secrets)
             if isinstance(exc, RetryableError):
-                message = f"gave up after {seen.n} attempts: {message}"
-            self._record(role, spec, key, t0, seen, None, cached=False, error=message)
-            raise ApiError(f"{role} ({spec.model} at {spec.base_url}): {message}", status=seen.status, role=role,
-                           retries=seen.n - 1) from None
+                failure = f"gave up after {seen.n} attempts: {failure}"
+        if failure is not None:  # raised outside the handler: no chained original travels with it
+            self._record(role, spec, key, t0, seen, None, cached=False, error=failure)
+            where = redact(f"{role} ({spec.model} at {shown_url(spec.base_url)})", secrets)
+            raise ApiError(f"{where}: {failure}", status=seen.status, role=role, retries=seen.n - 1)
+        if secrets:  # a server that echoes the key inside an answer: it is stored nowhere either
+            body = redact_secrets(body, secrets)
+            result = replace(result, text=redact_secrets(result.text, secrets))
         result = replace(result, cache_key=key, cost_usd=cost(spec, result.prompt_tokens, result.completion_tokens))
         self.cache.put(key, role, result, body)
         self._record(role, spec, key, t0, seen, result.finish_reason, cached=False, result=result)
         return result
 
     async def _attempt(self, spec: EndpointSpec, limiter: EndpointLimiter, payload: dict[str, Any],
-                       headers: dict[str, str], messages: Messages, seen: _Attempts) -> tuple[ChatResult, str]:
+                       headers: dict[str, str], messages: Messages, seen: _Attempts,
+                       secrets: tuple[str, ...]) -> tuple[ChatResult, str]:
         prompt_est = estimate_prompt_tokens(messages)
         reserved = prompt_est + int(payload["max_tokens"])
         url = spec.base_url.rstrip("/") + "/chat/completions"
@@ -232,14 +247,14 @@ class LLMEngine:
             wait = retry_after_seconds(resp.headers)
             limiter.pause(wait if wait is not None else backoff_seconds(seen.n, self.backoff_base_s,
                                                                         self.backoff_max_s))
-            raise RetryableError(f"HTTP 429 rate limited: {server_message(resp)}", status=429, retry_after=wait,
-                                 rate_limited=True)
+            raise RetryableError(f"HTTP 429 rate limited: {server_message(resp, secrets)}", status=429,
+                                 retry_after=wait, rate_limited=True)
         if resp.status_code in (408, 409) or resp.status_code >= 500:
             limiter.settle(reserved, prompt_est)
-            raise RetryableError(f"HTTP {resp.status_code}: {server_message(resp)}", status=resp.status_code)
+            raise RetryableError(f"HTTP {resp.status_code}: {server_message(resp, secrets)}", status=resp.status_code)
         if resp.status_code >= 400:
             limiter.settle(reserved, 0)
-            raise ApiError(f"HTTP {resp.status_code}: {server_message(resp)}", status=resp.status_code)
+            raise ApiError(f"HTTP {resp.status_code}: {server_message(resp, secrets)}", status=resp.status_code)
         result = parse_completion(resp.text, spec.model, prompt_est)
         if result is None:
             limiter.settle(reserved, prompt_est)
@@ -255,10 +270,11 @@ class LLMEngine:
         return backoff_seconds(state.attempt_number, self.backoff_base_s, self.backoff_max_s)
 
     @staticmethod
-    def _log_retry(role: str, state: RetryCallState) -> None:
+    def _log_retry(role: str, state: RetryCallState, secrets: tuple[str, ...]) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.info("%s: attempt %d failed (%s); retrying in %.2fs", role, state.attempt_number, exc, wait)
+        log.info("%s: attempt %d failed (%s); retrying in %.2fs", role, state.attempt_number,
+                 redact(str(exc), secrets), wait)
 
     def _record(self, role: str, spec: EndpointSpec, key: str, t0: float, seen: _Attempts,
                 finish_reason: str | None, *, cached: bool, result: ChatResult | None = None,
@@ -266,15 +282,10 @@ class LLMEngine:
         if result is not None and not cached:
             self.spent_here += result.cost_usd
         self.call_log.record(CallRecord(
-            ts=time.time(), role=role, model=spec.model, base_url=spec.base_url, cache_key=key,
+            ts=time.time(), role=role, model=spec.model, base_url=shown_url(spec.base_url), cache_key=key,
             status=None if cached else seen.status, ok=error is None, cached=cached,
             latency_s=time.monotonic() - t0,
             prompt_tokens=result.prompt_tokens if result else 0,
             completion_tokens=result.completion_tokens if result else 0,
             cost_usd=result.cost_usd if result else 0.0, retries=max(0, seen.n - 1),
             rate_limited=seen.rate_limited, finish_reason=finish_reason, error=error))
-
-
-def _scrub(text: str, secret: str) -> str:
-    """A server could echo the key back in an error body; it must not travel further."""
-    return text.replace(secret, "[redacted]") if secret else text

@@ -1,5 +1,7 @@
-"""Errors the engine raises. Messages never contain an API key: they are built from the status,
-the server's error text (scrubbed) and the variable's name, never from request headers."""
+"""Errors the engine raises. Messages never contain an API key: they are built from the status, the
+server's error text (redacted with lion_cli.core.redact before it is shortened, so no cut leaves part
+of an echoed key behind), the URL without credentials and the variable's name (not even that when it
+looks like a key pasted in its place), never from request headers."""
 
 from __future__ import annotations
 

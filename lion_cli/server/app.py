@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from typing import Any, Protocol
 
-from lion_cli.server.faults import FaultConfig, LimitConfig, choose_fault, choose_latency
+from lion_cli.server.faults import FaultConfig, LimitConfig, choose_fault, choose_latency, echo_body
 from lion_cli.server.http import Drop, HttpServer, Request, Response
 from lion_cli.server.window import SlidingWindow, fmt_duration
 
@@ -178,7 +178,11 @@ class OpenAIServer:
             self.rpm.add(1, now)
         if fault is not None:
             self.stats.faults[fault] += 1
-        resp = await self._respond(body, role, sample, key, occurrence, fault, now)
+        if fault == "echo":  # needs the request's headers, which _respond does not see
+            content_type, text = echo_body(self.faults, req.headers.get("authorization", ""))
+            resp: Response | Drop = Response(self.faults.echo_status, text.encode("utf-8"), {}, content_type)
+        else:
+            resp = await self._respond(body, role, sample, key, occurrence, fault, now)
         self.stats.log.append((now - self.stats.t0, role or "", key, resp.status if isinstance(resp, Response) else 0))
         return resp
 

@@ -9,11 +9,13 @@ again (it can succeed).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from dataclasses import dataclass, fields
 
 # Checked in this order; the rates are shares of all requests and must sum to at most 1.
-FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "timeout", "drop", "malformed", "empty_choices", "length")
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "timeout", "drop", "malformed", "empty_choices", "length",
+                                "echo")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,13 @@ class FaultConfig:
     retry_after_s: float = 1.0      # Retry-After sent with injected 429s
     timeout_hold_s: float = 600.0
     first_attempt_only: bool = False  # faults hit only a request's first arrival (retry tests)
+    # A careless server that repeats the request's Authorization header in what it sends back (the
+    # secret-scan tests): with status echo_status (200: inside the answer), after echo_pad characters
+    # of filler (to put the key across a cut edge), in a JSON error body or as plain text.
+    rate_echo: float = 0.0
+    echo_status: int = 401
+    echo_pad: int = 0
+    echo_json: bool = True
 
     def __post_init__(self) -> None:
         total = sum(self.rate(k) for k in FAULT_KINDS)
@@ -77,3 +86,19 @@ def choose_latency(cfg: FaultConfig, request_hash: str, occurrence: int) -> floa
     if cfg.latency_max <= 0:
         return 0.0
     return _rng(cfg.fault_seed, request_hash, occurrence, "latency").uniform(cfg.latency_min, cfg.latency_max)
+
+
+def echo_body(cfg: FaultConfig, authorization: str) -> tuple[str, str]:
+    """(content type, body) of an echo fault: the header value after `echo_pad` filler characters
+    (no spaces, so a client that squeezes white space keeps the offset), then more text."""
+    filler = ("invalid-credentials-" * (cfg.echo_pad // 20 + 1))[:cfg.echo_pad]
+    message = f"{filler}{authorization or '(no Authorization header)'} was rejected; check the key and retry."
+    if cfg.echo_status == 200:
+        return "application/json", json.dumps({
+            "id": "chatcmpl-echo", "object": "chat.completion", "created": 0, "model": "echo",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": message}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+    if not cfg.echo_json:
+        return "text/plain; charset=utf-8", message
+    return "application/json", json.dumps({"error": {"message": message, "type": "invalid_request_error",
+                                                     "received_headers": {"authorization": authorization}}})
