@@ -23,7 +23,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.loop_helpers import make_project  # noqa: E402
 
 
 def _union(intervals: list[tuple[float, float]]) -> float:
@@ -41,6 +40,7 @@ def _union(intervals: list[tuple[float, float]]) -> float:
 def measure_overhead(tmp: Path) -> dict[str, Any]:
     import lion_cli.student.jobs as jobs
     from lion_cli.cli.common import open_project
+    from lion_cli.cli.demo import scripted_project
     from lion_cli.cli.wiring import build_context
     from lion_cli.demo.tiny_model import build_tiny_model
     from lion_cli.pipeline.loop import run_loop
@@ -61,7 +61,7 @@ def measure_overhead(tmp: Path) -> dict[str, Any]:
     jobs.generate = timed(jobs.generate)  # type: ignore[assignment]
     student = build_tiny_model(tmp / "student")
     with running_server(backend="scripted", latency=(0.1, 0.4)) as url:
-        project_dir = make_project(tmp, url, student, iterations=1, new=24, seeds=50)
+        project_dir = scripted_project(tmp, url, student, iterations=1, new=24, seeds=50)
         project = open_project(project_dir)
         ctx = build_context(project.dir, project.settings, project.store)
         chat = ctx.engine.chat

@@ -12,22 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lion_cli.cli.demo import demo_overrides
-from lion_cli.cli.init import init_project
+from lion_cli.cli.demo import scripted_project as make_project
 
-SEEDS = Path(__file__).resolve().parent.parent / "lion_cli" / "data" / "demo_seeds.jsonl"
-
-
-def make_project(root: Path, url: str, student: Path, *, iterations: int = 2, new: int = 8,
-                 seeds: int = 24, extra: list[str] | None = None) -> Path:
-    seed_file = root / "seeds.jsonl"
-    seed_file.write_text("".join(SEEDS.read_text().splitlines(keepends=True)[:seeds]))
-    sets = demo_overrides(url, "scripted", student, real_model=False)
-    sets += [f"loop.iterations={iterations}", f"loop.new_per_iteration={new}",
-             "student.generation.max_new_tokens=24", "student.epochs=1.0", *(extra or [])]
-    project = root / "proj"
-    init_project(project, seed_file, name="e2e", overrides=sets)
-    return project
+__all__ = ["lion", "make_project", "server_stats", "snapshot", "start_lion", "wait_for"]
 
 
 def lion(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

