@@ -111,7 +111,7 @@ def _endpoint_default(role: Role) -> Any:
     return Field(default_factory=lambda: EndpointSpec(**ROLE_DEFAULTS[role]))
 
 
-# The [student] defaults are the job specs' own (lion_cli/student/specs.py), so a default is written once.
+# The [student] defaults are the job specs' own (lion_cli/student/specs/), so a default is written once.
 class LoraSettings(_Strict):
     enabled: bool = LoraSpec.enabled
     r: int = Field(LoraSpec.r, ge=1)

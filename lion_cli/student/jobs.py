@@ -1,6 +1,6 @@
 """What the pipeline, eval and the CLI call to run the student: train(), generate(), score_options().
 
-Each writes its job's spec (specs.py) beside the job's output, runs the matching entry script under
+Each writes its job's spec (student/specs/) beside the job's output, runs the matching entry script under
 the chosen launcher as a subprocess (launcher.run_job), and reads what the script wrote. torch is
 never imported here, so a crash or an OOM in a job cannot take lion down with it, and importing this
 module costs nothing.

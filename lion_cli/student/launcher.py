@@ -3,7 +3,7 @@ environment, and a runner that owns the job's process group (log, metrics tail, 
 
 The launchers are started as `python -m <their module>` with the running interpreter, so a job uses
 the same environment as lion whatever is on PATH. Single-node runs get a free master port each, so
-two jobs on one machine never collide. What a job is asked to do is its spec (specs.py); jobs.py
+two jobs on one machine never collide. What a job is asked to do is its spec (specs/); jobs.py
 writes the spec, runs the job here and reads its results.
 """
 

@@ -1,5 +1,5 @@
 """Generation entry script: `python -m lion_cli.student.scripts.generate --spec gen.json` (plain or
-torchrun). The spec is a GenSpec (lion_cli/student/specs.py: keys, defaults, input and output rows).
+torchrun). The spec is a GenSpec (lion_cli/student/specs/generate.py: keys, defaults, input and output rows).
 
 Reproducibility: a row's text depends only on (model, prompt, settings, seed), not on the batch it
 shares or the number of processes (see batch_decode.py).

@@ -1,5 +1,5 @@
 """Option scoring entry script: `python -m lion_cli.student.scripts.score --spec score.json` (plain or
-torchrun). The spec is a ScoreSpec (lion_cli/student/specs.py: keys, defaults, input and output rows).
+torchrun). The spec is a ScoreSpec (lion_cli/student/specs/score.py: keys, defaults, input and output rows).
 
 For each row, the log-probability the model gives each option's text as the continuation of the
 prompt: the likelihood ("loglik") mode of `lion eval`, robust for small students that do not

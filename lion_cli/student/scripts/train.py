@@ -1,7 +1,7 @@
 """Training entry script: `python -m lion_cli.student.scripts.train --spec spec.json`, also under
 torchrun or deepspeed (`--local_rank`/`--local-rank` are accepted and ignored: the env says the rank;
-`--deepspeed cfg.json` overrides the spec's strategy). The spec is a TrainSpec (lion_cli/student/specs.py
-documents every key and its default).
+`--deepspeed cfg.json` overrides the spec's strategy). The spec is a TrainSpec
+(lion_cli/student/specs/train.py documents every key and its default).
 
 Outputs: output_dir/checkpoint-N (resumed from automatically when present), output_dir/final
 (safetensors + tokenizer + config, written atomically), output_dir/metrics.jsonl (train_callbacks.py).
