@@ -18,6 +18,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
+from lion_cli.llm.retry_after import plain_seconds
+
 BURST_FRACTION = 0.005
 HEADROOM = 0.998  # room for the send→arrival jitter between our clock and the server's window
 
@@ -57,13 +59,9 @@ _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 def parse_duration(text: str | None) -> float | None:
     """x-ratelimit-reset-* values: '1s', '6m0s', '20ms', '1.5s', or plain seconds."""
-    if not text:
-        return None
-    text = text.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
+    text = (text or "").strip()
+    if (seconds := plain_seconds(text)) is not None or not text:
+        return seconds
     parts = _DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
         return None

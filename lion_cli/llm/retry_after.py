@@ -8,6 +8,14 @@ import time
 from collections.abc import Mapping
 
 
+def plain_seconds(text: str | None) -> float | None:
+    """A bare number of seconds (never negative), or None when the text is absent or not one."""
+    try:
+        return max(0.0, float(text)) if text else None
+    except ValueError:
+        return None
+
+
 def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """`retry-after-ms` (OpenAI, Azure) wins over `Retry-After`, which is seconds or an HTTP date."""
     ms = headers.get("retry-after-ms")
@@ -16,14 +24,9 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
             return max(0.0, float(ms) / 1000.0)
         except ValueError:
             pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    raw = raw.strip()
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
+    raw = (headers.get("retry-after") or "").strip()
+    if (seconds := plain_seconds(raw)) is not None or not raw:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
