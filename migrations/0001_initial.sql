@@ -1,5 +1,5 @@
 -- The whole loop's state. Every unit of paid or slow work has a unique key, so a resumed run
--- does only what is missing (DESIGN.md §4, §5).
+-- does only what is missing (docs/architecture.md).
 
 CREATE TABLE project (
     id INTEGER PRIMARY KEY CHECK (id = 1),
