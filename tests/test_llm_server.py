@@ -174,6 +174,7 @@ def test_duplicates_and_auth() -> None:
         s = stats(url)
     assert denied.status_code == 401 and s["unauthorized"] == 1
     assert bad.status_code == 400 and "JSON object" in bad.json()["error"]["message"]
+    assert set(bad.json()["error"]) == {"message", "type", "param", "code"}  # OpenAI's error shape
     assert s["served"] == 3 and s["duplicates"] == 1 and sorted(s["by_hash"].values()) == [1, 2]
 
 

@@ -1,4 +1,4 @@
-"""The model-backed server (`lion serve --model PATH`, student/serve_backend.py) over real HTTP.
+"""The model-backed server (`lion serve --model PATH`, server/model_backend.py) over real HTTP.
 
 The tiny model runs in process (so the test can read the backend's batch statistics); SmolLM2 runs
 behind the real `lion serve --model` subprocess, as a user starts it.

@@ -18,12 +18,12 @@ from lion_cli.cli.common import fail
 
 
 def _model_backend(model: Path | None, smollm2: bool, max_batch: int, batch_window_ms: float,
-                   guided_scores: bool) -> Any:
+                   guided_scores: bool, json_tries: int = 3) -> Any:
     """A local HF model behind the server (torch is imported when the backend loads the model)."""
     from lion_cli.server.model_backend import HFBackend
 
-    if max_batch < 1 or batch_window_ms < 0:
-        fail("--max-batch must be ≥ 1 and --batch-window-ms ≥ 0")
+    if max_batch < 1 or batch_window_ms < 0 or json_tries < 1:
+        fail("--max-batch and --json-tries must be ≥ 1 and --batch-window-ms ≥ 0")
     # The URL must be the first stdout line (scripts read it): what loading prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         if smollm2:
@@ -34,7 +34,8 @@ def _model_backend(model: Path | None, smollm2: bool, max_batch: int, batch_wind
         if not Path(model).exists():
             fail(f"--model {model}: no such model folder")
         try:
-            backend: Any = HFBackend(str(model), max_batch=max_batch, batch_window_ms=batch_window_ms)
+            backend: Any = HFBackend(str(model), max_batch=max_batch, batch_window_ms=batch_window_ms,
+                                     json_tries=json_tries)
             if guided_scores:
                 from lion_cli.server.guided_scores import GuidedScores
 
@@ -88,8 +89,22 @@ def _serve(backend: Any, faults: Any, limits: Any, host: str, port: int, model_n
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
+SERVE_HELP = """Run a local OpenAI-compatible server; prints its base URL (…/v1) on stdout.
+
+Chat completions honour n (≤ 16), stop, max_tokens / max_completion_tokens, seed, stream (with
+stream_options.include_usage; the finished answer is sent as chunks, not decoded token by token),
+response_format (scripted: a JSON value built from the schema; model: see --json-tries) and, with a
+model, temperature, top_p and top_k. user and metadata are accepted and ignored; the penalties, logprobs
+and logit_bias only at their defaults; tools and every other parameter get a 400 that names it.
+GET /v1/models/{id} answers for the served model (404 otherwise).
+"""
+JSON_TRIES_HELP = ("--model/--smollm2: response_format (json_schema / json_object) is generate-validate-retry, "
+                   "not grammar-constrained: a reply that does not fit the schema is sampled again, up to this "
+                   "many tries per choice (1 at temperature 0), then the request fails with a 422.")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("serve")
+    @app.command("serve", help=SERVE_HELP)
     def serve_cmd(
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(0, help="Port (0 = any free port; the URL printed says which)."),
@@ -102,6 +117,7 @@ def register(app: typer.Typer) -> None:
             "digit (for small models that cannot follow the format).")),
         max_batch: int = typer.Option(16, help="--model/--smollm2: requests decoded together (1 = one at a time)."),
         batch_window_ms: float = typer.Option(20.0, help="--model/--smollm2: how long a batch waits for more."),
+        json_tries: int = typer.Option(3, help=JSON_TRIES_HELP),
         latency_min: float = typer.Option(0.0, help="Latency per request: uniform between min and max seconds."),
         latency_max: float = typer.Option(0.0, help="See --latency-min."),
         rpm: int = typer.Option(0, help="Requests allowed per window (0 = unlimited); over it → 429."),
@@ -136,7 +152,7 @@ def register(app: typer.Typer) -> None:
                                timeout_hold_s, first_attempt_only)
         limits = _limit_config(rpm, tpm, window_s, api_key, api_key_env)
         if model is not None or smollm2:
-            backend = _model_backend(model, smollm2, max_batch, batch_window_ms, guided_scores)
+            backend = _model_backend(model, smollm2, max_batch, batch_window_ms, guided_scores, json_tries)
         else:
             backend = _scripted_backend(teacher_score, student_min, student_max, position_bias, bad_reply_rate)
         _serve(backend, faults, limits, host, port, model_name)

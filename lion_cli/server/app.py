@@ -3,7 +3,10 @@
 `build_server(backend, faults, limits, host, port)` is the hook: any object with
 `async complete(request, role) -> (text, finish_reason, prompt_tokens, completion_tokens)` serves
 (scripted.py's ScriptedBackend, or model_backend.py's HFBackend for a local model).
-`request` is the JSON body plus `x_lion_sample` (int, from the X-Lion-Sample header).
+`request` is the JSON body as params.py reads it (text-only messages, max_tokens the limit asked for) plus
+`x_lion_sample` (int, from the X-Lion-Sample header) and `x_lion_choice` (which of n choices); choices.py
+makes n, stop and response_format from it, render.py writes the reply or its stream. What the server
+accepts and refuses is in params.py; errors are OpenAI's {"error": {message, type, param, code}}.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ import time
 import uuid
 from collections import Counter
 from typing import Any, Protocol
+from urllib.parse import unquote
 
+from lion_cli.server.choices import Generated, halved, make_choices
 from lion_cli.server.faults import FaultConfig, LimitConfig, choose_fault, choose_latency, echo_body
 from lion_cli.server.http import Drop, HttpServer, Request, Response
+from lion_cli.server.params import ChatRequest, Refusal, content_text, parse_chat_request
+from lion_cli.server.render import completion_body, stream_body
 from lion_cli.server.window import SlidingWindow, fmt_duration
 
 
@@ -26,27 +33,20 @@ class Backend(Protocol):
     async def complete(self, request: dict[str, Any], role: str | None) -> tuple[str, str, int, int]: ...
 
 
-def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Response:
-    return Response.json(status, {"error": {"message": message, "type": kind, "code": None}}, headers)
+def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None, *,
+           param: str | None = None, code: str | None = None) -> Response:
+    """OpenAI's error shape, which the SDKs turn into BadRequestError, NotFoundError, … with the message."""
+    return Response.json(status, {"error": {"message": message, "type": kind, "param": param, "code": code}}, headers)
 
 
-def _problem(body: Any) -> str | None:
-    """What is wrong with a chat request, in the words a client's error message should carry."""
-    if not isinstance(body, dict):
-        return "the request body must be a JSON object"
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-        return "'messages' must be a non-empty list of objects"
-    temperature, max_tokens = body.get("temperature", 1.0), body.get("max_tokens", 1)
-    if not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
-        return f"'temperature' must be a number between 0 and 2, got {temperature!r}"
-    if not isinstance(max_tokens, int) or max_tokens < 1:
-        return f"'max_tokens' must be an integer of at least 1, got {max_tokens!r}"
-    return None
+def _refused(refusal: Refusal) -> Response:
+    kind = "invalid_request_error" if refusal.status < 500 else "server_error"
+    return _error(refusal.status, refusal.message, kind, param=refusal.param, code=refusal.code)
 
 
 def _prompt_tokens(body: dict[str, Any]) -> int:
-    return max(1, math.ceil(sum(len(str(m.get("content") or "")) for m in body["messages"]) / 4))
+    texts = [content_text(m.get("content"), "message") for m in body["messages"]]
+    return max(1, math.ceil(sum(len(t) for t in texts) / 4))
 
 
 class ServerStats:
@@ -109,13 +109,21 @@ class OpenAIServer:
         if req.method == "GET" and path == "/stats":
             return Response.json(200, self.stats.as_json("log" in req.query))
         if req.method == "GET" and path == "/v1/models":
-            return Response.json(200, {"object": "list", "data": [
-                {"id": self.model_name, "object": "model", "created": 0, "owned_by": "lion"}]})
+            return Response.json(200, {"object": "list", "data": [self._model_card()]})
+        if req.method == "GET" and path.startswith("/v1/models/"):
+            wanted = unquote(path.removeprefix("/v1/models/"))
+            if wanted == self.model_name:
+                return Response.json(200, self._model_card())
+            return _error(404, f"The model '{wanted}' does not exist (this server serves '{self.model_name}')",
+                          "invalid_request_error", param="model", code="model_not_found")
         if path == "/v1/chat/completions":
             if req.method != "POST":
                 return _error(405, "use POST", "invalid_request_error")
             return await self._chat(req)
         return _error(404, f"no route {req.method} {req.path}", "invalid_request_error")
+
+    def _model_card(self) -> dict[str, Any]:
+        return {"id": self.model_name, "object": "model", "created": 0, "owned_by": "lion"}
 
     # -- /v1/chat/completions --------------------------------------------------------------------------
     def _limit_headers(self, now: float) -> dict[str, str]:
@@ -147,10 +155,11 @@ class OpenAIServer:
             body = json.loads(req.body)
         except ValueError:
             body = None
-        problem = _problem(body)
-        if problem:
+        try:
+            parse_chat_request(body)
+        except Refusal as refusal:
             self.stats.bad_requests += 1
-            return None, _error(400, problem, "invalid_request_error")
+            return None, _refused(refusal)
         return body, None
 
     async def _chat(self, req: Request) -> Response | Drop:
@@ -192,22 +201,21 @@ class OpenAIServer:
             wait = self.faults.retry_after_s
             return _error(429, "Rate limit reached (injected)", "requests",
                           {"retry-after": f"{wait:g}", "retry-after-ms": str(int(wait * 1000))})
-        prompt_tokens, text, finish, completion = 0, "", "stop", 0
+        request = parse_chat_request(body)  # already checked by _validate
+        made = Generated([], _prompt_tokens(body))
         if fault in (None, "length"):
             try:
-                text, finish, prompt_tokens, completion = await self.backend.complete(
-                    {**body, "x_lion_sample": sample}, role)
+                made = await make_choices(self.backend, request, sample, role)
+            except Refusal as refusal:  # response_format could not be met
+                return _refused(refusal)
             except Exception as exc:  # a backend bug is the server's error, not the client's
                 return _error(500, f"backend failed: {type(exc).__name__}: {exc}", "server_error")
             if fault == "length":
-                words = text.split()
-                text, finish = " ".join(words[: max(1, len(words) // 2)]), "length"
-                completion = len(text.split())
-        else:
-            prompt_tokens = _prompt_tokens(body)
+                made = halved(made)
+        spent = made.prompt_tokens + made.completion_tokens
         if self.tpm is not None:
-            self.tpm.add(prompt_tokens + completion, now)
-        self.stats.tokens += prompt_tokens + completion
+            self.tpm.add(spent, now)
+        self.stats.tokens += spent
         await asyncio.sleep(choose_latency(self.faults, key, occurrence))
         if fault == "timeout":
             await asyncio.sleep(self.faults.timeout_hold_s)
@@ -219,20 +227,21 @@ class OpenAIServer:
         headers = self._limit_headers(time.monotonic())
         if fault == "malformed":
             return Response(200, b'{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": {"rol', headers)
-        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        choices: list[dict[str, Any]] = [] if fault == "empty_choices" else [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}]
-        data = {"id": completion_id, "object": "chat.completion", "created": int(time.time()),
-                "model": str(body.get("model") or self.model_name), "choices": choices,
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
-                          "total_tokens": prompt_tokens + completion}}
         if fault is None or fault == "length":
             self.stats.served += 1
             self.stats.by_role[role or "unknown"] += 1
             if self.stats.by_hash[key]:
                 self.stats.duplicates += 1
             self.stats.by_hash[key] += 1
-        return Response.json(200, data, headers)
+        return self._reply(request, made, headers)
+
+    def _reply(self, request: ChatRequest, made: Generated, headers: dict[str, str]) -> Response:
+        head = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()),
+                "model": str(request.body.get("model") or self.model_name)}
+        if request.stream:
+            events = stream_body(head, made.choices, made.prompt_tokens, request.include_usage)
+            return Response(200, events, {**headers, "cache-control": "no-cache"}, "text/event-stream")
+        return Response.json(200, completion_body(head, made.choices, made.prompt_tokens), headers)
 
 
 def build_server(backend: Backend, faults: FaultConfig | None = None, limits: LimitConfig | None = None,

@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 MAX_BODY = 32 * 1024 * 1024
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-           408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large", 429: "Too Many Requests",
+           408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large", 422: "Unprocessable Entity",
+           429: "Too Many Requests",
            500: "Internal Server Error", 503: "Service Unavailable"}
 
 
@@ -110,7 +111,8 @@ class HttpServer:
                 try:
                     req = await _read_request(reader)
                 except BadRequest as exc:
-                    writer.write(_encode(Response.json(400, {"error": {"message": str(exc)}}), False))
+                    error = {"message": str(exc), "type": "invalid_request_error", "param": None, "code": None}
+                    writer.write(_encode(Response.json(400, {"error": error}), False))
                     await writer.drain()
                     return
                 if req is None:

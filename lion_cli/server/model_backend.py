@@ -11,7 +11,10 @@ is needed and a request's answer does not depend on its batch-mates: with a `see
 at temperature 0 it is greedy. Decoding runs on a single worker thread so the asyncio server keeps
 accepting connections meanwhile; requests that arrive during a batch form the next one.
 
-Not supported (ignored): `n` > 1 (one choice per request), `stop` strings, logprobs, tools.
+The server (choices.py) asks once per choice of `n`, marking choice i `x_lion_choice: i`: with a seed, choice
+i > 0 samples with a seed derived from it. `stop` strings and `response_format` (generate, validate against
+the schema, retry up to `json_tries` times) are applied by the server around this backend; logprobs and tools
+are refused (params.py). A stream is the finished answer sent in pieces (render.py).
 torch / transformers are imported when the backend is constructed, never at module import.
 """
 
@@ -26,16 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lion_cli.server.choices import JSON_TRIES
+from lion_cli.server.params import content_text
 from lion_cli.student.scripts import prompt
 
 DEFAULT_MAX_TOKENS = 512
-
-
-def _content_text(content: Any) -> str:
-    """A message's text: a plain string, or the text parts of OpenAI's list-of-parts form."""
-    if isinstance(content, list):
-        return "".join(str(p.get("text") or "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return str(content or "")
+_CHOICE_STRIDE = 7919  # choice i of a seeded request samples with seed + i * stride
 
 
 @dataclass
@@ -56,7 +55,7 @@ class BatchStats:
 class HFBackend:
     def __init__(self, model_path: str | Path, max_batch: int = 16, batch_window_ms: float = 20.0, *,
                  dtype: str = "auto", device: str | None = None,
-                 default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+                 default_max_tokens: int = DEFAULT_MAX_TOKENS, json_tries: int = JSON_TRIES) -> None:
         from lion_cli.student.scripts.batch_decode import Sampling, generate_batch, load_model
 
         if max_batch < 1:
@@ -72,6 +71,7 @@ class HFBackend:
         self.max_batch = max_batch
         self.window_s = batch_window_ms / 1000.0
         self.default_max_tokens = default_max_tokens
+        self.json_tries = json_tries  # read by choices.py for response_format
         self.stats = BatchStats()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lion-hf-decode")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,7 +92,8 @@ class HFBackend:
         )
         seed = request.get("seed")
         # Without a seed a sampled answer is not meant to be reproducible (as with the real API).
-        seed = int(seed) if seed is not None else secrets.randbits(63)
+        choice = int(request.get("x_lion_choice") or 0)
+        seed = int(seed) + choice * _CHOICE_STRIDE if seed is not None else secrets.randbits(63)
         queue = self._ensure_worker()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         queue.put_nowait(_Pending(prompt, seed, sampling, future))
@@ -101,8 +102,13 @@ class HFBackend:
 
     def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]:
         """The request's messages (OpenAI's forms of content flattened to text) as prompt token ids."""
-        clean = [{"role": str(m.get("role", "user")), "content": _content_text(m.get("content"))} for m in messages]
+        clean = [{"role": str(m.get("role", "user")), "content": content_text(m.get("content"), "message")}
+                 for m in messages]
         return prompt.prompt_ids(self.tokenizer, {"messages": clean}, "chat_raw")
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in an answer's text (what is left after a stop string cut it)."""
+        return len(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     def close(self) -> None:
         if self._worker is not None:

@@ -11,16 +11,25 @@ will decide (which instructions are hard, which generated instructions are rejec
 - generator: one new instruction per reply (as prompts/generator_*.txt ask), drawn from (the whole
   prompt, request seed, sample): mostly novel, some near-copies of the seed, some too short, some
   with leading punctuation.
+
+Choice i of a request with n > 1 is its own deterministic sample: the referee and generator draw with
+(sample, i), the teacher answers a variant of the instruction. Under a `response_format` schema the reply is
+a JSON value built from the schema (schema.example): its strings carry the role's text and the referee's
+two scores fill its first two numbers; such a referee reply always carries scores (bad_reply_rate applies
+to free text only), as structured outputs make every reply readable.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from lion_cli.server.schema import example
 
 _SUBJECTS = ["The key idea", "A careful reader", "This approach", "The first step", "A good summary",
              "The main risk", "An experienced engineer", "The simplest answer", "A useful example", "The result"]
@@ -113,28 +122,42 @@ class ScriptedBackend:
     position_bias: float = 0.0
     bad_reply_rate: float = 0.05
     model_name: str = "scripted"
+    structured_output = True  # answers a `response_format` schema itself (x_lion_json_schema)
 
     async def complete(self, request: dict[str, Any], role: str | None) -> tuple[str, str, int, int]:
         messages = request.get("messages") or []
         role = role if role in ("teacher", "referee", "generator") else guess_role(messages)
         user = _user_text(messages)
+        choice, schema = int(request.get("x_lion_choice") or 0), request.get("x_lion_json_schema")
         seed, sample = request.get("seed"), request.get("x_lion_sample", 0)
+        if choice:
+            sample = f"{sample}.{choice}"
+        numbers: list[float] = []
         if role == "teacher":
-            text = self.teacher(user)
+            text = self.teacher(user, choice)
         elif role == "referee":
-            text = self.referee(user, seed, sample)
+            text, numbers = self.verdict(user, seed, sample, always_scores=schema is not None)
         elif role == "generator":
             text = self.generator(user, seed, sample)
         else:
-            text = "You said: " + " ".join(user.split()[:60])
-        text, finish, completion = _truncate(text, int(request.get("max_tokens") or 1024))
+            text = ("You said: " if not choice else f"You said ({choice}): ") + " ".join(user.split()[:60])
+        if schema is not None:
+            text = json.dumps(example(schema, text, numbers, _rng("json", user, seed, sample)), ensure_ascii=False)
+        limit = request.get("max_tokens") or request.get("max_completion_tokens") or 1024
+        text, finish, completion = _truncate(text, int(limit))
         return text, finish, count_prompt_tokens(messages), completion
+
+    @staticmethod
+    def count_tokens(text: str) -> int:
+        return len(text.split())
 
     # -- roles ---------------------------------------------------------------------------------------
     @staticmethod
-    def teacher(user: str) -> str:
+    def teacher(user: str, choice: int = 0) -> str:
         m = re.search(r"### Instruction:\n(.*?)(?:\n\n### Input:\n.*?)?\n\n### Response:", user, re.S)
-        return scripted_teacher_answer(m.group(1) if m else user)
+        instruction = m.group(1) if m else user
+        # Choice i > 0 answers a marked variant of the instruction: another answer, as fixed as the first.
+        return scripted_teacher_answer(instruction + (f"\x1f{choice}" if choice else ""))
 
     def student_score(self, answer: str) -> float:
         # sqrt skews toward the top of the range: most answers lose clearly, a fair share come close.
@@ -152,18 +175,26 @@ class ScriptedBackend:
         return self.student_score(answer)
 
     def referee(self, user: str, seed: object, sample: object) -> str:
+        text, _ = self.verdict(user, seed, sample)
+        return text
+
+    def verdict(self, user: str, seed: object, sample: object, always_scores: bool = False) -> tuple[str, list[float]]:
+        """The referee's reply and its two scores ([] when the reply carries none). With always_scores the
+        text is the justification alone (the scores travel in a structured reply)."""
         blocks = [re.search(_BLOCK.format(re.escape(a), re.escape(b)), user, re.S)
                   for a, b in (("Instruction", "instruction"), ("Assistant 1", "Assistant 1"),
                                ("Assistant 2", "Assistant 2"))]
         rng = _rng("referee", user, seed, sample)
-        if any(b is None for b in blocks) or rng.random() < self.bad_reply_rate:
-            return rng.choice(_NO_SCORES)
+        if any(b is None for b in blocks) or (rng.random() < self.bad_reply_rate and not always_scores):
+            return rng.choice(_NO_SCORES), []
         instruction, a1, a2 = (b.group(1) for b in blocks if b is not None)
         s1 = min(10.0, max(1.0, self.score(instruction, a1) + self.position_bias))
         s2 = self.score(instruction, a2)
         better, worse = ("1", "2") if s1 >= s2 else ("2", "1")
         why = rng.choice(_JUSTIFY).format(a=better, b=worse)
-        return f"{why}\n\nAssistant 1: {_fmt(s1)}\nAssistant 2: {_fmt(s2)}"
+        if always_scores:
+            return why, [s1, s2]
+        return f"{why}\n\nAssistant 1: {_fmt(s1)}\nAssistant 2: {_fmt(s2)}", [s1, s2]
 
     @staticmethod
     def generator(user: str, seed: object, sample: object) -> str:
