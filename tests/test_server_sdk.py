@@ -285,3 +285,24 @@ def test_response_format_model_mode_retries_until_the_reply_validates() -> None:
     assert json.loads(reply.choices[0].message.content or "") == {"answer": "yes", "n": 2}
     assert backend.calls == 3 and reply.usage is not None and reply.usage.completion_tokens == 9
     assert all('\\"required\\": [\\"answer\\", \\"n\\"]' in p for p in backend.prompts)  # the schema is asked for
+
+
+@pytest.mark.parametrize("schema", [
+    SCHEMA,
+    {"$defs": {"score": {"type": "integer", "minimum": 1, "maximum": 9}}, "type": "object",
+     "properties": {"a": {"$ref": "#/$defs/score"}, "b": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/score"}]}},
+     "required": ["a", "b"]},
+    {"type": "array", "items": {"type": ["string", "null"], "maxLength": 5}, "minItems": 2},
+    {"type": "object", "properties": {"kind": {"const": "x"}, "ratio": {"type": "number", "maximum": 0.5}}},
+])
+def test_schema_examples_fit_their_schema_and_the_checker_catches_misfits(schema: dict[str, Any]) -> None:
+    import random
+
+    from lion_cli.server.schema import example, problem
+
+    value = example(schema, "a long justification", [12.0, 3.0], random.Random(0))
+    assert problem(value, schema) is None, value
+    assert problem(json.loads(json.dumps(value)), schema) is None
+    assert problem("not that", schema) is not None
+    if isinstance(value, dict) and schema.get("required"):
+        assert "missing" in (problem({}, schema) or "")
