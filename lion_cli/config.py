@@ -293,6 +293,17 @@ def load_settings(path: Path) -> Settings:
 
 
 def resolve_path(project_dir: Path, value: str) -> Path:
-    """Paths in lion.toml are relative to the folder that holds it."""
+    """Paths in lion.toml are relative to the folder that holds it (never to the working directory),
+    so a copied or moved project finds its own files: seed_file, data_dir, student.base_model,
+    student.strategy (a .json path) and student.hostfile."""
     p = Path(value).expanduser()
     return p if p.is_absolute() else (project_dir / p)
+
+
+def model_location(project_dir: Path, value: str) -> str:
+    """student.base_model as the jobs take it: a folder (relative to lion.toml's folder) when there is
+    one there or the value is written as a path; otherwise a Hugging Face hub id, as it is."""
+    path = resolve_path(project_dir, value)
+    if path.exists() or value.startswith((".", "/", "~")):
+        return str(path)
+    return value

@@ -179,3 +179,24 @@ def test_a_model_folder_that_loaded_is_not_loaded_again_until_it_changes(  # typ
     assert lion_cli("check", str(project)).exit_code == 0
     assert lion_cli("check", str(project)).exit_code == 0
     assert len(loads) == 3
+
+
+def test_a_missing_seed_file_is_a_note_once_lion_db_holds_the_seeds(project: Path, lion_cli) -> None:  # type: ignore[no-untyped-def]
+    """`lion init` read the seeds into lion.db: a copied project, or a seed file deleted since, runs."""
+    from lion_cli.cli.check import refuse_unless_ready
+
+    set_toml(project, "project.seed_file", "gone/seeds.jsonl")
+    result = lion_cli("check", str(project), "--json")
+    assert result.exit_code == 0, result.stdout
+    report = json.loads(result.stdout)
+    assert report["problems"] == []
+    assert any("project.seed_file" in note and "24 seeds" in note for note in report["notes"]), report["notes"]
+    refuse_unless_ready(project)  # what `lion run` and `lion resume` ask first: no exit
+
+    conn = sqlite3.connect(project / "lion.db")  # a store without its seeds: then the file is needed
+    with conn:
+        conn.execute("DELETE FROM pool_members")
+        conn.execute("DELETE FROM instructions")
+    conn.close()
+    result = lion_cli("check", str(project))
+    assert result.exit_code == 2 and "key 'project.seed_file'" in result.stderr, result.stderr

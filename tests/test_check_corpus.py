@@ -54,13 +54,6 @@ def _broken_model_config(project: Path) -> None:
     set_toml(project, "student.base_model", str(folder))
 
 
-def _seed_file_gone(project: Path) -> None:
-    import tomllib
-
-    seed = Path(tomllib.loads((project / "lion.toml").read_text(encoding="utf-8"))["project"]["seed_file"])
-    set_toml(project, "project.seed_file", str(seed.with_name("gone.jsonl")))
-
-
 CORPUS: dict[str, tuple[Mutation, str]] = {
     # (what to break, what the message must name)
     "iterations zero": (_toml("loop.iterations", 0), "loop.iterations"),
@@ -79,7 +72,6 @@ CORPUS: dict[str, tuple[Mutation, str]] = {
     "section not a table": (_text(lambda t: "budget = 5\n" + t.replace("[budget]", "[budget_old]")
                                   .replace("max_usd", "old_max_usd")), "budget"),
     "project name empty": (_toml("project.name", ""), "project.name"),
-    "seed file missing": (_seed_file_gone, "project.seed_file"),
     "data dir missing": (_toml("project.data_dir", "no-such-benchmarks"), "project.data_dir"),
     "teacher model empty": (_toml("teacher.model", ""), "teacher.model"),
     "referee model blank": (_toml("referee.model", "   "), "referee.model"),

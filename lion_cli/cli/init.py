@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from lion_cli.cli.common import CONFIG_NAME, DB_NAME, err, fail
+from lion_cli.cli.project_files import STORE_FILES, clear
 from lion_cli.resources import resource_file
+
+if TYPE_CHECKING:
+    from lion_cli.config import Settings
 
 
 def _parse_override(raw: str, template: str) -> tuple[str, object]:
@@ -34,7 +40,8 @@ def _parse_override(raw: str, template: str) -> tuple[str, object]:
         parsed: object = json.loads(text)
     except json.JSONDecodeError:
         parsed = text  # not JSON: a plain string, which validation refuses where a number is expected
-    if current.startswith(("\"", "'")) and not isinstance(parsed, str):
+    # "auto" stands for a computed default of a key that also takes a number (a price).
+    if current.startswith(("\"", "'")) and current.strip("\"'") != "auto" and not isinstance(parsed, str):
         parsed = text
     if parsed is None or isinstance(parsed, dict):
         fail(f"--set {raw!r}: expected a number, boolean, string or list for '{key}'")
@@ -53,9 +60,53 @@ def render_config(name: str, seed_file: str, overrides: list[str]) -> str:
     return text
 
 
+def _seed_setting(seed: Path, directory: Path) -> str:
+    """project.seed_file as lion.toml keeps it: relative to the project when the file is inside it."""
+    seed = seed.resolve()
+    return seed.relative_to(directory).as_posix() if seed.is_relative_to(directory) else str(seed)
+
+
+def _named_paths(settings: Settings, directory: Path, seed: Path) -> dict[str, Path]:
+    """The local files and folders a project's settings name (lion.toml key → path)."""
+    from lion_cli.config import model_location, resolve_path
+
+    s = settings.student
+    named = {"--seed": seed.resolve()}
+    for key, value in (("project.data_dir", settings.project.data_dir), ("student.hostfile", s.hostfile),
+                       ("student.strategy", s.strategy if s.strategy.endswith(".json") else "")):
+        if value:
+            named[key] = resolve_path(directory, value)
+    if s.base_model and Path(model_location(directory, s.base_model)).is_absolute():
+        named["student.base_model"] = Path(model_location(directory, s.base_model))
+    return named
+
+
+def _replaceable(directory: Path, settings: Settings, seed: Path) -> list[Path]:
+    """What `--force` clears of the project in `directory`; refuses (exit 2) while a run is alive
+    there, or when the new project's own files lie in what would be cleared."""
+    from lion_cli.cli.project_files import derived_paths, in_the_way
+    from lion_cli.store.db import Store, connect
+    from lion_cli.store.lock import LockHeld, acquire
+
+    derived = derived_paths(directory)
+    conflicts = in_the_way(derived, _named_paths(settings, directory, seed))
+    if conflicts:
+        fail("; ".join(conflicts) + ": `lion init --force` would delete it; move it out of there first")
+    if (directory / DB_NAME).is_file():
+        try:  # the old store as it is (not migrated): only its lock is looked at
+            with Store(connect(directory / DB_NAME), directory / DB_NAME) as old:
+                acquire(old).release()
+        except LockHeld as exc:
+            fail(f"{directory}: {exc}; stop it before replacing the project")
+        except sqlite3.Error:
+            pass  # a damaged store is replaced like any other
+    return derived
+
+
 def init_project(directory: Path, seed: Path, *, name: str | None = None, force: bool = False,
                  overrides: list[str] | None = None) -> dict[str, object]:
-    """Validate everything first, then write config and store; a failure leaves nothing behind."""
+    """Validate everything first, then write config and store; a failure leaves nothing behind.
+    With `force`, what lion wrote for an old project there is cleared (cli/project_files.py)."""
     import tomllib
 
     from lion_cli.config import ConfigError, parse_settings
@@ -75,7 +126,7 @@ def init_project(directory: Path, seed: Path, *, name: str | None = None, force:
         parsed = parse_seed_text(decode_seed_bytes(seed.read_bytes(), str(seed)), str(seed))
     except SeedError as exc:
         fail(str(exc))
-    text = render_config(name or directory.name, str(seed.resolve()), overrides or [])
+    text = render_config(name or directory.name, _seed_setting(seed, directory), overrides or [])
     # Validate the rendered config in memory, before anything exists on disk: a bad --set value
     # must not leave even an empty project folder behind.
     try:
@@ -84,6 +135,7 @@ def init_project(directory: Path, seed: Path, *, name: str | None = None, force:
         fail(f"{cfg_path}: invalid TOML after --set: {exc}")
     except ConfigError as exc:
         fail(str(exc))
+    derived = _replaceable(directory, settings, seed) if force and directory.is_dir() else []
 
     directory.mkdir(parents=True, exist_ok=True)
     # Build the new project in a temporary folder beside it, then move it into place: an error
@@ -96,10 +148,12 @@ def init_project(directory: Path, seed: Path, *, name: str | None = None, force:
             store.event(f"project created with {n} seed instructions ({parsed.duplicates} duplicates dropped)")
             store.checkpoint()
         # The old store's WAL must not be replayed into the new file.
-        for suffix in ("-wal", "-shm"):
-            Path(str(db_path) + suffix).unlink(missing_ok=True)
+        clear([directory / name for name in STORE_FILES])
         os.replace(tmp_db, db_path)
         shutil.move(str(tmp_cfg), cfg_path)
+    # After the new store is in place: an interruption here leaves stale files, never an old store
+    # whose jobs were half removed (and a training job never resumes another job's checkpoint).
+    clear([p for p in derived if p.name not in STORE_FILES])
     return {"project": str(directory), "seeds": n, "duplicates": parsed.duplicates, "format": parsed.fmt}
 
 
@@ -112,10 +166,16 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Option(None, "--name", help="Project name (default: the folder's name)."),
         set_: list[str] = typer.Option([], "--set", help="Override a lion.toml key, e.g. "
                                        "--set teacher.base_url=http://127.0.0.1:8000/v1"),
-        force: bool = typer.Option(False, "--force", help="Replace an existing project here."),
+        force: bool = typer.Option(False, "--force", help="Replace an existing project here: its lion.db, "
+                                   "students/, evals/, run.log, demo-server.json and the exports and job folders "
+                                   "it recorded inside this folder are deleted; files you put here are kept."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Create a project: lion.toml + lion.db, seeds in the Train and Cache Pools of iteration 0."""
+        """Create a project: lion.toml + lion.db, seeds in the Train and Cache Pools of iteration 0.
+
+        --force starts the project afresh: everything lion wrote for the old one is deleted, so no
+        answer, checkpoint or weight of it reaches the new one; it refuses while a run is alive there,
+        or when a file the new settings name lies in a folder it would delete."""
         result = init_project(directory, seed, name=name, force=force, overrides=set_)
         if as_json:
             print(json.dumps(result))

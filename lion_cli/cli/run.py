@@ -151,7 +151,7 @@ def register(app: typer.Typer) -> None:
         refuse_unless_ready(directory)
         if tui:
             raise typer.Exit(_run_with_tui(directory, iterations, until))
-        raise typer.Exit(run_project(open_project(directory), iterations, until, resume=False))
+        raise typer.Exit(_run_here(directory, iterations, until, resume=False))
 
     @app.command("resume")
     def resume_cmd(
@@ -160,13 +160,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Go on after an interruption (a kill, a crash, a budget pause): only missing work is done."""
         refuse_unless_ready(directory)
-        raise typer.Exit(run_project(open_project(directory), iterations, None, resume=True))
+        raise typer.Exit(_run_here(directory, iterations, None, resume=True))
 
     @app.command("status")
     def status_cmd(directory: Path = typer.Argument(None, help="Project folder."),
                    as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
         """Iteration, stage, counts, hard rate, API calls, tokens, dollars spent and projected."""
         _print_status(open_project(directory, readonly=True), as_json)
+
+
+def _run_here(directory: Path | None, iterations: int | None, until: str | None, *, resume: bool) -> int:
+    from lion_cli.cli.demo_server import demo_server_for
+
+    project = open_project(directory)
+    with demo_server_for(project):  # a demo project's local server, started again when it is gone
+        return run_project(project, iterations, until, resume=resume)
 
 
 def _run_with_tui(directory: Path | None, iterations: int | None, until: str | None) -> int:

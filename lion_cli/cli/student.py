@@ -173,6 +173,10 @@ def add_train_command(app: typer.Typer) -> None:
 
                 settings = Settings()
             base = model or settings.student.base_model
+            if base and model is None and project is not None:  # lion.toml's paths are relative to it
+                from lion_cli.config import model_location
+
+                base = model_location(project.dir, base)
             if not base:
                 fail("--model is needed outside a project (or set student.base_model in lion.toml)")
             if nproc is not None and nproc > 1 and launcher is None and settings.student.launcher == "python":

@@ -7,12 +7,13 @@ import random
 from pathlib import Path
 from typing import Any
 
+from lion_cli.config import model_location
 from lion_cli.core.training_set import trained_iterations
 from lion_cli.core.types import Pool, Role, Stage
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.progress import log
 from lion_cli.pipeline.teacher import ensure_teacher_answers
-from lion_cli.store.jobs import add_metric, finish_job, start_job
+from lion_cli.store.jobs import add_metric, finish_job, project_job_id, start_job
 from lion_cli.store.loop_rows import answers
 from lion_cli.store.pools import get_instructions
 from lion_cli.store.progress import set_student_path, student_path
@@ -41,11 +42,11 @@ def base_for(ctx: LoopContext, iteration: int) -> str:
         prev = student_path(ctx.store, iteration - 1)
         if prev:
             return prev
-    return str(ctx.settings.student.base_model)
+    return model_location(ctx.project_dir, ctx.settings.student.base_model)
 
 
 def train_student(ctx: LoopContext, iteration: int) -> Path:
-    from lion_cli.pipeline.student_specs import launch_config, train_spec
+    from lion_cli.pipeline.student_specs import specs_from_settings
     from lion_cli.student.jobs import train
 
     done = student_path(ctx.store, iteration)
@@ -56,8 +57,9 @@ def train_student(ctx: LoopContext, iteration: int) -> Path:
     n = write_training_data(ctx, iteration, data)
     if n == 0:
         raise RuntimeError(f"iteration {iteration}: no teacher answers to train on")
-    spec = train_spec(ctx.settings, model_path=base_for(ctx, iteration), data_path=data, output_dir=out_dir)
-    launch = launch_config(ctx.settings)
+    spec, launch = specs_from_settings(ctx.settings, model_path=base_for(ctx, iteration), data_path=data,
+                                       output_dir=out_dir, project_dir=ctx.project_dir)
+    spec.job_id = project_job_id(ctx.store, iteration, "train")  # no other project's checkpoint is resumed
     log(f"it{iteration} imitation · training on {n} examples from {spec.model_path} ({launch.launcher})")
     job = start_job(ctx.store, iteration, "train", spec.to_json(), str(out_dir), None)
     bar: dict[str, Any] = {"last": 0}

@@ -15,7 +15,7 @@ from lion_cli.config import CONFIG_NAME, DB_NAME, ConfigError, Settings, load_se
 from lion_cli.core.value_checks import Problem
 from lion_cli.preflight.endpoints import key_findings, limit_findings, probe_findings
 from lion_cli.preflight.student import base_model_findings, launch_findings, strategy_findings, student_notes
-from lion_cli.store.health import store_problems
+from lion_cli.store.health import store_problems, stored_seed_count
 
 
 @dataclass
@@ -34,12 +34,23 @@ class Report:
                 "problems": [p.as_dict() for p in self.problems], "notes": self.notes}
 
 
+def seed_file_gone(settings: Settings, project_dir: Path) -> tuple[Path, int] | None:
+    """(the seed file, the seeds lion.db holds) when project.seed_file names a file that is not there.
+    `lion init` read it into lion.db: once the store holds the seeds the file is not needed any more
+    (a copied project, a deleted download), so it is a problem only for a store without seeds."""
+    seed = settings.project.seed_file
+    path = resolve_path(project_dir, seed)
+    if not seed or path.is_file():
+        return None
+    return path, stored_seed_count(project_dir / DB_NAME)
+
+
 def project_file_findings(settings: Settings, project_dir: Path) -> list[tuple[str, str]]:
     findings = []
-    seed = settings.project.seed_file
-    if seed and not resolve_path(project_dir, seed).is_file():
-        findings.append(("project.seed_file", f"{resolve_path(project_dir, seed)}: no such file (its seeds are "
-                                              "already in lion.db: seed_file = \"\" if the file is gone)"))
+    gone = seed_file_gone(settings, project_dir)
+    if gone is not None and gone[1] == 0:
+        findings.append(("project.seed_file", f"{gone[0]}: no such file, and lion.db holds no seeds "
+                                              "(run `lion init` with the seed file again)"))
     data_dir = settings.project.data_dir
     if data_dir and not resolve_path(project_dir, data_dir).is_dir():
         findings.append(("project.data_dir", f"{resolve_path(project_dir, data_dir)}: no such folder "
@@ -70,6 +81,10 @@ def check_project(project_dir: Path, *, probe: bool = False) -> Report:
         return report
     report.problems += [Problem(str(cfg), key, message) for key, message in offline_findings(settings, project_dir)]
     report.notes += student_notes(settings.student)
+    gone = seed_file_gone(settings, project_dir)
+    if gone is not None and gone[1] > 0:
+        report.notes.append(f"project.seed_file {gone[0]}: no such file; lion.db holds its {gone[1]} seeds, "
+                            "so nothing needs it (seed_file = \"\" silences this)")
     if probe and report.ok:
         report.probed = True
         report.problems += [Problem(str(cfg), key, message) for key, message in probe_findings(settings)]

@@ -8,6 +8,18 @@ from pathlib import Path
 from lion_cli.store.db import applied_migrations, available_migrations, connect
 
 
+def stored_seed_count(path: Path) -> int:
+    """The seed instructions the store at `path` holds; 0 when it has none or cannot be read."""
+    try:
+        conn = connect(path, readonly=True)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM instructions WHERE origin = 'seed'").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
 def store_problems(path: Path) -> list[str]:
     """What stops this file from being a project's store; [] when it is one."""
     if not path.exists():

@@ -10,16 +10,26 @@ import time
 from typing import Any
 
 from lion_cli.store.db import Store
+from lion_cli.store.paths import stored_path, stored_spec_json
 
 JOB_STATUSES = ("running", "done", "failed", "cancelled")
 
 
 def start_job(store: Store, iteration: int | None, kind: str, spec_json: str, output_dir: str,
               total_steps: int | None) -> int:
+    """A job row; its paths inside the project are stored relative to it (store/paths.py)."""
     with store.tx() as c:
         cur = c.execute("INSERT INTO train_jobs (iteration, kind, spec_json, output_dir, total_steps)"
-                        " VALUES (?,?,?,?,?)", (iteration, kind, spec_json, output_dir, total_steps))
+                        " VALUES (?,?,?,?,?)", (iteration, kind, stored_spec_json(store, spec_json),
+                                                stored_path(store, output_dir), total_steps))
     return int(cur.lastrowid or 0)
+
+
+def project_job_id(store: Store, iteration: int, kind: str) -> str:
+    """The identity of the project's job `kind` of `iteration`, the same across resumes and copies of
+    the project, new for a project created afresh (`lion init --force`) in the same folder."""
+    created = store.scalar("SELECT created_at FROM project WHERE id = 1")
+    return f"project created {created} · iteration {iteration} · {kind}"
 
 
 def add_metric(store: Store, job_id: int, metric: dict[str, Any]) -> bool:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lion_cli.core.types import STAGES, Stage, StageStatus
+from lion_cli.core.value_checks import shown_url
 from lion_cli.store.db import Store
+from lion_cli.store.paths import edited_json_object, read_path, stored_path
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,15 @@ def finish_stage(store: Store, iteration: int, stage: Stage, detail: dict[str, A
 
 
 def set_student_path(store: Store, iteration: int, path: str) -> None:
-    store.conn.execute("UPDATE iterations SET student_path=? WHERE iteration=?", (path, iteration))
+    """Stored relative to the project folder when inside it (store/paths.py)."""
+    store.conn.execute("UPDATE iterations SET student_path=? WHERE iteration=?",
+                       (stored_path(store, path), iteration))
 
 
 def student_path(store: Store, iteration: int) -> str | None:
+    """The iteration's student folder, absolute, in the project folder of this store."""
     value = store.scalar("SELECT student_path FROM iterations WHERE iteration=?", (iteration,))
-    return str(value) if value else None
+    return read_path(store, str(value)) if value else None
 
 
 def latest_student_iteration(store: Store) -> int | None:
@@ -103,10 +108,20 @@ def next_position(store: Store, iterations: int) -> tuple[int, Stage] | None:
     return None
 
 
+def _without_credentials(settings_json: str) -> str:
+    """The run's settings as stored: an endpoint's base_url keeps no user:password@ (a key, sometimes)."""
+    def strip(settings: dict[str, Any]) -> None:
+        for section in settings.values():
+            if isinstance(section, dict) and isinstance(section.get("base_url"), str):
+                section["base_url"] = shown_url(section["base_url"])
+
+    return edited_json_object(settings_json, strip)
+
+
 def begin_run(store: Store, settings_json: str, version: str) -> int:
     with store.tx() as c:
         cur = c.execute("INSERT INTO runs (pid, host, settings_json, lion_version) VALUES (?,?,?,?)",
-                        (os.getpid(), socket.gethostname(), settings_json, version))
+                        (os.getpid(), socket.gethostname(), _without_credentials(settings_json), version))
         return int(cur.lastrowid or 0)
 
 

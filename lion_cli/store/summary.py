@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lion_cli.store.db import Store
+from lion_cli.store.paths import read_path
 
 
 def _counts(store: Store, sql: str, iteration: int) -> dict[Any, int]:
@@ -12,7 +13,12 @@ def _counts(store: Store, sql: str, iteration: int) -> dict[Any, int]:
 
 
 def iteration_rows(store: Store) -> list[dict[str, Any]]:
-    return [dict(r) for r in store.query("SELECT iteration, status, student_path FROM iterations ORDER BY iteration")]
+    """Each iteration's status and student folder (absolute, in this store's project folder)."""
+    rows = [dict(r) for r in store.query("SELECT iteration, status, student_path FROM iterations ORDER BY iteration")]
+    for r in rows:
+        if r["student_path"]:
+            r["student_path"] = read_path(store, r["student_path"])
+    return rows
 
 
 def label_counts(store: Store, iteration: int) -> dict[str, int]:

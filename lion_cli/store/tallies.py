@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lion_cli.store.db import Store
+from lion_cli.store.paths import read_path
 
 FIRST_EVENTS = 200          # events shown when the dashboard opens on a store with a long history
 MAX_EVENTS_PER_READ = 500
@@ -97,7 +98,8 @@ class TrainTally:
         j = job[0]
         view = self.jobs.get(j["id"])
         if view is None:
-            view = TrainView(j["id"], j["iteration"], j["status"], j["total_steps"], j["output_dir"])
+            view = TrainView(j["id"], j["iteration"], j["status"], j["total_steps"],
+                             read_path(store, j["output_dir"]))
             self.jobs = {j["id"]: view}  # older jobs' curves are not shown; drop them
         view.status, view.total_steps = j["status"], j["total_steps"]
         rows = store.query("SELECT * FROM train_metrics WHERE (job_id, step) > (?, ?) AND job_id >= ?"

@@ -3,7 +3,7 @@ torchrun or deepspeed (`--local_rank`/`--local-rank` are accepted and ignored: t
 `--deepspeed cfg.json` overrides the spec's strategy). The spec is a TrainSpec
 (lion_cli/student/specs/train.py documents every key and its default).
 
-Outputs: output_dir/checkpoint-N (resumed from automatically when present), output_dir/final
+Outputs: output_dir/checkpoint-N (resumed from when its record names this job: checkpoint_record.py), output_dir/final
 (safetensors + tokenizer + config, written atomically), output_dir/metrics.jsonl (train_callbacks.py).
 """
 
@@ -37,10 +37,32 @@ def deepspeed_config(strategy: str, override: str | None) -> str | None:
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:
-    """The newest complete checkpoint (trainer_state.json is written last; a half-written one is skipped)."""
-    done = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
-            and (p / "trainer_state.json").exists()]
-    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+    """The newest complete checkpoint, whichever job wrote it (its record is written last)."""
+    from lion_cli.student.scripts.checkpoint_record import checkpoints
+
+    return next(iter(checkpoints(output_dir)), None)
+
+
+def own_checkpoint(trainer: Any, spec: TrainSpec, out: Path) -> Path | None:
+    """This job's newest checkpoint. Any other checkpoint in out (another job's, or half-written) is
+    named with the reason, never resumed from, and removed; every checkpoint saved from now on is
+    recorded as this job's."""
+    import shutil
+
+    import torch.distributed as dist
+
+    from lion_cli.student.scripts.checkpoint_record import RecordCallback, job_record, stale_and_resumable
+
+    record = job_record(spec)
+    trainer.add_callback(RecordCallback(out, record))
+    stale, resume = stale_and_resumable(out, record)
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()  # every rank has decided before rank 0 removes anything
+    for path, why in stale:
+        log(f"{path.name}: not resumed from, {why}; removed")
+        if int(os.environ.get("RANK", "0")) == 0:
+            shutil.rmtree(path, ignore_errors=True)
+    return resume
 
 
 def _single_process_env() -> None:
@@ -167,7 +189,7 @@ def run(spec: TrainSpec, ds_override: str | None) -> Path:
     trainer = Trainer(model=model, args=args, train_dataset=build_dataset(spec, tokenizer), processing_class=tokenizer,
                       data_collator=SFTCollator(tokenizer.pad_token_id, packed=spec.packing), callbacks=[metrics])
     trainer.remove_callback(PrinterCallback)  # the log dicts go to metrics.jsonl, not stdout
-    resume = last_checkpoint(out)
+    resume = own_checkpoint(trainer, spec, out)
     if resume is not None:
         log(f"resuming from {resume}")
         metrics.resumed_from(int(resume.name.split("-")[-1]))

@@ -57,7 +57,8 @@ class LoraSpec(Spec):
 @dataclass
 class TrainSpec(Spec):
     """The training script's spec (scripts/train.py): supervised fine-tuning on {instruction, input?,
-    output} rows. Outputs go to output_dir: checkpoint-N (resumed from), metrics.jsonl, final/."""
+    output} rows. Outputs go to output_dir: checkpoint-N (resumed from when its record is this job's),
+    metrics.jsonl, final/."""
 
     model_path: str  # HF model folder or hub id to start from
     data_path: str  # JSONL rows {instruction, input?, output}
@@ -84,6 +85,9 @@ class TrainSpec(Spec):
     save_total_limit: int = 2  # checkpoints kept, the newest ones
     seed: int = 42
     max_steps: int | None = None  # stop after this many optimizer steps (tests)
+    # Who asked for the job (the project and iteration): a checkpoint recorded under another id, or
+    # with other data or settings, is not resumed from (scripts/checkpoint_record.py).
+    job_id: str = ""
 
     limits: ClassVar[dict[str, Limit]] = {
         "epochs": POSITIVE, "lr": POSITIVE, "warmup_ratio": FRACTION, "weight_decay": NOT_NEGATIVE,
