@@ -8,7 +8,8 @@ from lion_cli.core.prompts import Template, parse_template
 from lion_cli.core.role_prompts import RolePrompts
 from lion_cli.resources import resource_dir
 
-ROLE_TEMPLATES: tuple[str, ...] = ("teacher", "referee", "generator_hard", "generator_easy")
+# referee_structured: the referee's prompt when its reply comes under a JSON schema (core/reply_schemas.py).
+ROLE_TEMPLATES: tuple[str, ...] = ("teacher", "referee", "referee_structured", "generator_hard", "generator_easy")
 
 
 def load_template(name: str, folder: Path | None = None) -> Template:
@@ -21,10 +22,10 @@ def load_template(name: str, folder: Path | None = None) -> Template:
 
 
 def load_role_templates(folder: Path | None = None) -> dict[str, Template]:
-    """All four role templates, keyed by name (teacher, referee, generator_hard, generator_easy)."""
+    """All the role templates, keyed by name (ROLE_TEMPLATES)."""
     return {name: load_template(name, folder) for name in ROLE_TEMPLATES}
 
 
 def load_role_prompts(folder: Path | None = None) -> RolePrompts:
-    """The four role templates, ready to render a role's messages."""
+    """The role templates, ready to render a role's messages."""
     return RolePrompts(load_role_templates(folder))

@@ -14,7 +14,11 @@ from typing import Any
 
 from lion_cli.cli.demo import scripted_project as make_project
 
-__all__ = ["lion", "make_project", "server_stats", "snapshot", "start_lion", "wait_for"]
+__all__ = ["PRICED", "lion", "make_project", "server_stats", "snapshot", "start_lion", "wait_for"]
+
+# A local server is free by default (core/prices.py): tests that check the spend set prices with these.
+PRICED = [f"{role}.{key}={price}" for role in ("teacher", "referee", "generator")
+          for key, price in (("price_input_per_1k", 0.0015), ("price_output_per_1k", 0.002))]
 
 
 def lion(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

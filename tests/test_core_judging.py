@@ -17,9 +17,12 @@ class Replies:
     def __init__(self, replies: list[str]) -> None:
         self.replies = replies
         self.asked: list[tuple[str, int]] = []
+        self.formats: list[dict[str, Any] | None] = []
 
-    async def chat(self, role: str, messages: list[dict[str, Any]], *, sample_index: int = 0) -> ChatResult:
+    async def chat(self, role: str, messages: list[dict[str, Any]], *, sample_index: int = 0,
+                   response_format: dict[str, Any] | None = None) -> ChatResult:
         self.asked.append((role, sample_index))
+        self.formats.append(response_format)
         return ChatResult(self.replies[sample_index], "stop", 0, 0, 0.0, False, "", "judge")
 
 

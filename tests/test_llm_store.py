@@ -1,4 +1,4 @@
-"""The engine over the real SQLite store: cache across runs, one api_calls row per call, spend, and
+"""The engine over the real SQLite store: cache across runs, one api_calls row per attempt, spend, and
 the API key kept out of the database file, the logs and the exceptions."""
 
 from __future__ import annotations
@@ -37,15 +37,18 @@ async def test_rows_cache_across_runs_and_usage(tmp_path: Path) -> None:
             async with store_engine(store, endpoints) as eng:
                 again = await eng.chat("teacher", teacher_messages("Persist me."))
             usage = role_totals(store)
-            rows = store.query("SELECT role, cached, status, retries, ok FROM api_calls ORDER BY id")
+            rows = store.query("SELECT role, cached, status, retries, ok, attempt, final FROM api_calls ORDER BY id")
             cached_rows = store.scalar("SELECT COUNT(*) FROM request_cache")
             spent = StoreSpend(store).spent_usd()
         assert stats(url)["served"] == 2
     assert again.cached and again.text == first.text and again.cost_usd == pytest.approx(first.cost_usd)
-    assert [tuple(r) for r in rows] == [("teacher", 0, 200, 1, 1), ("teacher", 1, None, 0, 1),
-                                        ("referee", 0, 200, 1, 1), ("teacher", 1, None, 0, 1)]
+    # Each 500 is its own row (attempt 1, not final), then the retry that answered (attempt 2, final).
+    assert [tuple(r) for r in rows] == [("teacher", 0, 500, 0, 0, 1, 0), ("teacher", 0, 200, 1, 1, 2, 1),
+                                        ("teacher", 1, None, 0, 1, 0, 1), ("referee", 0, 500, 0, 0, 1, 0),
+                                        ("referee", 0, 200, 1, 1, 2, 1), ("teacher", 1, None, 0, 1, 0, 1)]
     assert cached_rows == 2
     assert usage["teacher"].calls == 3 and usage["teacher"].cached == 2 and usage["teacher"].retries == 1
+    assert usage["teacher"].attempts == 2 and usage["teacher"].failed == 0
     assert usage["teacher"].prompt_tokens == first.prompt_tokens  # hits consume nothing
     assert spent == pytest.approx(usage["teacher"].cost_usd + usage["referee"].cost_usd) and spent > 0
 
@@ -87,10 +90,12 @@ async def test_key_never_reaches_db_logs_or_errors(tmp_path: Path, monkeypatch: 
                 with pytest.raises(ApiError) as info:
                     await eng.chat("teacher", teacher_messages("wrong key"))
                 errors.append(f"{info.value!s} {info.value!r}")
-            n_calls = store.scalar("SELECT COUNT(*) FROM api_calls")
+            n_calls = store.scalar("SELECT SUM(final) FROM api_calls")
+            n_attempts = store.scalar("SELECT COUNT(*) FROM api_calls")
             retried = store.scalar("SELECT SUM(retries) FROM api_calls")
         s = stats(url)
     assert s["served"] == 6 and s["unauthorized"] >= 1 and n_calls == 8 and retried > 0
+    assert n_attempts == s["received"]  # every request the server saw is a row
     assert len(errors) == 2 and "400" in errors[0] and "401" in errors[1]
     out, err = capfd.readouterr()
     blobs = {"logs": caplog.text, "stdout": out, "stderr": err, "errors": " ".join(errors)}

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.loop_helpers import lion, make_project, server_stats, snapshot, start_lion, wait_for
+from tests.loop_helpers import PRICED, lion, make_project, server_stats, snapshot, start_lion, wait_for
 
 pytestmark = pytest.mark.slow
 CONCURRENCY = 8  # demo_overrides sets every role's max_concurrency to 8
@@ -27,7 +27,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> 
 
     root = tmp_path_factory.mktemp("baseline")
     with running_server(backend="scripted", latency=(0.0, 0.02)) as url:
-        project = make_project(root, url, tiny_model_dir)
+        project = make_project(root, url, tiny_model_dir, extra=PRICED)
         done = lion("run", str(project))
         assert done.returncode == 0, done.stderr[-3000:]
         stats = server_stats(url)

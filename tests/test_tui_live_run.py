@@ -15,7 +15,7 @@ from tui_fixtures import screen_text
 
 from lion_cli.tui.app import LionDashboard
 from lion_cli.tui.snapshot import Snapshot
-from tests.loop_helpers import make_project, start_lion
+from tests.loop_helpers import PRICED, make_project, start_lion
 
 pytestmark = pytest.mark.slow
 RUN_TIMEOUT_S = 400.0
@@ -56,7 +56,7 @@ async def test_dashboard_follows_a_scripted_run(tmp_path: Path, tiny_model_dir: 
 
     log = tmp_path / "run.log"
     with running_server(backend="scripted", latency=(0.0, 0.02)) as url:
-        project = make_project(tmp_path, url, tiny_model_dir, iterations=1, new=4, seeds=8)
+        project = make_project(tmp_path, url, tiny_model_dir, iterations=1, new=4, seeds=8, extra=PRICED)
         app = LionDashboard(project, refresh_s=0.05)
         async with app.run_test(size=(140, 45)) as pilot:
             proc = start_lion("run", str(project), log=log)

@@ -1,7 +1,9 @@
 """Asking the referee about one pair of answers: ask, parse the reply, and when it is unreadable ask
 again with the next sample index, until a reply parses or the attempts allowed run out. Every attempt
 is handed to `record` as it happens (the loop writes each one to the store, so a resumed run goes on
-from the next sample index). The engine is passed in; nothing here does I/O of its own."""
+from the next sample index). Asked with a response_format (core/reply_schemas.py REFEREE_REPLY), the
+reply is read as that JSON object; without one, as free text (core/referee.py). The engine is passed
+in; nothing here does I/O of its own."""
 
 from __future__ import annotations
 
@@ -11,13 +13,22 @@ from typing import Any, Protocol
 
 from lion_cli.core.api import ChatResult
 from lion_cli.core.referee import ParseFailure, parse_scores
+from lion_cli.core.reply_schemas import REFEREE_REPLY, ReplySchema, parse_structured_scores
 from lion_cli.core.types import Role
 
 
 class ChatEngine(Protocol):
     """The part of the API engine (lion_cli.llm.engine.LLMEngine) the referee routine uses."""
 
-    async def chat(self, role: str, messages: list[dict[str, Any]], *, sample_index: int = 0) -> ChatResult: ...
+    async def chat(self, role: str, messages: list[dict[str, Any]], *, sample_index: int = 0,
+                   response_format: dict[str, Any] | None = None) -> ChatResult: ...
+
+    async def response_format(self, role: str, reply: ReplySchema) -> dict[str, Any] | None: ...
+
+
+async def referee_format(engine: ChatEngine) -> dict[str, Any] | None:
+    """The response_format the referee is asked with (None: free text), decided once per stage."""
+    return await engine.response_format(Role.REFEREE.value, REFEREE_REPLY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +40,14 @@ class RefereeAttempt:
 
 
 async def ask_referee(engine: ChatEngine, messages: list[dict[str, Any]], *, attempts: int, first_attempt: int = 0,
-                      record: Callable[[RefereeAttempt], None] | None = None) -> RefereeAttempt | None:
+                      record: Callable[[RefereeAttempt], None] | None = None,
+                      response_format: dict[str, Any] | None = None) -> RefereeAttempt | None:
     """Ask with sample indexes first_attempt, first_attempt + 1, … below `attempts`, stopping at the first
     readable reply; returns the last attempt made (None when none was left to make)."""
     last: RefereeAttempt | None = None
     for attempt in range(first_attempt, attempts):
-        res = await engine.chat(Role.REFEREE.value, messages, sample_index=attempt)
-        parsed = parse_scores(res.text)
+        res = await engine.chat(Role.REFEREE.value, messages, sample_index=attempt, response_format=response_format)
+        parsed = parse_scores(res.text) if response_format is None else parse_structured_scores(res.text)
         if isinstance(parsed, ParseFailure):
             last = RefereeAttempt(attempt, res.text, None, parsed.reason)
         else:

@@ -23,9 +23,13 @@ class RolePrompts:
     def teacher(self, instruction: str, input_text: str) -> Messages:
         return render(self.templates["teacher"], instruction=instruction, input=input_text)
 
-    def referee(self, instruction: str, input_text: str, answer_1: str, answer_2: str) -> Messages:
+    def referee(self, instruction: str, input_text: str, answer_1: str, answer_2: str, *,
+                structured: bool = False) -> Messages:
+        """The referee's messages; `structured`: the variant for a reply under a JSON schema (which
+        asks for its fields instead of closing score lines)."""
         shown = instruction if not input_text else f"{instruction}\n\n{input_text}"
-        return render(self.templates["referee"], instruction=shown, answer_1=answer_1, answer_2=answer_2)
+        name = "referee_structured" if structured else "referee"
+        return render(self.templates[name], instruction=shown, answer_1=answer_1, answer_2=answer_2)
 
     def generator(self, kind: str, seed: str, seed_input: str) -> Messages:
         shown = seed if not seed_input else f"{seed}\n{seed_input}"

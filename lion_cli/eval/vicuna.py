@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lion_cli.core.judging import ask_referee
+from lion_cli.core.judging import ask_referee, referee_format
 from lion_cli.core.types import Order, Role, shown_pair
 from lion_cli.core.vicuna_score import VicunaJudged, VicunaRatio, vicuna_ratios
 from lion_cli.eval.targets import EvalTarget
@@ -75,8 +75,9 @@ async def teacher_references(engine: LLMEngine, prompts: RolePrompts, questions:
 
 
 async def _judge(engine: LLMEngine, prompts: RolePrompts, question: str, first: str, second: str,
-                 retries: int) -> Verdict:
-    last = await ask_referee(engine, prompts.referee(question, "", first, second), attempts=retries + 1)
+                 retries: int, reply_format: dict[str, Any] | None) -> Verdict:
+    messages = prompts.referee(question, "", first, second, structured=reply_format is not None)
+    last = await ask_referee(engine, messages, attempts=retries + 1, response_format=reply_format)
     if last is None:
         return Verdict(None, "", 0)
     return Verdict(last.scores, last.raw, last.attempt + 1)
@@ -87,12 +88,14 @@ async def judge_pairs(engine: LLMEngine, prompts: RolePrompts, questions: Sequen
                       on_done: Callable[[int, int], None] | None = None
                       ) -> tuple[dict[int, Verdict], dict[int, Verdict]]:
     """Both orders for every question, concurrently (the engine paces them). The reference plays the
-    teacher's part: Order.TEACHER_FIRST shows it first."""
+    teacher's part: Order.TEACHER_FIRST shows it first. The judge is asked for a JSON verdict when its
+    endpoint takes a schema (core/reply_schemas.py), as the loop's referee is."""
     total, done = 2 * len(questions), [0]
+    reply_format = await referee_format(engine)
 
     async def one(q: Question, order: Order) -> tuple[int, Order, Verdict]:
         first, second = shown_pair(order, reference[q.question_id], student[q.question_id])
-        v = await _judge(engine, prompts, q.text, first, second, retries)
+        v = await _judge(engine, prompts, q.text, first, second, retries, reply_format)
         done[0] += 1
         if on_done:
             on_done(done[0], total)

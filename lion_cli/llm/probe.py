@@ -3,18 +3,25 @@
 First GET {base_url}/models once per distinct (base_url, key), free, to confirm every role's model is
 served; only when all of that passed, one chat request of max_tokens 1 per distinct (base_url, key,
 model). A key never appears in what comes back: server text is scrubbed before it is shortened.
+
+Also the engine's structured-replies probe (`probe_structured`, for structured = "auto"): one request
+of a few tokens under a tiny JSON schema, whose verdict the engine remembers per endpoint and model.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from lion_cli.core.api import EndpointSpec
 from lion_cli.core.redact import redact_and_cut
+from lion_cli.core.reply_schemas import ReplySchema
 from lion_cli.core.value_checks import shown_url
+from lion_cli.llm.wire import not_found_hint, parse_completion, server_message
 
 PROBE_TIMEOUT_S = 20.0
 SHOWN_CHARS = 200
@@ -41,9 +48,7 @@ def _refusal(role: str, spec: EndpointSpec, url: str, resp: httpx.Response, api_
             return f"{role}.api_key_env", f"{url} needs an API key ({resp.status_code}): name its variable here"
         return f"{role}.api_key_env", f"{url} refused the key in ${spec.api_key_env} ({resp.status_code}: {body})"
     if resp.status_code == 404:
-        hint = ("" if spec.base_url.rstrip("/").endswith("/v1")
-                else "; base_url is usually the API root ending in /v1, e.g. https://api.openai.com/v1")
-        return f"{role}.base_url", f"{url} answered 404 (not found){hint}"
+        return f"{role}.base_url", f"{url} answered 404 (not found){not_found_hint(spec.base_url)}"
     return f"{role}.base_url", f"{url} answered {resp.status_code}: {body}"
 
 
@@ -118,3 +123,54 @@ def probe_endpoints(specs: Mapping[str, EndpointSpec], keys: Mapping[str, str]) 
                 if finding:
                     findings.append(finding)
     return findings
+
+
+SCHEMA_PROBE = ReplySchema("probe", {"type": "object", "properties": {"ok": {"type": "boolean"}},
+                                     "required": ["ok"], "additionalProperties": False})
+SCHEMA_PROBE_MESSAGES = [{"role": "user", "content": 'Reply with the JSON object {"ok": true}.'}]
+SCHEMA_PROBE_MAX_TOKENS = 16   # {"ok": true} is about five tokens
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaProbe:
+    accepted: bool          # the endpoint answered under the schema with JSON that fits it
+    conclusive: bool        # an answer or a refusal naming the parameter: worth remembering
+    detail: str             # what was seen, in one line (redacted)
+    status: int | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def _probe_answer(resp: httpx.Response, model: str) -> SchemaProbe:
+    """A 200: JSON under the schema, or a server that ignored response_format (free text back)."""
+    result = parse_completion(resp.text, model, 0)
+    if result is None:
+        return SchemaProbe(False, False, "HTTP 200 without a chat completion", 200)
+    used = {"status": 200, "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}
+    try:
+        value = json.loads(result.text)
+    except ValueError:
+        value = None
+    if isinstance(value, dict) and isinstance(value.get("ok"), bool):
+        return SchemaProbe(True, True, "answered JSON under a json_schema response_format", **used)
+    if result.truncated:  # cut at the probe's few tokens: nothing learnt
+        return SchemaProbe(False, False, "the probe's reply was cut at max_tokens", **used)
+    return SchemaProbe(False, True, "ignored response_format (answered free text under a json_schema)", **used)
+
+
+async def probe_structured(client: httpx.AsyncClient, spec: EndpointSpec, headers: dict[str, str],
+                           secrets: tuple[str, ...]) -> SchemaProbe:
+    """Whether the endpoint answers under a JSON schema. A 400 or 422 naming response_format (or
+    json_schema) is a conclusive no; no answer or any other refusal says nothing (not remembered)."""
+    url = spec.base_url.rstrip("/") + "/chat/completions"
+    payload = {"model": spec.model, "messages": SCHEMA_PROBE_MESSAGES, "max_tokens": SCHEMA_PROBE_MAX_TOKENS,
+               "temperature": 0.0, "response_format": SCHEMA_PROBE.response_format()}
+    try:
+        resp = await client.post(url, json=payload, headers=headers, timeout=min(PROBE_TIMEOUT_S, spec.timeout_s))
+    except httpx.HTTPError as exc:
+        return SchemaProbe(False, False, f"no answer ({type(exc).__name__})")
+    if resp.status_code == 200:
+        return _probe_answer(resp, spec.model)
+    message = f"HTTP {resp.status_code}: {server_message(resp, secrets)}"
+    named = any(word in resp.text.lower() for word in ("response_format", "json_schema"))
+    return SchemaProbe(False, resp.status_code in (400, 422) and named, message, resp.status_code)

@@ -64,3 +64,10 @@ def server_message(resp: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
             text = str(data["message"])
     text = " ".join(text.split())
     return redact_and_cut(text, secrets, MAX_MESSAGE_CHARS) or "(empty body)"
+
+
+def not_found_hint(base_url: str) -> str:
+    """What a 404 from {base_url}/… most often means: a base_url that is not the API root."""
+    if base_url.rstrip("/").endswith("/v1"):
+        return ""
+    return "; check base_url: it is usually the API root ending in /v1, e.g. https://api.openai.com/v1"

@@ -1,0 +1,103 @@
+"""Replies asked for under a JSON schema (OpenAI's `response_format` json_schema, which vLLM and
+llama.cpp's server accept too): the referee's verdict and the generator's new instruction.
+
+The referee's schema puts `reasoning` first, so a model writes its evidence before its scores. A
+structured reply is read strictly, with the rule of core/referee.py (no guessing): the reply must be
+exactly one JSON object with exactly the schema's keys, no key twice, each of the right type; a
+score must be a JSON integer (8, not 8.0 or "8") in 1..10. Anything else is a ParseFailure, asked
+again like an unreadable free-text reply.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lion_cli.core.referee import HIGH, LOW, ParseFailure, Scores
+
+
+@dataclass(frozen=True)
+class ReplySchema:
+    name: str
+    schema: dict[str, Any]
+
+    def response_format(self) -> dict[str, Any]:
+        """The request parameter; strict: the server must keep to the schema, not just aim for it."""
+        return {"type": "json_schema", "json_schema": {"name": self.name, "schema": self.schema, "strict": True}}
+
+
+def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
+    # Strict mode wants every property required and no others allowed.
+    return {"type": "object", "properties": properties, "required": list(properties),
+            "additionalProperties": False}
+
+
+_SCORE = {"type": "integer", "minimum": int(LOW), "maximum": int(HIGH)}
+REFEREE_REPLY = ReplySchema("referee_verdict", _object_schema(
+    {"reasoning": {"type": "string"}, "assistant_1": _SCORE, "assistant_2": _SCORE}))
+GENERATOR_REPLY = ReplySchema("new_instruction", _object_schema({"instruction": {"type": "string"}}))
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise _RepeatedKey(f"JSON key {repeated[0]!r} given more than once")
+    return dict(pairs)
+
+
+def _fields(reply: str, schema: ReplySchema) -> dict[str, Any] | ParseFailure:
+    """The reply's one JSON object, holding exactly the schema's keys."""
+    if not reply or not reply.strip():
+        return ParseFailure("empty reply")
+    try:
+        value = json.loads(reply, object_pairs_hook=_pairs)
+    except _RepeatedKey as exc:
+        return ParseFailure(str(exc))
+    except ValueError as exc:
+        return ParseFailure(f"the structured reply is not one JSON value ({exc})")
+    if not isinstance(value, dict):
+        return ParseFailure(f"the structured reply is a JSON {type(value).__name__}, not an object")
+    expected = list(schema.schema["properties"])
+    missing = [k for k in expected if k not in value]
+    extra = sorted(k for k in value if k not in expected)
+    if missing or extra:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unexpected {', '.join(extra)}"]
+                                                                            if extra else [])
+        return ParseFailure(f"the structured reply's keys do not fit its schema: {'; '.join(parts)}")
+    return value
+
+
+def _score(value: Any, key: str) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{key} is not a JSON integer: {value!r}"
+    if not LOW <= value <= HIGH:
+        return f"{key} is off the 1-10 scale: {value}"
+    return value
+
+
+def parse_structured_scores(reply: str) -> Scores | ParseFailure:
+    """The scores in a reply written under REFEREE_REPLY, or why it cannot be read."""
+    fields = _fields(reply, REFEREE_REPLY)
+    if isinstance(fields, ParseFailure):
+        return fields
+    if not isinstance(fields["reasoning"], str):
+        return ParseFailure(f"reasoning is not a string: {fields['reasoning']!r}")
+    first, second = _score(fields["assistant_1"], "assistant_1"), _score(fields["assistant_2"], "assistant_2")
+    if isinstance(first, str) or isinstance(second, str):
+        return ParseFailure(first if isinstance(first, str) else str(second))
+    return Scores(float(first), float(second))
+
+
+def parse_structured_instruction(reply: str) -> str | ParseFailure:
+    """The instruction in a reply written under GENERATOR_REPLY, or why it cannot be read."""
+    fields = _fields(reply, GENERATOR_REPLY)
+    if isinstance(fields, ParseFailure):
+        return fields
+    text = fields["instruction"]
+    return text if isinstance(text, str) else ParseFailure(f"instruction is not a string: {text!r}")
