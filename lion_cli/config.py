@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from lion_cli.core.api import EndpointSpec
+from lion_cli.core.prices import PRICE_KEYS, price_problem
 from lion_cli.core.types import API_ROLES, Role
 from lion_cli.core.value_checks import (
     Problem,
@@ -233,6 +234,10 @@ def _endpoint_value_problems(data: Mapping[str, Any], source: str) -> list[Probl
         section = data.get(role.value)
         if not isinstance(section, dict):
             continue
+        for key in PRICE_KEYS:
+            message = price_problem(section[key]) if key in section else None
+            if message:
+                problems.append(Problem(source, f"{role.value}.{key}", f"{message} (got {section[key]!r})"))
         for key, check in _ENDPOINT_VALUE_CHECKS.items():
             value = section.get(key)
             if not isinstance(value, str):
@@ -249,7 +254,9 @@ def parse_settings(data: dict[str, Any], source: str = CONFIG_NAME) -> Settings:
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_explain(e, source) for e in exc.errors()] + problems) from None
+        # A price is a number or "auto": pydantic's two-branch union errors say less than ours above.
+        errors = [e for e in exc.errors() if not (len(e["loc"]) > 1 and e["loc"][1] in PRICE_KEYS)]
+        raise ConfigError([_explain(e, source) for e in errors] + problems) from None
     if problems:
         raise ConfigError(problems)
     return settings

@@ -64,7 +64,8 @@ def _fault_config(*values: Any) -> Any:
         fail(f"fault options (--latency-*/--rate-*): {exc}")
 
 
-def _limit_config(rpm: int, tpm: int, window_s: float, api_key: str, api_key_env: str) -> Any:
+def _limit_config(rpm: int, tpm: int, window_s: float, api_key: str, api_key_env: str, slots: int = 0,
+                  service_time: float = 0.0, structured: bool = True) -> Any:
     from lion_cli.server.faults import LimitConfig
 
     if api_key_env:
@@ -73,7 +74,10 @@ def _limit_config(rpm: int, tpm: int, window_s: float, api_key: str, api_key_env
             fail(f"--api-key-env {api_key_env}: that environment variable is not set")
     if rpm < 0 or tpm < 0 or window_s <= 0:
         fail("--rpm and --tpm must be ≥ 0 and --window-s > 0")
-    return LimitConfig(rpm=rpm, tpm=tpm, window_s=window_s, api_key=api_key)
+    if slots < 0 or service_time < 0:
+        fail("--slots must be ≥ 0 (0 = unlimited) and --service-time ≥ 0")
+    return LimitConfig(rpm=rpm, tpm=tpm, window_s=window_s, api_key=api_key, slots=slots,
+                       service_time_s=service_time, structured=structured)
 
 
 def _serve(backend: Any, faults: Any, limits: Any, host: str, port: int, model_name: str | None) -> None:
@@ -123,6 +127,11 @@ def register(app: typer.Typer) -> None:
         rpm: int = typer.Option(0, help="Requests allowed per window (0 = unlimited); over it → 429."),
         tpm: int = typer.Option(0, help="Tokens (prompt + completion) allowed per window (0 = unlimited)."),
         window_s: float = typer.Option(60.0, help="The sliding window the limits count over, in seconds."),
+        slots: int = typer.Option(0, help="Requests served at once, the rest queued in arrival order, as "
+                                          "llama.cpp's slots (0 = unlimited)."),
+        service_time: float = typer.Option(0.0, help="Seconds each request holds its slot (with --slots)."),
+        no_structured: bool = typer.Option(False, "--no-structured", help=(
+            "Refuse response_format (a 400 naming it), as a server without structured outputs does.")),
         rate_429: float = typer.Option(0.0, help="Share of requests answered with an injected 429."),
         rate_500: float = typer.Option(0.0, help="Share answered 500."),
         rate_503: float = typer.Option(0.0, help="Share answered 503."),
@@ -150,7 +159,7 @@ def register(app: typer.Typer) -> None:
         faults = _fault_config(latency_min, latency_max, rate_429, rate_500, rate_503, rate_timeout, rate_drop,
                                rate_malformed, rate_empty_choices, rate_length, fault_seed, retry_after_s,
                                timeout_hold_s, first_attempt_only)
-        limits = _limit_config(rpm, tpm, window_s, api_key, api_key_env)
+        limits = _limit_config(rpm, tpm, window_s, api_key, api_key_env, slots, service_time, not no_structured)
         if model is not None or smollm2:
             backend = _model_backend(model, smollm2, max_batch, batch_window_ms, guided_scores, json_tries)
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from lion_cli.core.aimd import EndpointState
 from lion_cli.core.api import CallRecord, ChatResult
 
 
@@ -23,6 +24,30 @@ class CallLog(Protocol):
 
 class SpendMeter(Protocol):
     def spent_usd(self) -> float: ...
+
+
+class CapabilityStore(Protocol):
+    """What endpoints were found to accept, by (base_url without credentials, model)."""
+
+    def structured(self, base_url: str, model: str) -> bool | None: ...
+
+    def remember_structured(self, base_url: str, model: str, accepted: bool, detail: str) -> None: ...
+
+
+class EndpointStateLog(Protocol):
+    """Where the engine reports what it is doing with each endpoint (at most once a second each)."""
+
+    def write(self, state: EndpointState) -> None: ...
+
+
+class MemoryEndpointStates:
+    def __init__(self) -> None:
+        self.latest: dict[str, EndpointState] = {}
+        self.writes = 0
+
+    def write(self, state: EndpointState) -> None:
+        self.latest[state.endpoint] = state
+        self.writes += 1
 
 
 class MemoryCache:
@@ -52,3 +77,15 @@ class MemoryCallLog:
 
     def spent_usd(self) -> float:
         return self._spent
+
+
+class MemoryCapabilities:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], tuple[bool, str]] = {}
+
+    def structured(self, base_url: str, model: str) -> bool | None:
+        found = self.items.get((base_url, model))
+        return None if found is None else found[0]
+
+    def remember_structured(self, base_url: str, model: str, accepted: bool, detail: str) -> None:
+        self.items[(base_url, model)] = (accepted, detail)

@@ -26,6 +26,7 @@ from lion_cli.server.faults import FaultConfig, LimitConfig, choose_fault, choos
 from lion_cli.server.http import Drop, HttpServer, Request, Response
 from lion_cli.server.params import ChatRequest, Refusal, content_text, parse_chat_request
 from lion_cli.server.render import completion_body, stream_body
+from lion_cli.server.slots import ServerSlots
 from lion_cli.server.window import SlidingWindow, fmt_duration
 
 
@@ -91,6 +92,7 @@ class OpenAIServer:
         self.rpm = SlidingWindow(self.limits.rpm, self.limits.window_s) if self.limits.rpm else None
         self.tpm = SlidingWindow(self.limits.tpm, self.limits.window_s) if self.limits.tpm else None
         self._arrivals: Counter[str] = Counter()
+        self.slots = ServerSlots(self.limits.slots, self.limits.service_time_s)
 
     async def start(self) -> str:
         host, port = await self.http.start()
@@ -107,7 +109,8 @@ class OpenAIServer:
         if req.method == "GET" and path == "/health":
             return Response.json(200, {"status": "ok"})
         if req.method == "GET" and path == "/stats":
-            return Response.json(200, self.stats.as_json("log" in req.query))
+            return Response.json(200, {**self.stats.as_json("log" in req.query), "slots": self.slots.as_json(),
+                                       "answered_after_client_left": self.http.answered_after_client_left})
         if req.method == "GET" and path == "/v1/models":
             return Response.json(200, {"object": "list", "data": [self._model_card()]})
         if req.method == "GET" and path.startswith("/v1/models/"):
@@ -156,7 +159,10 @@ class OpenAIServer:
         except ValueError:
             body = None
         try:
-            parse_chat_request(body)
+            request = parse_chat_request(body)
+            if request.json_schema is not None and not self.limits.structured:
+                raise Refusal("this server does not support 'response_format' (structured outputs)",
+                              "response_format", "unsupported_parameter")
         except Refusal as refusal:
             self.stats.bad_requests += 1
             return None, _refused(refusal)
@@ -205,7 +211,8 @@ class OpenAIServer:
         made = Generated([], _prompt_tokens(body))
         if fault in (None, "length"):
             try:
-                made = await make_choices(self.backend, request, sample, role)
+                async with self.slots.hold():
+                    made = await make_choices(self.backend, request, sample, role)
             except Refusal as refusal:  # response_format could not be met
                 return _refused(refusal)
             except Exception as exc:  # a backend bug is the server's error, not the client's

@@ -63,6 +63,11 @@ class LimitConfig:
     tpm: int = 0
     window_s: float = 60.0  # the sliding window the limits are counted over (tests shorten it)
     api_key: str = ""     # when set, requests must carry `Authorization: Bearer <api_key>`
+    slots: int = 0        # requests worked on at once, the rest queued (llama.cpp's slots); 0 = unlimited
+    service_time_s: float = 0.0  # each request holds its slot at least this long (slots.py)
+    # False: a server without structured outputs, which answers a request carrying a response_format
+    # json_schema or json_object with a 400 naming the parameter (as one that never heard of it does).
+    structured: bool = True
 
 
 def _rng(seed: int, request_hash: str, occurrence: int, purpose: str) -> random.Random:

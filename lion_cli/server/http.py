@@ -95,6 +95,7 @@ class HttpServer:
         self.port = port
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.answered_after_client_left = 0   # answers made for a client that had closed its connection
 
     async def start(self) -> tuple[str, int]:
         self._server = await asyncio.start_server(self._connection, self.host, self.port, backlog=1024)
@@ -119,6 +120,9 @@ class HttpServer:
                     return
                 resp = await self.handler(req)
                 if isinstance(resp, Drop):
+                    return
+                if reader.at_eof():  # the client gave up while its request was being served
+                    self.answered_after_client_left += 1
                     return
                 keep = req.headers.get("connection", "").lower() != "close"
                 writer.write(_encode(resp, keep))
