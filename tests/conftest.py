@@ -45,3 +45,16 @@ def smollm2_dir() -> Path:
     from lion_cli.demo.smollm2 import smollm2_hf_dir
 
     return smollm2_hf_dir()
+
+
+# --- a third-party server: llama-cpp-python's OpenAI-compatible server with the SmolLM2 GGUF -------
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """`python -m llama_cpp.server` serving SmolLM2-135M-Instruct as model `smollm2` on a loopback port,
+    loaded once per session: a LlamaServer with `.url` (ending in /v1) and `.log` (its output, each line
+    time-stamped). Fails (does not skip) without the `thirdparty` extra: `make test` installs it."""
+    from tests.llama_cpp_support import running_llama_server
+
+    with running_llama_server(tmp_path_factory.mktemp("llama_cpp") / "server.log") as server:
+        yield server
