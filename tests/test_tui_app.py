@@ -49,7 +49,8 @@ async def test_panels_show_the_known_numbers(known: Path) -> None:
         assert "fixture-lion" in text and "it1 (2/3)" in text and "discrimination · referee running" in text
         assert "elapsed 0:30:00" in text and "run: running" in text
         assert "25% referee 6/24" in text
-        assert "12 / 16" in text and "2 / 60" in text and "600 / 10.0k" in text       # teacher row
+        assert "12 / 16" in text and "2 / 60" in text and "2,448 (600) / 10.0k" in text   # teacher row: reserved (used)
+        assert "teacher:   TPM-bound by max_tokens: each request reserves ~1,224 tokens → at most 8 req/min" in text
         assert "1,200 / 2,400" in text and "$0.0240" in text
         assert "spent $0.0455" in text and "budget $5.00, left $4.9545" in text
         await pilot.press("2")
@@ -217,7 +218,8 @@ async def test_run_killed_mid_stage(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
         text = screen_text(app)
-        assert "run: process gone (killed?)" in text and "25% referee 6/24" in text and "ETA --:--" in text
+        assert "run: process gone (killed?)" in text and "interrupted at 25% referee 6/24" in text
+        assert "discrimination · referee" not in text and "ETA --:--" in text
 
 
 def _sleeper() -> subprocess.Popen[bytes]:

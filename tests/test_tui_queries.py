@@ -97,7 +97,8 @@ def test_run_killed_mid_stage_is_stale(tmp_path: Path) -> None:
     d = build_known_project(tmp_path / "k", run_pid=DEAD_PID)
     snap = DashboardReader(d, clock=lambda: CLOCK).refresh()
     assert snap.run_status == "stale"
-    assert snap.stage is not None and snap.stage.status == "running" and snap.stage.done < snap.stage.total
+    # its stage row still says running; the process is gone, so it shows as interrupted
+    assert snap.stage is not None and snap.stage.status == "interrupted" and snap.stage.done < snap.stage.total
     assert snap.eta_s is None   # nothing moves: no ETA
     assert snap.elapsed_s == 1800 - 260   # the clock stopped at its last event, 260 s before CLOCK
 

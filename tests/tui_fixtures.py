@@ -4,10 +4,13 @@ schema of migrations/, so every number a panel shows can be checked by hand.
 `build_known_project` is a run in iteration 1's discrimination (referee 6/24) after a finished
 iteration 0. Its numbers, as the panels must show them:
 - API: teacher 12 calls ($0.024, 2 × 429, 3 retries), referee 18 ($0.018), generator 7 ($0.0035);
-  spent $0.0455 of a $5 budget; in the minute before CLOCK: teacher 2 calls / 600 tokens.
+  spent $0.0455 of a $5 budget; in the minute before CLOCK: teacher 2 calls / 600 tokens used, 2,448
+  reserved (the limiter's 200-token prompt estimate + max_tokens 1024 each: tpm 10,000 lets 8.2 a minute
+  through, under rpm 60: TPM-bound by max_tokens); referee and generator reserve 300 + 512 and 50 + 512.
 - iteration 0 labels: hard 3, easy 4, unscored 1 → hard rate 3/7; one order flip in 7 → 0.857.
 - iteration 0 candidates: 4 accepted, rejected "too similar" 2, "too short" 1.
-- training job 2 (it1): 10 steps of 10, loss 1.50 → 0.60, 1500 tokens/s, output /students/iter-1.
+- training job 2 (it1): 10 steps of 10, loss 1.50 → 0.60, 1500 tokens/s, output /students/iter-1; both
+  training jobs log a step a second; student generation job 3 (it0): 8 rows in 16 s.
 - eval: student-it0 BBH (30 % + 34 %)/2 = 32.0 on 2 of 23 tasks (the paper's Lion-7B on those two:
   (34.0 + 49.2)/2 = 41.6), AGIEval 25.0 on 1 of 8, Vicuna-80 91.25 % (its 'overall' row, not the mean
   with the 'writing' category); in loglik mode BBH 40.0 on 1 task.
@@ -139,6 +142,10 @@ def build_known_project(project_dir: Path, *, run_pid: int | None = None, run_st
                 c.execute("INSERT INTO train_metrics VALUES (?, ?, ?, ?, 2e-5, ?, 1500.0, ?)",
                           (job, step, step / 10, round(2.0 - 0.1 * (step - 1) - 0.5 * it, 2), step * 1000,
                            CLOCK - 600 + step))
+        # iteration 0's student answered its 8 Cache Pool instructions in 16 s: 0.5 rows/s
+        c.execute("INSERT INTO train_jobs (id, iteration, kind, status, spec_json, output_dir, total_steps, started_at,"
+                  " finished_at) VALUES (3, 0, 'generate', 'done', '{}', '/students/iter-0/answers', 8,"
+                  " '2025-01-01T00:20:00.000Z', '2025-01-01T00:20:16.000Z')")
         for task, acc in (("date_understanding", 0.30), ("navigate", 0.34)):
             c.execute("INSERT INTO eval_results (model, iteration, benchmark, task, mode, n, correct, accuracy)"
                       " VALUES ('student-it0', 0, 'bbh', ?, 'generate', 100, ?, ?)", (task, acc * 100, acc))
@@ -160,12 +167,12 @@ def _api_calls(c: object) -> None:
     rows = []
     for k in range(12):   # teacher: the last two finished in the minute before CLOCK
         ts = CLOCK - 30 if k >= 10 else CLOCK - 3600 + k
-        rows.append((ts, "teacher", 100, 200, 0.002, 1 if k < 3 else 0, 1 if k < 2 else 0))
-    rows += [(CLOCK - 3000 + k, "referee", 300, 20, 0.001, 0, 0) for k in range(18)]
-    rows += [(CLOCK - 2000 + k, "generator", 50, 60, 0.0005, 0, 0) for k in range(7)]
+        rows.append((ts, "teacher", 100, 200, 0.002, 1 if k < 3 else 0, 1 if k < 2 else 0, 1224))
+    rows += [(CLOCK - 3000 + k, "referee", 300, 20, 0.001, 0, 0, 812) for k in range(18)]
+    rows += [(CLOCK - 2000 + k, "generator", 50, 60, 0.0005, 0, 0, 562) for k in range(7)]
     c.executemany("INSERT INTO api_calls (ts, role, model, base_url, status, ok, prompt_tokens, completion_tokens,"  # type: ignore[attr-defined]
-                  " cost_usd, retries, rate_limited) VALUES (?, ?, 'gpt-x', 'http://api', 200, 1, ?, ?, ?, ?, ?)",
-                  rows)
+                  " cost_usd, retries, rate_limited, reserved_tokens)"
+                  " VALUES (?, ?, 'gpt-x', 'http://api', 200, 1, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def copy_project(src: Path, dst: Path) -> Path:

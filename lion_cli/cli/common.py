@@ -44,8 +44,19 @@ class Project:
 
     @property
     def plan(self) -> RunPlan:
-        """The settings the run's totals are projected with (core/totals.py)."""
-        return settings_plan(self.settings)
+        """The settings the run's totals are projected with (core/totals.py), with the iterations the
+        run plans (core/run_state.py)."""
+        from dataclasses import replace
+
+        return replace(settings_plan(self.settings), iterations=self.planned_iterations())
+
+    def planned_iterations(self, requested: int | None = None) -> int:
+        """--iterations when given, else what the last run planned while lion.toml still says what it
+        said then, else lion.toml's loop.iterations (core/run_state.py)."""
+        from lion_cli.core.run_state import planned_iterations
+        from lion_cli.store.progress import last_run_iterations
+
+        return planned_iterations(self.settings.loop.iterations, requested, last_run_iterations(self.store))
 
 
 def settings_plan(settings: Settings) -> RunPlan:

@@ -1,8 +1,7 @@
-"""`lion run`, `lion resume`, `lion status`: the loop, from wherever the project stands."""
+"""`lion run`, `lion resume`: the loop, from wherever the project stands (`lion status`: cli/status.py)."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -34,7 +33,7 @@ def run_project(project: Project, iterations: int | None, until: str | None, *, 
     from lion_cli.store.progress import begin_run, end_run
 
     settings, store = project.settings, project.store
-    total = iterations or settings.loop.iterations
+    total = project.planned_iterations(iterations)
     stop_at = Stage(until) if until else None
     try:
         lock = acquire(store)
@@ -42,7 +41,7 @@ def run_project(project: Project, iterations: int | None, until: str | None, *, 
         err(f"error: {exc}")
         return EXIT_BUSY
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    run_id = begin_run(store, settings.model_dump_json(), __version__)
+    run_id = begin_run(store, settings.model_dump_json(), __version__, total)
     status, code = "failed", EXIT_FAILED
     try:
         if lock.took_over:
@@ -69,7 +68,9 @@ def run_project(project: Project, iterations: int | None, until: str | None, *, 
         store.event(f"run {status}", level="info" if code == 0 else "warning")
         lock.release()
     if code == 0:
-        _print_status(project, as_json=False)
+        from lion_cli.cli.status import print_status
+
+        print_status(project, as_json=False)
     return code
 
 
@@ -80,61 +81,6 @@ async def _run(ctx: Any, total: int, stop_at: Any) -> Any:
         return await run_loop(ctx, total, stop_at)
     finally:
         await ctx.engine.aclose()
-
-
-def _status_data(project: Project) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    from lion_cli.core.projection import project as project_run
-    from lion_cli.store.progress import next_position
-    from lion_cli.store.summary import iteration_summaries
-    from lion_cli.store.totals import read_totals
-
-    s, store = project.settings, project.store
-    with store.read():  # one moment of the store for every number below
-        its = iteration_summaries(store)
-        totals = read_totals(store)
-        pos = next_position(store, s.loop.iterations)
-    proj = project_run(totals, project.plan)
-    return {
-        "project": s.project.name, "dir": str(project.dir), "iterations": s.loop.iterations,
-        "next": None if pos is None else {"iteration": pos[0], "stage": pos[1].value},
-        "finished": pos is None, "per_iteration": its, "api": {r: asdict(u) for r, u in totals.roles.items()},
-        "calls": totals.calls, "tokens": totals.tokens,
-        "spent_usd": totals.spent_usd, "projected_total_usd": proj.total_usd,
-        "projected_remaining_calls": proj.remaining_calls, "projected_cost_per_call": proj.cost_per_call,
-        "api_eta_s": proj.eta_s, "api_eta_measured": proj.eta_measured, "budget_usd": s.budget.max_usd,
-    }
-
-
-def _duration(seconds: float) -> str:
-    m, sec = divmod(int(seconds), 60)
-    return f"{m // 60}:{m % 60:02d}:{sec:02d}"
-
-
-def _print_status(project: Project, as_json: bool) -> None:
-    d = _status_data(project)
-    if as_json:
-        print(json.dumps(d, indent=2, default=str))
-        return
-    nxt = "finished" if d["finished"] else f"next: iteration {d['next']['iteration']} {d['next']['stage']}"
-    print(f"{d['project']}  ({d['iterations']} iterations planned; {nxt})")
-    for i in d["per_iteration"]:
-        hr = "-" if i["hard_rate"] is None else f"{i['hard_rate']:.2f}"
-        oc = "-" if i["order_consistency"] is None else f"{i['order_consistency']:.2f}"
-        stages = " ".join(f"{k[:5]}:{v['status']}" for k, v in i["stages"].items())
-        print(f"  iteration {i['iteration']}: train {i['train_pool']}, cache {i['cache_pool']} | "
-              f"hard {i['hard']}, easy {i['easy']}, unscored {i['unscored']} (hard rate {hr}, "
-              f"order consistency {oc}) | new accepted {i['accepted']}, rejected {i['rejected']} | {stages}")
-    for role, u in sorted(d["api"].items()):
-        print(f"  {role:<9} {u['calls']} calls ({u['cached']} cached), {u['prompt_tokens']}+"
-              f"{u['completion_tokens']} tokens, ${u['cost_usd']:.4f}, {u['retries']} retries, "
-              f"{u['rate_limited']} × 429")
-    cap = f" of ${d['budget_usd']:.2f} budget" if d["budget_usd"] else ""
-    print(f"  spent ${d['spent_usd']:.4f}{cap}; projected total ${d['projected_total_usd']:.4f}")
-    if d["api_eta_s"] is not None and not d["finished"]:
-        basis = "measured request rates" if d["api_eta_measured"] else "rate limits where nothing is measured yet"
-        print(f"  API work left: about {_duration(d['api_eta_s'])} at the {basis} (student time not included)")
 
 
 def register(app: typer.Typer) -> None:
@@ -161,12 +107,6 @@ def register(app: typer.Typer) -> None:
         """Go on after an interruption (a kill, a crash, a budget pause): only missing work is done."""
         refuse_unless_ready(directory)
         raise typer.Exit(_run_here(directory, iterations, None, resume=True))
-
-    @app.command("status")
-    def status_cmd(directory: Path = typer.Argument(None, help="Project folder."),
-                   as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-        """Iteration, stage, counts, hard rate, API calls, tokens, dollars spent and projected."""
-        _print_status(open_project(directory, readonly=True), as_json)
 
 
 def _run_here(directory: Path | None, iterations: int | None, until: str | None, *, resume: bool) -> int:

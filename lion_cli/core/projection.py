@@ -7,14 +7,15 @@ rate times; what the current iteration already did is subtracted. A request cost
 paid requests cost on average so far, or, before its first one, the endpoint's prices × the
 assumed request size (core/totals.py).
 
-The ETA covers the API work only (student training and sampling are not timed): each role's
-remaining requests at its measured request rate, or at the rate its rpm/tpm limits allow before
-it has one — an upper bound on speed, so that ETA is a lower bound."""
+The API ETA: each role's remaining requests at its measured request rate, or, before it has one, at
+the most its rpm/tpm limits let through as the limiter counts them (core/throughput.py) — an upper
+bound on speed, so that ETA is a lower bound. core/eta.py adds the student's training and sampling."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lion_cli.core.throughput import throughput
 from lion_cli.core.totals import API_ROLE_NAMES, EndpointPlan, RoleTotals, RunPlan, RunTotals
 
 DEFAULT_ACCEPTANCE = 0.5   # before the generator's first candidate
@@ -57,15 +58,14 @@ def cost_per_call(usage: RoleTotals, endpoint: EndpointPlan | None) -> float:
     return endpoint.expected_cost_usd if endpoint is not None else 0.0
 
 
-def request_rate(usage: RoleTotals, measured: float | None, endpoint: EndpointPlan | None) -> float | None:
+def request_rate(t: RunTotals, role: str, endpoint: EndpointPlan | None) -> float | None:
     """Requests per second: measured when there is a rate, else the most the limits allow."""
+    measured = t.request_rates.get(role)
     if measured:
         return measured
     if endpoint is None:
         return None
-    tokens = usage.tokens / usage.paid if usage.paid > 0 else (
-        endpoint.expected_prompt_tokens + endpoint.expected_completion_tokens)
-    per_minute = min(float(endpoint.rpm), endpoint.tpm / tokens if tokens > 0 else float(endpoint.rpm))
+    per_minute = throughput(role, endpoint, t.reserved_per_request.get(role)).max_per_minute
     return per_minute / 60.0 if per_minute > 0 else None
 
 
@@ -76,7 +76,7 @@ def eta_seconds(t: RunTotals, plan: RunPlan, calls: dict[str, int]) -> tuple[flo
     for role, n in calls.items():
         if n <= 0:
             continue
-        rate = request_rate(t.role(role), t.request_rates.get(role), plan.endpoints.get(role))
+        rate = request_rate(t, role, plan.endpoints.get(role))
         if rate is None:
             return None, False
         measured = measured and bool(t.request_rates.get(role))

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lion_cli.core.api import request_reservation
+from lion_cli.core.prices import AUTO, Price, resolve_prices
 from lion_cli.core.types import API_ROLES
 
 API_ROLE_NAMES: tuple[str, ...] = tuple(r.value for r in API_ROLES)
@@ -22,7 +24,8 @@ ASSUMED_COMPLETION_SHARE = 0.5
 
 @dataclass(frozen=True)
 class RoleTotals:
-    """One API role's logical calls (cache hits included), paid tokens and dollars."""
+    """One API role's logical calls (cache hits included), paid tokens and dollars, and the requests
+    sent to make them (`attempts`: every try, a failed one or one given up on in flight too)."""
 
     calls: int = 0
     cached: int = 0
@@ -31,7 +34,9 @@ class RoleTotals:
     cost_usd: float = 0.0       # paid calls only: a cache hit costs nothing
     retries: int = 0
     rate_limited: int = 0       # 429s seen while making the calls
-    failed: int = 0
+    failed: int = 0             # calls that ended failed (after their retries)
+    attempts: int = 0           # requests sent: paid calls + retries + any abandoned in flight
+    possibly_billed: int = 0    # requests given up on after the server had them (it may have answered)
 
     @property
     def paid(self) -> int:
@@ -59,6 +64,11 @@ class EndpointPlan:
         return self.max_tokens * ASSUMED_COMPLETION_SHARE
 
     @property
+    def expected_reservation(self) -> int:
+        """What the limiter reserves for a request of the assumed size (core/api.py)."""
+        return request_reservation(self.expected_prompt_tokens, self.max_tokens)
+
+    @property
     def expected_cost_usd(self) -> float:
         """The price of one request of the assumed size."""
         return (self.expected_prompt_tokens * self.price_input_per_1k
@@ -66,14 +76,25 @@ class EndpointPlan:
 
 
 @dataclass(frozen=True)
+class TrainingPlan:
+    """The [student] settings that size a training job: optimizer steps = examples × epochs ÷ batch."""
+
+    train_from: str = "base"        # loop.train_from: base (every Train Pool so far) | previous (this one's)
+    epochs: float = 3.0
+    global_batch_size: int = 128
+
+
+@dataclass(frozen=True)
 class RunPlan:
-    """The settings a run's numbers are read against (from lion.toml, or a run's recorded settings)."""
+    """The settings a run's numbers are read against (from lion.toml, or a run's recorded settings),
+    with `iterations` as the run plans them (core/run_state.py planned_iterations)."""
 
     iterations: int
     new_per_iteration: int
     endpoints: dict[str, EndpointPlan]
     budget_usd: float = 0.0     # 0: no cap
     tau: float | None = None
+    training: TrainingPlan = field(default_factory=TrainingPlan)
 
 
 def _section(cfg: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -83,10 +104,17 @@ def _section(cfg: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def _endpoint(part: Mapping[str, Any]) -> EndpointPlan | None:
     try:
-        return EndpointPlan(float(part["price_input_per_1k"]), float(part["price_output_per_1k"]),
+        prices = resolve_prices(str(part.get("base_url") or ""), str(part.get("model") or ""),
+                                _price(part["price_input_per_1k"]), _price(part["price_output_per_1k"]))
+        return EndpointPlan(prices.input_per_1k, prices.output_per_1k,
                             int(part["max_tokens"]), int(part["rpm"]), int(part["tpm"]))
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _price(value: Any) -> Price:
+    """A recorded price: "auto" (resolved by host and model) or a number."""
+    return AUTO if value == AUTO else float(value)
 
 
 def plan_from_settings(cfg: Mapping[str, Any]) -> RunPlan | None:
@@ -101,7 +129,27 @@ def plan_from_settings(cfg: Mapping[str, Any]) -> RunPlan | None:
     budget = _section(cfg, "budget").get("max_usd")
     tau = loop.get("tau")
     return RunPlan(iterations, new, endpoints, float(budget) if isinstance(budget, int | float) else 0.0,
-                   float(tau) if isinstance(tau, int | float) else None)
+                   float(tau) if isinstance(tau, int | float) else None, _training(loop, _section(cfg, "student")))
+
+
+def _training(loop: Mapping[str, Any], student: Mapping[str, Any]) -> TrainingPlan:
+    default = TrainingPlan()
+    epochs, batch = student.get("epochs", default.epochs), student.get("global_batch_size", default.global_batch_size)
+    return TrainingPlan(str(loop.get("train_from") or default.train_from),
+                        float(epochs) if isinstance(epochs, int | float) and epochs > 0 else default.epochs,
+                        int(batch) if isinstance(batch, int) and batch > 0 else default.global_batch_size)
+
+
+@dataclass(frozen=True)
+class StudentWork:
+    """The student's side of the current iteration and how fast its jobs have gone (store/student_work.py)."""
+
+    train_pool_sizes: dict[int, int] = field(default_factory=dict)  # iteration → Train Pool, up to the current
+    trained: bool = False                       # the current iteration's student is trained
+    train_job: tuple[int, int] | None = None    # (step, total_steps) of the current iteration's training job
+    seconds_per_step: float | None = None       # measured: median over the loop's training metrics
+    answered: int = 0                           # the current iteration's student answers
+    rows_per_s: float | None = None             # measured: the finished student generation jobs
 
 
 @dataclass(frozen=True)
@@ -121,6 +169,8 @@ class RunTotals:
     accepted: int = 0             # candidates accepted, all iterations
     generated: int = 0            # candidates, all iterations
     request_rates: dict[str, float] = field(default_factory=dict)   # measured paid requests/s per role
+    reserved_per_request: dict[str, float] = field(default_factory=dict)   # measured mean reservation per role
+    student: StudentWork = field(default_factory=StudentWork)
 
     def role(self, name: str) -> RoleTotals:
         return self.roles.get(name) or RoleTotals()

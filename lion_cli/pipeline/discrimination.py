@@ -12,6 +12,7 @@ from lion_cli.core.types import Order, Pool, Role, Stage, shown_pair, teacher_st
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.progress import StepProgress, advance_each, log
 from lion_cli.pipeline.teacher import ensure_teacher_answers
+from lion_cli.store.jobs import finish_job, start_job
 from lion_cli.store.loop_rows import (
     answers,
     missing_in_pool,
@@ -50,11 +51,17 @@ def student_answers(ctx: LoopContext, iteration: int) -> int:
                            for i in missing), encoding="utf-8")
     bar = StepProgress(ctx.store, iteration, Stage.DISCRIMINATION, "student", len(missing))
     spec = gen_spec(ctx.settings, model_path=Path(model), input_path=inp, output_path=work / "output.jsonl")
+    # A job row times the rows: the whole-run ETA takes the student's answering rate from it (core/eta.py).
+    job = start_job(ctx.store, iteration, "generate", spec.to_json(), str(work), len(missing))
     try:
         rows = generate(spec, launch_config(ctx.settings, for_generation=True),
                         on_progress=lambda done, total: bar.advance(done - bar.done))
+    except BaseException as exc:
+        finish_job(ctx.store, job, "failed", getattr(exc, "exit_code", None), str(exc)[-2000:])
+        raise
     finally:
         bar.close()
+    finish_job(ctx.store, job, "done", 0, None)
     for ins in missing:
         r = rows.get(ins.id) or rows.get(str(ins.id))  # type: ignore[call-overload]
         if r is None:

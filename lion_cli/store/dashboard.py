@@ -67,13 +67,6 @@ def latest_accepted(store: Store, limit: int) -> list[tuple[int, str, str, int]]
         " IS NOT NULL ORDER BY id DESC LIMIT ?", (limit,))]
 
 
-def requests_in_window(store: Store, role: str, start: float, end: float) -> tuple[int, int]:
-    """(paid requests, their tokens) of a role that finished in (start, end] — the (role, ts) index."""
-    row = store.query("SELECT COUNT(*), SUM(prompt_tokens + completion_tokens) FROM api_calls"
-                      " WHERE role = ? AND ts > ? AND ts <= ? AND cached = 0", (role, start, end))[0]
-    return int(row[0] or 0), int(row[1] or 0)
-
-
 def search_instructions(store: Store, text: str, limit: int) -> list[dict[str, Any]]:
     """The newest instructions whose text contains `text` (LIKE wildcards in it are literal)."""
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -26,12 +26,39 @@ class LockHeld(RuntimeError):
 
 def _pid_alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        os.kill(pid, 0)  # signal 0: an existence check, nothing is sent
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True
     return True
+
+
+def holder_alive(pid: int | None, host: str | None, heartbeat_at: float | None, now: float) -> bool:
+    """Whether the run that holds (or held) the lock is alive: its heartbeat is fresh and, on this
+    host, its process exists (elsewhere the heartbeat is all there is to go by)."""
+    if heartbeat_at is not None and now - heartbeat_at >= STALE_AFTER_S:
+        return False
+    if pid and host == socket.gethostname():
+        return _pid_alive(pid)
+    return True
+
+
+def run_state(status: str, pid: int | None, host: str | None, heartbeat_at: float | None, now: float) -> str:
+    """A run's recorded status, or 'stale' when it says running but its process is gone (killed with
+    -9, machine rebooted). `heartbeat_at`: the lock's, when the lock row is there."""
+    if status == "running" and not holder_alive(pid, host, heartbeat_at, now):
+        return "stale"
+    return status
+
+
+def latest_run_state(store: Store, now: float) -> str:
+    """The project's latest run as `run_state` says it, or 'never run'."""
+    runs = store.query("SELECT status, pid, host FROM runs ORDER BY id DESC LIMIT 1")
+    if not runs:
+        return "never run"
+    heartbeat = store.scalar("SELECT heartbeat_at FROM run_lock WHERE id = 1")
+    return run_state(runs[0]["status"], runs[0]["pid"], runs[0]["host"], heartbeat, now)
 
 
 @dataclass
@@ -72,10 +99,8 @@ def acquire(store: Store, run_id: int | None = None) -> RunLock:
     with store.tx() as c:
         row = c.execute("SELECT pid, host, heartbeat_at FROM run_lock WHERE id=1").fetchone()
         if row is not None and row["pid"] != me:
-            age = now - row["heartbeat_at"]
-            alive = _pid_alive(row["pid"]) if row["host"] == host else age < STALE_AFTER_S
-            if alive and age < STALE_AFTER_S:
-                raise LockHeld(row["pid"], row["host"], age)
+            if holder_alive(row["pid"], row["host"], row["heartbeat_at"], now):
+                raise LockHeld(row["pid"], row["host"], now - row["heartbeat_at"])
             took_over = f"took over the lock of a stopped run (pid {row['pid']} on {row['host']})"
         c.execute("INSERT OR REPLACE INTO run_lock (id, run_id, pid, host, heartbeat_at) VALUES (1,?,?,?,?)",
                   (run_id, me, host, now))

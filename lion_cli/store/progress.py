@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from lion_cli.core.run_state import RunIterations
 from lion_cli.core.types import STAGES, Stage, StageStatus
 from lion_cli.core.value_checks import shown_url
 from lion_cli.store.db import Store
@@ -41,9 +42,12 @@ def stage_row(store: Store, iteration: int, stage: Stage) -> StageRow | None:
                     r["total"], json.loads(r["detail_json"] or "{}"))
 
 
+# An ORDER BY term: the stages of an iteration in the loop's order.
+LOOP_ORDER = "CASE stage WHEN 'imitation' THEN 0 WHEN 'discrimination' THEN 1 ELSE 2 END"
+
+
 def all_stages(store: Store) -> list[StageRow]:
-    rows = store.query("SELECT * FROM stages ORDER BY iteration, "
-                       "CASE stage WHEN 'imitation' THEN 0 WHEN 'discrimination' THEN 1 ELSE 2 END")
+    rows = store.query(f"SELECT * FROM stages ORDER BY iteration, {LOOP_ORDER}")
     return [StageRow(r["iteration"], Stage(r["stage"]), StageStatus(r["status"]), r["step"], r["done"],
                      r["total"], json.loads(r["detail_json"] or "{}")) for r in rows]
 
@@ -118,11 +122,29 @@ def _without_credentials(settings_json: str) -> str:
     return edited_json_object(settings_json, strip)
 
 
-def begin_run(store: Store, settings_json: str, version: str) -> int:
+def begin_run(store: Store, settings_json: str, version: str, iterations: int | None = None) -> int:
+    """A runs row: lion.toml's settings as loaded, and the iterations this run goes to (--iterations
+    or lion.toml's: core/run_state.py planned_iterations)."""
     with store.tx() as c:
-        cur = c.execute("INSERT INTO runs (pid, host, settings_json, lion_version) VALUES (?,?,?,?)",
-                        (os.getpid(), socket.gethostname(), _without_credentials(settings_json), version))
+        cur = c.execute("INSERT INTO runs (pid, host, settings_json, lion_version, iterations) VALUES (?,?,?,?,?)",
+                        (os.getpid(), socket.gethostname(), _without_credentials(settings_json), version,
+                         iterations))
         return int(cur.lastrowid or 0)
+
+
+def last_run_iterations(store: Store) -> RunIterations | None:
+    """What the latest run planned, and lion.toml's loop.iterations when it started; None before the
+    first run. A store older than migration 0004, opened read-only, records no plan (planned None)."""
+    columns = {r[1] for r in store.query("PRAGMA table_info(runs)")}
+    planned = "iterations" if "iterations" in columns else "NULL"
+    rows = store.query(f"SELECT {planned} AS planned, settings_json FROM runs ORDER BY id DESC LIMIT 1")
+    if not rows:
+        return None
+    try:
+        in_toml = json.loads(rows[0]["settings_json"] or "{}").get("loop", {}).get("iterations")
+    except (ValueError, AttributeError):
+        in_toml = None
+    return RunIterations(rows[0]["planned"], in_toml if isinstance(in_toml, int) else None)
 
 
 def end_run(store: Store, run_id: int, status: str) -> None:

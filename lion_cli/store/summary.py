@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from lion_cli.core.run_state import ShownStage, shown_stage
 from lion_cli.store.db import Store
 from lion_cli.store.paths import read_path
+from lion_cli.store.progress import LOOP_ORDER, StageRow, all_stages
 
 
 def _counts(store: Store, sql: str, iteration: int) -> dict[Any, int]:
@@ -38,7 +40,7 @@ def iteration_summaries(store: Store) -> list[dict[str, Any]]:
         gap = store.scalar("SELECT AVG(gap) FROM labels WHERE iteration=? AND gap IS NOT NULL", (it,))
         cand = _counts(store, "SELECT accepted, COUNT(*) FROM candidates WHERE iteration=? GROUP BY accepted", it)
         stages = {s["stage"]: {"status": s["status"], "step": s["step"], "done": s["done"], "total": s["total"]}
-                  for s in store.query("SELECT * FROM stages WHERE iteration=?", (it,))}
+                  for s in store.query(f"SELECT * FROM stages WHERE iteration=? ORDER BY {LOOP_ORDER}", (it,))}
         out.append({
             "iteration": it, "status": r["status"], "student_path": r["student_path"],
             "train_pool": pools.get("train", 0), "cache_pool": pools.get("cache", 0),
@@ -48,6 +50,28 @@ def iteration_summaries(store: Store) -> list[dict[str, Any]]:
             "accepted": cand.get(1, 0), "rejected": cand.get(0, 0), "stages": stages,
         })
     return out
+
+
+def stage_errors(store: Store) -> dict[tuple[int, str], str]:
+    """(iteration, stage) → the error its latest stop was logged with (the loop's 'iteration N: STAGE
+    stopped: …' event). Read only when a stage shows as failed: the events table has no level index."""
+    out: dict[tuple[int, str], str] = {}
+    for it, stage, message in store.query("SELECT iteration, stage, message FROM events WHERE level = 'error'"
+                                          " AND iteration IS NOT NULL AND stage IS NOT NULL ORDER BY id"):
+        out[(it, stage)] = str(message).split(" stopped: ", 1)[-1]
+    return out
+
+
+def shown_stages(store: Store, run_status: str) -> list[tuple[StageRow, ShownStage]]:
+    """Every stage row with the state `lion status` and the dashboard show for it (core/run_state.py),
+    the latest run being in `run_status` (store/lock.py run_state)."""
+    rows = all_stages(store)
+    shown = [shown_stage(r.stage.value, r.status.value, r.detail, run_status) for r in rows]
+    if any(s.status == "failed" for s in shown):
+        errors = stage_errors(store)
+        shown = [shown_stage(r.stage.value, r.status.value, r.detail, run_status,
+                             errors.get((r.iteration, r.stage.value))) for r in rows]
+    return list(zip(rows, shown, strict=True))
 
 
 def hardest_instructions(store: Store, limit: int) -> list[str]:

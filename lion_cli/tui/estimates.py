@@ -1,37 +1,16 @@
-"""Estimates only the dashboard shows: run state, elapsed time, the current step's ETA.
+"""Estimates only the dashboard shows: elapsed time and the current step's ETA.
 
-Pure functions of what queries.py read (plus a process-liveness probe). The money and the whole
-run's ETA are core/projection.py's, the same as `lion status`."""
+Pure functions of what queries.py read. The run's state is store/lock.py's, the money and the
+whole run's ETA are core's (projection.py, eta.py): the same as `lion status`."""
 
 from __future__ import annotations
 
-import os
-import socket
 from collections import deque
 from datetime import datetime
 
 from lion_cli.tui.snapshot import StageView
 
-STALE_HEARTBEAT_S = 120.0
 RATE_WINDOW_S = 120.0
-
-
-def run_state(status: str, pid: int | None, host: str | None, heartbeat_at: float | None, now: float) -> str:
-    """The latest run's status; 'stale' when it says running but its process is gone (killed
-    with -9, machine rebooted): on this host we ask the OS, elsewhere we trust the lock heartbeat."""
-    if status != "running":
-        return status
-    if pid and host == socket.gethostname():
-        try:
-            os.kill(pid, 0)  # signal 0: existence check only, nothing is sent
-        except (ProcessLookupError, OverflowError):
-            return "stale"
-        except PermissionError:
-            return "running"
-        return "running"
-    if heartbeat_at is not None and now - heartbeat_at > STALE_HEARTBEAT_S:
-        return "stale"
-    return "running"
 
 
 def _parse_ts(text: str | None) -> float | None:

@@ -22,15 +22,19 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lion_cli.core.eta import run_eta
 from lion_cli.core.projection import project
+from lion_cli.core.run_state import RunIterations, planned_iterations
+from lion_cli.core.throughput import throughputs
 from lion_cli.core.totals import RunPlan, RunTotals, plan_from_settings
 from lion_cli.store import dashboard as reads
 from lion_cli.store import evals as stored_evals
 from lion_cli.store.db import open_store
-from lion_cli.store.progress import all_stages
-from lion_cli.store.summary import iteration_rows, label_counts
+from lion_cli.store.lock import run_state
+from lion_cli.store.progress import last_run_iterations
+from lion_cli.store.summary import iteration_rows, label_counts, shown_stages
 from lion_cli.store.tallies import EventTail, TrainTally
-from lion_cli.store.totals import TotalsReader
+from lion_cli.store.totals import TotalsReader, last_minute
 from lion_cli.tui import estimates
 from lion_cli.tui.snapshot import (
     API_ROLE_NAMES,
@@ -79,6 +83,7 @@ class DashboardReader:
         self._events = EventTail()
         self._run_id: int | None = None
         self._run_plan: RunPlan | None = None
+        self._run_iterations: RunIterations | None = None
         self._labels: dict[int, _LabelView] = {}
         self._accepted: tuple[int, list[InstructionLine]] = (-1, [])
         self._frozen_gen: dict[int, GenerationCounts] = {}
@@ -102,8 +107,8 @@ class DashboardReader:
         its = iteration_rows(s)
         done_its = {r["iteration"] for r in its if r["status"] == "done"}
         snap.checkpoint = next((r["student_path"] for r in reversed(its) if r["student_path"]), None)
-        snap.stages = [StageView(r.iteration, r.stage.value, r.status.value, r.step, r.done, r.total)
-                       for r in all_stages(s)]
+        snap.stages = [StageView(r.iteration, r.stage.value, shown.status, r.step, r.done, r.total, shown.note,
+                                 shown.brief) for r, shown in shown_stages(s, snap.run_status)]
         snap.stage = _current_stage(snap.stages)
         snap.iteration = snap.stage.iteration if snap.stage else (its[-1]["iteration"] if its else None)
         if snap.stage is not None and snap.stage.status == "running" and snap.run_status == "running":
@@ -125,17 +130,20 @@ class DashboardReader:
             if run["id"] != self._run_id:  # parse the settings once per run, not once per second
                 self._run_id = run["id"]
                 self._run_plan = plan_from_settings(_loads(run["settings_json"]))
+                self._run_iterations = last_run_iterations(self.store)
             lock = reads.run_lock(self.store)
-            snap.run_status = estimates.run_state(run["status"], run["pid"], run["host"],
-                                                  lock["heartbeat_at"] if lock else None, now)
+            snap.run_status = run_state(run["status"], run["pid"], run["host"],
+                                        lock["heartbeat_at"] if lock else None, now)
             # A killed run's clock stops where it was last seen alive: its lock's heartbeat or its
             # last event, not now.
             heartbeat = lock["heartbeat_at"] if lock and lock["run_id"] == run["id"] else None
             until = now if snap.run_status != "stale" else (heartbeat or reads.last_event_ts(self.store))
             snap.elapsed_s = None if until is None else estimates.elapsed(run["started_at"], run["finished_at"], until)
-        plan = snap.plan = self.plan or self._run_plan
-        if plan is not None:
+        plan = self.plan or self._run_plan
+        if plan is not None:   # the iterations as `lion status` says them (core/run_state.py)
+            plan = replace(plan, iterations=planned_iterations(plan.iterations, None, self._run_iterations))
             snap.iterations_planned, snap.tau, snap.budget_usd = plan.iterations, plan.tau, plan.budget_usd
+        snap.plan = plan
 
     def _read_labels(self, snap: Snapshot, iterations: list[int], done: set[int]) -> None:
         for it in iterations:
@@ -213,19 +221,24 @@ class DashboardReader:
         return sorted(rows, key=lambda r: (-1 if r.iteration is None else r.iteration, r.model, r.mode != "generate"))
 
     def _read_api(self, snap: Snapshot, totals: RunTotals, now: float) -> None:
-        """Per-role usage, spend, projection and the API ETA: the numbers `lion status` prints."""
+        """Per-role usage and the limiter's accounting, spend, projection, the API and the whole run's
+        ETA: the numbers `lion status` prints."""
         plan = snap.plan
         projection = None if plan is None else project(totals, plan)
+        limits = {} if plan is None else throughputs(totals, plan)
+        minute = last_minute(self.store, list(API_ROLE_NAMES), now)
         for role in API_ROLE_NAMES:
-            endpoint = plan.endpoints.get(role) if plan else None
-            rpm_now, tpm_now = reads.requests_in_window(self.store, role, now - 60.0, now)
+            tp, m = limits.get(role), minute[role]
             snap.roles[role] = RoleUsage(
-                **asdict(totals.role(role)), role=role, rpm_now=rpm_now, tpm_now=tpm_now,
-                rpm_limit=endpoint.rpm if endpoint else None, tpm_limit=endpoint.tpm if endpoint else None,
-                remaining_calls=projection.remaining_calls.get(role) if projection else None)
+                **asdict(totals.role(role)), role=role, rpm_now=m.requests, tpm_now=m.tokens_used,
+                reserved_now=m.tokens_reserved, rpm_limit=tp.rpm if tp else None, tpm_limit=tp.tpm if tp else None,
+                remaining_calls=projection.remaining_calls.get(role) if projection else None,
+                reserved_per_request=tp.reserved_per_request if tp else None,
+                max_per_minute=tp.max_per_minute if tp else None, advice=tp.advice() if tp else None)
         snap.spent_usd = totals.spent_usd
-        if projection is not None:
+        if plan is not None and projection is not None:
             snap.projected_total_usd, snap.api_eta_s = projection.total_usd, projection.eta_s
+            snap.run_eta = run_eta(totals, plan, projection)
 
     # --- on demand: search and one instruction ----------------------------------------------------
 
@@ -249,8 +262,8 @@ class DashboardReader:
 
 
 def _current_stage(stages: list[StageView]) -> StageView | None:
-    """The stage running now; else the first not done (where a resume starts); else the last."""
-    for pick in (lambda v: v.status == "running", lambda v: v.status != "done"):
+    """The stage running now; else the first not finished (where a resume starts); else the last."""
+    for pick in (lambda v: v.status == "running", lambda v: not v.finished):
         found = next((v for v in stages if pick(v)), None)
         if found is not None:
             return found

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lion_cli.core.eta import RunEta
+from lion_cli.core.run_state import FINISHED
 from lion_cli.core.totals import API_ROLE_NAMES as API_ROLE_NAMES
 from lion_cli.core.totals import RoleTotals, RunPlan
 from lion_cli.store.tallies import EventLine as EventLine  # the store's rows, shown as they are
@@ -20,29 +22,39 @@ STAGE_NAMES: tuple[str, ...] = ("imitation", "discrimination", "generation")
 class StageView:
     iteration: int
     stage: str
-    status: str          # pending | running | done | failed
+    status: str          # as shown (core/run_state.py): pending|running|done|gave up|interrupted|failed|paused
     step: str
     done: int
     total: int
+    note: str = ""       # a stage that gave up: its counts; a failed one: its error
+    brief: str = ""      # a stage that gave up: its counts, shorter
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
 
     @property
     def fraction(self) -> float:
-        if self.status == "done":
+        if self.finished:
             return 1.0
         return min(self.done / self.total, 1.0) if self.total > 0 else 0.0
 
 
 @dataclass(frozen=True)
 class RoleUsage(RoleTotals):
-    """One API role's totals (core/totals.py), its rate over the last minute, its limits and what the
-    projection says is left."""
+    """One API role's totals (core/totals.py), its last minute, its limits as the limiter counts them
+    (core/throughput.py) and what the projection says is left."""
 
     role: str = ""
     rpm_now: int = 0
-    tpm_now: int = 0
+    tpm_now: int = 0                     # tokens used in the last minute
+    reserved_now: int = 0                # tokens the limiter reserved in the last minute
     rpm_limit: int | None = None
     tpm_limit: int | None = None
     remaining_calls: int | None = None   # projected; None when it cannot be estimated yet
+    reserved_per_request: float | None = None
+    max_per_minute: float | None = None  # the most requests a minute the limits let through
+    advice: str | None = None            # when TPM, not rpm, sets the pace: why, and the fix
 
     @property
     def total_calls(self) -> int | None:
@@ -105,6 +117,7 @@ class Snapshot:
     elapsed_s: float | None = None
     eta_s: float | None = None        # of the current step, from its observed rate
     api_eta_s: float | None = None    # of the run's remaining API work (core/projection.py)
+    run_eta: RunEta | None = None     # of the whole run: API, training, student answers (core/eta.py)
     stages: list[StageView] = field(default_factory=list)
     roles: dict[str, RoleUsage] = field(default_factory=dict)
     spent_usd: float = 0.0

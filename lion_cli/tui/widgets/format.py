@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from lion_cli.core.eta import clock
+
 BAR_WIDTH = 12
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}"
+    return "--:--" if seconds is None else clock(seconds)
 
 
 def usd(value: float | None, digits: int = 4) -> str:

@@ -6,22 +6,37 @@ from rich.text import Text
 from textual.reactive import var
 from textual.widgets import Static
 
+from lion_cli.core.eta import UNMEASURED, RunEta
 from lion_cli.tui.snapshot import STAGE_NAMES, Snapshot, StageView
-from lion_cli.tui.widgets.format import bar, duration
+from lion_cli.tui.widgets.format import bar, duration, one_line
 from lion_cli.tui.widgets.view import SnapshotView
 
 RUN_STYLES = {"running": "bold green", "done": "bold cyan", "stale": "bold red", "failed": "bold red",
               "interrupted": "bold yellow", "paused": "bold yellow", "never run": "dim"}
-STAGE_STYLES = {"done": "green", "running": "yellow", "failed": "red", "pending": "grey50"}
+STAGE_STYLES = {"done": "green", "running": "yellow", "failed": "bold red", "pending": "grey50",
+                "gave up": "bold yellow", "interrupted": "bold yellow", "paused": "bold yellow"}
+NOTE_WIDTH = 120   # a failed stage's error, on its own line under the strip; `lion status` prints it whole
 
 
 def run_label(status: str) -> str:
     return "process gone (killed?)" if status == "stale" else status
 
 
+def run_eta_text(eta: RunEta | None) -> str:
+    """'run ETA 1:02:03', 'run ETA 1:02:03 (rate limits assumed)' or, while a part has no measured
+    rate yet, 'run ETA ≥ 0:12:00 (training not measured yet)' (core/eta.py)."""
+    if eta is None:
+        return "run ETA --:--"
+    if not eta.complete:
+        untimed = ", ".join(p.name for p in eta.parts if p.work > 0 and p.seconds is None)
+        return f"run ETA ≥ {duration(eta.seconds)} ({untimed} {UNMEASURED})"
+    return f"run ETA {duration(eta.seconds)}" + (" (rate limits assumed)" if eta.basis == "assumed" else "")
+
+
 class HeaderBar(SnapshotView, Static):
-    """project · iteration i/N · stage + state · elapsed · ETA, and the last read error while the
-    store cannot be read (both bound to the app's reactives)."""
+    """project · iteration i/N · stage + state · run state · elapsed, then the step's, the API work's
+    and the whole run's ETA, and the last read error while the store cannot be read (both bound to
+    the app's reactives)."""
 
     read_error: var[str | None] = var(None, init=False)
 
@@ -45,15 +60,16 @@ class HeaderBar(SnapshotView, Static):
             t.append(f" {st.status}", style=STAGE_STYLES.get(st.status, ""))
         t.append(" │ run: ")
         t.append(run_label(snap.run_status), style=RUN_STYLES.get(snap.run_status, ""))
-        t.append(f" │ elapsed {duration(snap.elapsed_s)} │ step ETA {duration(snap.eta_s)}"
-                 f" │ API ETA {duration(snap.api_eta_s)}")
+        t.append(f" │ elapsed {duration(snap.elapsed_s)}\nstep ETA {duration(snap.eta_s)}"
+                 f" │ API ETA {duration(snap.api_eta_s)} │ {run_eta_text(snap.run_eta)}")
         if self.read_error:
             t.append(f" │ read error: {self.read_error}", style="bold red")
         self.update(t)
 
 
 class StageStrip(SnapshotView, Static):
-    """it0  imitation ████ 100% → discrimination ██░░ 25% referee 6/24 → generation ░░░░ pending."""
+    """it0  imitation ████ 100% → discrimination ██░░ 25% referee 6/24 → generation ░░░░ pending, and
+    under an iteration with a failed stage, its error."""
 
     def show(self, snap: Snapshot) -> None:
         by_iteration: dict[int, dict[str, StageView]] = {}
@@ -76,10 +92,22 @@ class StageStrip(SnapshotView, Static):
                 style = STAGE_STYLES.get(status, "")
                 t.append(f"{name} ", style=style)
                 t.append_text(bar(v.fraction if v else 0.0, style=style or "green"))
-                if v is None or status == "pending":
-                    t.append(" pending", style="grey50")
-                elif status == "done":
-                    t.append(" done", style="green")
-                else:
-                    t.append(f" {100 * v.fraction:3.0f}% {v.step} {v.done}/{v.total}", style=style)
+                t.append(stage_words(v), style=style)
+            for v in stages.values():
+                if v.status == "failed" and v.note:
+                    t.append(f"\n     {v.stage} failed: {one_line(v.note, NOTE_WIDTH)}", style="red")
         self.update(t)
+
+
+def stage_words(v: StageView | None) -> str:
+    """What the strip says after a stage's bar: pending, done, the counts of one that gave up, or how
+    far one got (and, stopped, that it was interrupted, paused or failed)."""
+    if v is None or v.status == "pending":
+        return " pending"
+    if v.status == "done":
+        return " done"
+    if v.status == "gave up":
+        return f" {v.brief}"
+    if v.status == "running":
+        return f" {100 * v.fraction:3.0f}% {v.step} {v.done}/{v.total}"
+    return f" {v.status} at {100 * v.fraction:.0f}% {v.step} {v.done}/{v.total}"

@@ -1,0 +1,120 @@
+"""`lion status`: where the run stands (each stage as it really is), what it spent and will spend, how
+long the whole run has left, and the API limiter's own accounting. Every number is computed once, in
+core, from one read of the store: the dashboard shows the same ones (tests/test_store_totals.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from lion_cli.cli.common import Project, open_project
+
+
+def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from lion_cli.core.eta import run_eta
+    from lion_cli.core.projection import project as project_run
+    from lion_cli.core.throughput import throughputs
+    from lion_cli.store.lock import latest_run_state
+    from lion_cli.store.progress import next_position
+    from lion_cli.store.summary import iteration_summaries, shown_stages
+    from lion_cli.store.totals import last_minute, read_totals
+
+    s, store, now = project.settings, project.store, time.time() if now is None else now
+    with store.read():  # one moment of the store for every number below
+        plan = project.plan
+        its = iteration_summaries(store)
+        totals = read_totals(store)
+        run_status = latest_run_state(store, now)
+        shown = shown_stages(store, run_status)
+        minute = last_minute(store, list(plan.endpoints), now)
+        pos = next_position(store, plan.iterations)
+    for row, state in shown:
+        for it in its:
+            if it["iteration"] == row.iteration and row.stage.value in it["stages"]:
+                it["stages"][row.stage.value].update(status=state.status, note=state.note)
+    proj = project_run(totals, plan)
+    eta = run_eta(totals, plan, proj)
+    return {
+        "project": s.project.name, "dir": str(project.dir), "iterations": plan.iterations, "run_status": run_status,
+        "next": None if pos is None else {"iteration": pos[0], "stage": pos[1].value},
+        "finished": pos is None, "per_iteration": its, "api": {r: asdict(u) for r, u in totals.roles.items()},
+        "calls": totals.calls, "tokens": totals.tokens,
+        "spent_usd": totals.spent_usd, "projected_total_usd": proj.total_usd,
+        "projected_remaining_calls": proj.remaining_calls, "projected_cost_per_call": proj.cost_per_call,
+        "api_eta_s": proj.eta_s, "api_eta_measured": proj.eta_measured, "budget_usd": s.budget.max_usd,
+        "eta": {"seconds": eta.seconds, "complete": eta.complete, "basis": eta.basis, "text": eta.describe(),
+                "parts": [asdict(p) for p in eta.parts]},
+        "limits": {role: {"rpm": tp.rpm, "tpm": tp.tpm, "max_tokens": tp.max_tokens,
+                          "reserved_per_request": tp.reserved_per_request, "reserved_measured": tp.measured,
+                          "max_requests_per_min": tp.max_per_minute, "tpm_bound": tp.tpm_bound,
+                          "advice": tp.advice(), "last_minute": asdict(minute[role])}
+                   for role, tp in throughputs(totals, plan).items()},
+    }
+
+
+def _iteration_lines(d: dict[str, Any]) -> list[str]:
+    lines = []
+    for i in d["per_iteration"]:
+        hr = "-" if i["hard_rate"] is None else f"{i['hard_rate']:.2f}"
+        oc = "-" if i["order_consistency"] is None else f"{i['order_consistency']:.2f}"
+        stages = " ".join(f"{k[:5]}:{v['status']}" for k, v in i["stages"].items())
+        lines.append(f"  iteration {i['iteration']}: train {i['train_pool']}, cache {i['cache_pool']} | "
+                     f"hard {i['hard']}, easy {i['easy']}, unscored {i['unscored']} (hard rate {hr}, "
+                     f"order consistency {oc}) | new accepted {i['accepted']}, rejected {i['rejected']} | {stages}")
+        lines += [f"      {k} {v['note'] if v['status'] == 'gave up' else v['status'] + ': ' + v['note']}"
+                  for k, v in i["stages"].items() if v.get("note")]
+    return lines
+
+
+def _limit_lines(d: dict[str, Any]) -> list[str]:
+    """The limiter's accounting per role: what a request reserves, what the limits let through, the
+    last minute against them, and the advice when max_tokens caps the pace."""
+    lines = []
+    for role, lim in d["limits"].items():
+        m = lim["last_minute"]
+        size = "" if lim["reserved_measured"] else " (assumed)"
+        lines.append(f"  {role:<9} limiter: ~{lim['reserved_per_request']:,.0f} tokens reserved per request{size}"
+                     f" → at most {int(lim['max_requests_per_min']):,} req/min; last minute {m['requests']:,} of"
+                     f" rpm {lim['rpm']:,}, {m['tokens_reserved']:,} reserved of tpm {lim['tpm']:,}"
+                     f" ({m['tokens_used']:,} used)")
+    lines += [f"  {lim['advice']}" for lim in d["limits"].values() if lim["advice"]]
+    return lines
+
+
+def print_status(project: Project, as_json: bool) -> None:
+    d = status_data(project)
+    if as_json:
+        print(json.dumps(d, indent=2, default=str))
+        return
+    nxt = "finished" if d["finished"] else f"next: iteration {d['next']['iteration']} {d['next']['stage']}"
+    print(f"{d['project']}  ({d['iterations']} iterations planned; {nxt}; run: {d['run_status']})")
+    lines = _iteration_lines(d)
+    for role, u in sorted(d["api"].items()):
+        lines.append(f"  {role:<9} {u['calls']} calls ({u['cached']} cached), {u['prompt_tokens']}+"
+                     f"{u['completion_tokens']} tokens, ${u['cost_usd']:.4f}, {u['retries']} retries, "
+                     f"{u['rate_limited']} × 429")
+    lines += _limit_lines(d)
+    cap = f" of ${d['budget_usd']:.2f} budget" if d["budget_usd"] else ""
+    lines.append(f"  spent ${d['spent_usd']:.4f}{cap}; projected total ${d['projected_total_usd']:.4f}")
+    if not d["finished"]:
+        from lion_cli.core.eta import clock
+
+        eta = d["eta"]
+        bound = "about" if eta["complete"] else "at least"
+        lines.append(f"  run ETA: {bound} {clock(eta['seconds'])} ({eta['basis']}): {eta['text']}")
+    print("\n".join(lines))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("status")
+    def status_cmd(directory: Path = typer.Argument(None, help="Project folder."),
+                   as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+        """Iteration, stage, counts, hard rate, API calls and the limiter's accounting, tokens, dollars
+        spent and projected, and the whole run's ETA."""
+        print_status(open_project(directory, readonly=True), as_json)
