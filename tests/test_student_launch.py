@@ -167,6 +167,41 @@ def test_cancel_stops_the_whole_process_group(tmp_path: Path) -> None:
     assert not _alive(child), "the launcher's child survived the cancel"
 
 
+def test_cancel_reaches_workers_in_their_own_session(tmp_path: Path) -> None:
+    """torchrun starts each worker in a session of its own: a signal to the launcher's group misses it,
+    and a launcher killed outright leaves it running. Here the launcher also ignores SIGTERM."""
+    pid_file = tmp_path / "worker.pid"
+    argv = _script(tmp_path, f"""
+        import signal, subprocess, sys, time
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        open({str(pid_file)!r}, "w").write(str(worker.pid))
+        time.sleep(120)
+    """)
+    cancel = threading.Event()
+    cancelled_at: list[float] = []
+
+    def trip() -> None:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        cancelled_at.append(time.monotonic())
+        cancel.set()
+
+    threading.Thread(target=trip, daemon=True).start()
+    with pytest.raises(JobFailed, match="cancelled"):
+        run_job(argv, cwd=tmp_path, cancel=cancel, poll_s=0.1, grace_s=30)
+    stopped = time.monotonic()
+    worker = int(pid_file.read_text())
+    while _alive(worker) and time.monotonic() < stopped + 5:
+        time.sleep(0.1)
+    assert not _alive(worker), "the worker outlived its launcher"
+    # The launcher got SIGKILL as soon as its worker was gone, not after the 30 s grace.
+    assert stopped - cancelled_at[0] < 5
+
+
 def test_metrics_reach_the_store_while_the_job_runs(tmp_path: Path) -> None:
     """The job writes two metric lines, then waits for a file that the test creates only after
     reading those rows back from the store through a second connection. Rows written only after

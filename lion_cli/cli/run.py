@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,34 +12,45 @@ import typer
 from lion_cli.cli.check import refuse_unless_ready
 from lion_cli.cli.common import Project, err, fail, open_project
 
-EXIT_FAILED, EXIT_PAUSED, EXIT_BUSY, EXIT_INTERRUPTED = 1, 3, 4, 130
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+# `lion run` / `lion resume` exit codes (2, a project `lion check` refuses, comes from cli/check.py).
+EXIT_FAILED, EXIT_PAUSED, EXIT_BUSY, EXIT_JOB_FAILED, EXIT_INTERRUPTED = 1, 3, 4, 5, 130
+EXIT_CODES_HELP = ("Exit codes: 0 done; 1 an error; 2 the project fails `lion check`; 3 paused at the budget; "
+                   "4 another run holds the project; 5 a training or generation job failed (its first error, "
+                   "log and the fix are printed); 130 interrupted (Ctrl-C or SIGTERM).")
 
 
 def run_project(project: Project, iterations: int | None, until: str | None, *, resume: bool) -> int:
-    """Run the loop under the project's lock; returns the process exit code."""
+    """Run the loop under the project's lock; returns the process exit code. SIGINT and SIGTERM stop
+    it the same way in every stage (cli/stop_signals.py)."""
+    from lion_cli.cli.stop_signals import StopOnSignal
+    from lion_cli.store.lock import LockHeld, acquire
+
+    try:
+        lock = acquire(project.store)
+    except LockHeld as exc:
+        err(f"error: {exc}")
+        return EXIT_BUSY
+    with StopOnSignal() as stop:
+        code = _run_locked(project, lock, iterations, until, resume, stop)
+    if code == 0:
+        from lion_cli.cli.status import print_status
+
+        print_status(project, as_json=False)
+    return code
+
+
+def _run_locked(project: Project, lock: Any, iterations: int | None, until: str | None, resume: bool,
+                stop: Any) -> int:
     import asyncio
 
     from lion_cli import __version__
     from lion_cli.cli.wiring import build_context
     from lion_cli.core.types import Stage
-    from lion_cli.llm.errors import ApiError, BudgetExceeded
     from lion_cli.pipeline.loop import describe_position
-    from lion_cli.store.lock import LockHeld, acquire
     from lion_cli.store.progress import begin_run, end_run
 
     settings, store = project.settings, project.store
     total = project.planned_iterations(iterations)
-    stop_at = Stage(until) if until else None
-    try:
-        lock = acquire(store)
-    except LockHeld as exc:
-        err(f"error: {exc}")
-        return EXIT_BUSY
-    signal.signal(signal.SIGTERM, _raise_interrupt)
     run_id = begin_run(store, settings.model_dump_json(), __version__, total)
     status, code = "failed", EXIT_FAILED
     try:
@@ -51,32 +61,64 @@ def run_project(project: Project, iterations: int | None, until: str | None, *, 
         where = describe_position(ctx, total)
         err(("resume: " if resume else "run: ") + where)
         store.event(f"{'resume' if resume else 'run'}: {where}")
-        outcome = asyncio.run(_run(ctx, total, stop_at))
+        outcome = asyncio.run(_run(ctx, total, Stage(until) if until else None, stop))
         status, code = ("done", 0)
         err("run finished" if outcome.finished else f"stopped after {outcome.completed[-1][1].value}"
             if outcome.completed else "nothing to do")
-    except BudgetExceeded as exc:
-        status, code = "paused", EXIT_PAUSED
-        err(f"paused: {exc} — raise [budget] max_usd in lion.toml and run `lion resume`")
-    except KeyboardInterrupt:
-        status, code = "interrupted", EXIT_INTERRUPTED
-        err("interrupted — everything finished so far is saved; `lion resume` goes on from here")
-    except (ApiError, RuntimeError, OSError) as exc:
-        err(f"error: {exc}")
+    except BaseException as exc:
+        known = _known_end(exc, project)
+        if known is None:
+            raise
+        status, code = known
     finally:
+        stop.finishing()
         end_run(store, run_id, status)
         store.event(f"run {status}", level="info" if code == 0 else "warning")
         lock.release()
-    if code == 0:
-        from lion_cli.cli.status import print_status
-
-        print_status(project, as_json=False)
     return code
 
 
-async def _run(ctx: Any, total: int, stop_at: Any) -> Any:
+def _known_end(exc: BaseException, project: Project) -> tuple[str, int] | None:
+    """(run status, exit code) for a run that ended early for a known reason, its message printed;
+    None for anything else (a bug: its traceback is worth seeing)."""
+    from lion_cli.llm.errors import ApiError, BudgetExceeded
+    from lion_cli.pipeline.job_thread import stopped_by
+    from lion_cli.student.launcher import JobFailed
+    from lion_cli.student.specs import SpecError
+
+    resume = f"`lion resume {project.dir}`"
+    if isinstance(exc, BudgetExceeded):
+        err(f"paused: {exc} — raise [budget] max_usd in lion.toml and run {resume}")
+        return "paused", EXIT_PAUSED
+    if stopped_by(exc):
+        err(f"interrupted — everything finished so far is saved; {resume} goes on from here")
+        return "interrupted", EXIT_INTERRUPTED
+    if isinstance(exc, JobFailed):
+        err(job_failure_message(exc, resume))
+        return "failed", EXIT_JOB_FAILED
+    if isinstance(exc, SpecError):
+        err(f"error: {exc}\n  next: fix that setting in {project.config_path}, then run {resume}")
+        return "failed", EXIT_FAILED
+    if isinstance(exc, ApiError | RuntimeError | OSError):
+        err(f"error: {exc}")
+        return "failed", EXIT_FAILED
+    return None
+
+
+def job_failure_message(exc: Any, resume: str) -> str:
+    """A failed student job in three lines: its first error, its log, what to do next."""
+    if exc.oom:
+        fix = ("give the job less to hold: lower student.per_device_batch_size or student.max_length (or set "
+               "student.gradient_checkpointing = true; for generation lower student.generation.batch_size)")
+    else:
+        fix = "fix what the error names (a [student] setting in lion.toml, or the model or data it points at)"
+    return f"error: {exc.cause}\n  log: {exc.log_path}\n  next: {fix}, then run {resume}"
+
+
+async def _run(ctx: Any, total: int, stop_at: Any, stop: Any) -> Any:
     from lion_cli.pipeline.loop import run_loop
 
+    stop.watch()
     try:
         return await run_loop(ctx, total, stop_at)
     finally:
@@ -84,7 +126,7 @@ async def _run(ctx: Any, total: int, stop_at: Any) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("run")
+    @app.command("run", epilog=EXIT_CODES_HELP)
     def run_cmd(
         directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml)."),
         iterations: int = typer.Option(None, "--iterations", min=1, help="Iterations in total (default: lion.toml)."),
@@ -99,7 +141,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(_run_with_tui(directory, iterations, until))
         raise typer.Exit(_run_here(directory, iterations, until, resume=False))
 
-    @app.command("resume")
+    @app.command("resume", epilog=EXIT_CODES_HELP)
     def resume_cmd(
         directory: Path = typer.Argument(None, help="Project folder."),
         iterations: int = typer.Option(None, "--iterations", min=1),

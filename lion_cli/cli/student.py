@@ -123,6 +123,8 @@ def _current_iteration(project: Project) -> int:
 
 
 def _run_project(project: Project, iteration: int | None, as_json: bool) -> None:
+    import asyncio
+
     from lion_cli.cli.wiring import build_context
     from lion_cli.pipeline.imitation import train_student
     from lion_cli.student.launcher import JobFailed
@@ -134,7 +136,7 @@ def _run_project(project: Project, iteration: int | None, as_json: bool) -> None
     err(f"iteration {it}: training the student on the teacher's answers")
     t0 = time.perf_counter()
     try:
-        final = train_student(ctx, it)
+        final = asyncio.run(train_student(ctx, it))
     except JobFailed as exc:
         fail(f"training failed: {exc}", code=1)
     except (RuntimeError, ValueError) as exc:  # e.g. no teacher answers yet, a spec that cannot work

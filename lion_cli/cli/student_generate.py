@@ -113,6 +113,8 @@ def _run_files(project: Project | None, spec: GenSpec, nproc: int | None, as_jso
 
 
 def _run_project(project: Project, iteration: int | None, as_json: bool) -> None:
+    import asyncio
+
     from lion_cli.cli.wiring import build_context
     from lion_cli.pipeline.discrimination import student_answers
     from lion_cli.student.launcher import JobFailed
@@ -121,7 +123,7 @@ def _run_project(project: Project, iteration: int | None, as_json: bool) -> None
     ctx = build_context(project.dir, project.settings, project.store)
     t0 = time.perf_counter()
     try:
-        made = student_answers(ctx, it)
+        made = asyncio.run(student_answers(ctx, it))
     except JobFailed as exc:
         fail(f"generation failed: {exc}", code=1)
     except RuntimeError as exc:  # no trained student for that iteration

@@ -34,6 +34,7 @@ class StageStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped by SIGINT/SIGTERM; `lion resume` goes on from where it stood
 
 
 class Pool(StrEnum):

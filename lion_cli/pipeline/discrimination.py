@@ -10,9 +10,10 @@ from typing import Any
 from lion_cli.core.judging import RefereeAttempt, ask_referee
 from lion_cli.core.types import Order, Pool, Role, Stage, shown_pair, teacher_student
 from lion_cli.pipeline.context import LoopContext
+from lion_cli.pipeline.job_thread import relay, run_recorded
 from lion_cli.pipeline.progress import StepProgress, advance_each, log
 from lion_cli.pipeline.teacher import ensure_teacher_answers
-from lion_cli.store.jobs import finish_job, start_job
+from lion_cli.store.jobs import start_job
 from lion_cli.store.loop_rows import (
     answers,
     missing_in_pool,
@@ -31,7 +32,7 @@ def row_seed(rng_seed: int, instruction_id: int) -> int:
     return (rng_seed * 1_000_003 + instruction_id * 7_919) % (2**31 - 1)
 
 
-def student_answers(ctx: LoopContext, iteration: int) -> int:
+async def student_answers(ctx: LoopContext, iteration: int) -> int:
     from lion_cli.pipeline.student_specs import gen_spec, launch_config
     from lion_cli.student.jobs import generate
 
@@ -53,15 +54,10 @@ def student_answers(ctx: LoopContext, iteration: int) -> int:
     spec = gen_spec(ctx.settings, model_path=Path(model), input_path=inp, output_path=work / "output.jsonl")
     # A job row times the rows: the whole-run ETA takes the student's answering rate from it (core/eta.py).
     job = start_job(ctx.store, iteration, "generate", spec.to_json(), str(work), len(missing))
-    try:
-        rows = generate(spec, launch_config(ctx.settings, for_generation=True),
-                        on_progress=lambda done, total: bar.advance(done - bar.done))
-    except BaseException as exc:
-        finish_job(ctx.store, job, "failed", getattr(exc, "exit_code", None), str(exc)[-2000:])
-        raise
-    finally:
-        bar.close()
-    finish_job(ctx.store, job, "done", 0, None)
+    launch = launch_config(ctx.settings, for_generation=True)
+    on_progress = relay(lambda done, total: bar.advance(done - bar.done))
+    rows = await run_recorded(ctx.store, job, lambda cancel: generate(spec, launch, on_progress=on_progress,
+                                                                      cancel=cancel), bar.close)
     for ins in missing:
         r = rows.get(ins.id) or rows.get(str(ins.id))  # type: ignore[call-overload]
         if r is None:
@@ -120,7 +116,7 @@ def label_pool(ctx: LoopContext, iteration: int) -> dict[str, Any]:
 
 async def run_discrimination(ctx: LoopContext, iteration: int) -> dict[str, Any]:
     asked = await ensure_teacher_answers(ctx, iteration, Pool.CACHE, Stage.DISCRIMINATION)
-    generated = student_answers(ctx, iteration)
+    generated = await student_answers(ctx, iteration)
     judged = await referee_pairs(ctx, iteration)
     summary = label_pool(ctx, iteration)
     return {"teacher_asked": asked, "student_answered": generated, "referee_pairs": judged, **summary}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,10 @@ from lion_cli.config import model_location
 from lion_cli.core.training_set import trained_iterations
 from lion_cli.core.types import Pool, Role, Stage
 from lion_cli.pipeline.context import LoopContext
-from lion_cli.pipeline.progress import log
+from lion_cli.pipeline.job_thread import relay, run_recorded
+from lion_cli.pipeline.progress import TrainProgress, log
 from lion_cli.pipeline.teacher import ensure_teacher_answers
-from lion_cli.store.jobs import add_metric, finish_job, project_job_id, start_job
+from lion_cli.store.jobs import add_metric, project_job_id, start_job
 from lion_cli.store.loop_rows import answers
 from lion_cli.store.pools import get_instructions
 from lion_cli.store.progress import set_student_path, student_path
@@ -45,7 +47,28 @@ def base_for(ctx: LoopContext, iteration: int) -> str:
     return model_location(ctx.project_dir, ctx.settings.student.base_model)
 
 
-def train_student(ctx: LoopContext, iteration: int) -> Path:
+class _TrainWatch:
+    """A training job's metrics lines: each into the store, and the first one with a step starts the
+    progress line (its total is not known before)."""
+
+    def __init__(self, ctx: LoopContext, iteration: int, job: int) -> None:
+        self.ctx, self.iteration, self.job = ctx, iteration, job
+        self.bar: TrainProgress | None = None
+
+    def __call__(self, m: dict[str, Any]) -> None:
+        add_metric(self.ctx.store, self.job, m)
+        if isinstance(m.get("step"), int) and isinstance(m.get("total_steps"), int):
+            if self.bar is None:
+                self.bar = TrainProgress(self.ctx.store, self.iteration, m)
+            else:
+                self.bar.metric(m)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+async def train_student(ctx: LoopContext, iteration: int) -> Path:
     from lion_cli.pipeline.student_specs import specs_from_settings
     from lion_cli.student.jobs import train
 
@@ -62,23 +85,10 @@ def train_student(ctx: LoopContext, iteration: int) -> Path:
     spec.job_id = project_job_id(ctx.store, iteration, "train")  # no other project's checkpoint is resumed
     log(f"it{iteration} imitation · training on {n} examples from {spec.model_path} ({launch.launcher})")
     job = start_job(ctx.store, iteration, "train", spec.to_json(), str(out_dir), None)
-    bar: dict[str, Any] = {"last": 0}
-
-    def on_metric(m: dict[str, Any]) -> None:
-        add_metric(ctx.store, job, m)
-        step, total = m.get("step"), m.get("total_steps")
-        if isinstance(step, int) and isinstance(total, int):
-            from lion_cli.store.progress import update_stage
-
-            update_stage(ctx.store, iteration, Stage.IMITATION, step="train", done=step, total=total)
-            bar["last"] = step
-
-    try:
-        final = train(spec, launch, on_metric=on_metric)
-    except BaseException as exc:
-        finish_job(ctx.store, job, "failed", getattr(exc, "exit_code", None), str(exc)[-2000:])
-        raise
-    finish_job(ctx.store, job, "done", 0, None)
+    watch = _TrainWatch(ctx, iteration, job)
+    on_metric: Callable[[dict[str, Any]], None] = relay(watch)
+    final = await run_recorded(ctx.store, job, lambda cancel: train(spec, launch, on_metric=on_metric, cancel=cancel),
+                               watch.close)
     with ctx.store.tx():
         set_student_path(ctx.store, iteration, str(final))
     return final
@@ -86,6 +96,6 @@ def train_student(ctx: LoopContext, iteration: int) -> Path:
 
 async def run_imitation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
     asked = await ensure_teacher_answers(ctx, iteration, Pool.TRAIN, Stage.IMITATION)
-    final = train_student(ctx, iteration)
+    final = await train_student(ctx, iteration)
     return {"teacher_asked": asked, "student_path": str(final),
             "train_examples": len(training_ids(ctx, iteration))}

@@ -3,18 +3,29 @@ store says the project stands. Every stage does only what is missing, so resumin
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lion_cli.core.types import Pool, Stage, StageStatus
+from lion_cli.core.redact import redact_and_cut
+from lion_cli.core.types import API_ROLES, Pool, Stage, StageStatus
+from lion_cli.llm.errors import BudgetExceeded
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.discrimination import run_discrimination
 from lion_cli.pipeline.generation import run_generation
 from lion_cli.pipeline.imitation import run_imitation
+from lion_cli.pipeline.job_thread import stopped_by
 from lion_cli.pipeline.progress import log
 from lion_cli.store.pools import pool_size
-from lion_cli.store.progress import ensure_iteration, finish_stage, next_position, stage_row, start_stage
+from lion_cli.store.progress import (
+    ensure_iteration,
+    finish_stage,
+    next_position,
+    stage_row,
+    start_stage,
+    stop_stage,
+)
 
 StageFn = Callable[[LoopContext, int], Awaitable[dict[str, Any]]]
 STAGE_FNS: dict[Stage, StageFn] = {
@@ -44,6 +55,34 @@ def describe_position(ctx: LoopContext, iterations: int) -> str:
     return f"resuming iteration {it}, stage {stage.value}{part}"
 
 
+def stage_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
+    """What a failed stage stopped with, in one line (a student job: how it ended and its log's first
+    error, launcher.JobFailed.cause), without any secret (core/redact.py) and at most 2000 characters."""
+    cause = getattr(exc, "cause", None)
+    return redact_and_cut(cause if isinstance(cause, str) else f"{type(exc).__name__}: {exc}", secrets, 2000)
+
+
+def api_keys(ctx: LoopContext) -> tuple[str, ...]:
+    """The endpoints' keys, to be kept out of what the store records about a failure."""
+    names = {ctx.settings.endpoint(r).api_key_env for r in API_ROLES} - {""}
+    return tuple(k for k in (os.environ.get(n, "") for n in sorted(names)) if k)
+
+
+def record_stop(ctx: LoopContext, iteration: int, stage: Stage, exc: BaseException) -> None:
+    """The stage row of a stage that ended without finishing: interrupted by a signal, or failed with
+    its error. A budget pause leaves it running (the run's own status says paused)."""
+    if stopped_by(exc):
+        stop_stage(ctx.store, iteration, stage, StageStatus.INTERRUPTED)
+        message, level = "interrupted", "warning"
+    else:
+        error = stage_error(exc, api_keys(ctx))
+        message, level = f"stopped: {error}", "error"
+        if not isinstance(exc, BudgetExceeded):
+            stop_stage(ctx.store, iteration, stage, StageStatus.FAILED, error)
+    ctx.store.event(f"iteration {iteration}: {stage.value} {message}"[:500], level=level,
+                    iteration=iteration, stage=stage.value)
+
+
 async def run_loop(ctx: LoopContext, iterations: int, until: Stage | None = None) -> LoopOutcome:
     outcome = LoopOutcome(finished=False)
     while (pos := next_position(ctx.store, iterations)) is not None:
@@ -57,8 +96,7 @@ async def run_loop(ctx: LoopContext, iterations: int, until: Stage | None = None
         try:
             detail = await STAGE_FNS[stage](ctx, it)
         except BaseException as exc:
-            ctx.store.event(f"iteration {it}: {stage.value} stopped: {type(exc).__name__}: {exc}"[:500],
-                            level="error", iteration=it, stage=stage.value)
+            record_stop(ctx, it, stage, exc)
             raise
         finish_stage(ctx.store, it, stage, detail)
         ctx.store.event(f"iteration {it}: {stage.value} done", iteration=it, stage=stage.value)

@@ -84,6 +84,15 @@ def finish_stage(store: Store, iteration: int, stage: Stage, detail: dict[str, A
                       " WHERE iteration=?", (iteration,))
 
 
+def stop_stage(store: Store, iteration: int, stage: Stage, status: StageStatus, error: str | None = None) -> None:
+    """A stage that ended without finishing: `interrupted` (a signal) or `failed` (with its error in
+    detail_json's "error"). step/done/total stay as they were, so resume can say where it goes on."""
+    with store.tx() as c:
+        c.execute("UPDATE stages SET status=?, detail_json=?, finished_at=strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+                  " WHERE iteration=? AND stage=?",
+                  (status.value, json.dumps({"error": error} if error else {}), iteration, stage.value))
+
+
 def set_student_path(store: Store, iteration: int, path: str) -> None:
     """Stored relative to the project folder when inside it (store/paths.py)."""
     store.conn.execute("UPDATE iterations SET student_path=? WHERE iteration=?",

@@ -50,7 +50,7 @@ def train(spec: TrainSpec, launch: LaunchConfig, *, on_metric: Callable[[dict[st
     log_path = logs / f"train-{len(list(logs.glob('train-*.log'))):03d}.log"
     run_job(build_argv(launch, TRAIN_SCRIPT, ["--spec", str(spec.spec_path)]), cwd=Path(spec.output_dir),
             env=job_env(launch), metrics_path=spec.metrics_path, on_metric=on_metric, cancel=cancel,
-            log_path=log_path)
+            log_path=log_path, what="training job")
     if not (spec.final_dir / "config.json").exists():
         raise RuntimeError(f"training exited cleanly but wrote no model to {spec.final_dir}; see {log_path}")
     return spec.final_dir
@@ -117,7 +117,7 @@ def generate(spec: GenSpec, launch: LaunchConfig, *, on_progress: Callable[[int,
     run_job(build_argv(launch, GENERATE_SCRIPT, ["--spec", str(spec.spec_path)]), cwd=out_path.parent,
             env=job_env(launch, env), metrics_path=spec.progress_path,
             on_metric=_Progress(total, on_progress) if on_progress else None, cancel=cancel,
-            log_path=Path(f"{spec.output_path}.log"))
+            log_path=Path(f"{spec.output_path}.log"), what="student generation job")
     return read_outputs(out_path)
 
 
@@ -132,5 +132,5 @@ def score_options(spec: ScoreSpec, rows: list[dict[str, Any]], launch: LaunchCon
     spec.write(spec.spec_path)
     out.unlink(missing_ok=True)  # a stale output must not pass for this run's result
     run_job(build_argv(launch, SCORE_SCRIPT, ["--spec", str(spec.spec_path)]), cwd=out.parent,
-            env=job_env(launch, env), cancel=cancel)
+            env=job_env(launch, env), cancel=cancel, what="scoring job")
     return {str(k): (row["logprob_sums"], row["token_counts"]) for k, row in read_outputs(out).items()}

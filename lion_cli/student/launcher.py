@@ -25,9 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lion_cli.student import process_tree
+from lion_cli.student.job_log import first_error_in
 from lion_cli.student.specs import LaunchConfig
 
 TAIL_LINES = 30
+# A job asked to stop gets SIGTERM, then SIGKILL after this long: its last checkpoint is already on
+# disk (a checkpoint is complete only once written), and lion promises to stop within seconds.
+STOP_GRACE_S = 2.0
 OOM_MARKERS = ("CUDA out of memory", "OutOfMemoryError", "Cannot allocate memory", "std::bad_alloc")
 # torchrun/deepspeed report a child killed by the kernel's OOM killer as signal 9 in their own words.
 SIGKILL_MARKERS = ("Signal 9 (SIGKILL)", "exitcode  : -9", "return code = -9")
@@ -109,18 +114,28 @@ class JobResult:
 
 
 class JobFailed(RuntimeError):
-    """A job exited non-zero (or was cancelled); carries the exit code and the end of its log."""
+    """A job exited non-zero (or was cancelled); carries the exit code, the end of its log and the
+    log's first root-cause error line (`error_line`, job_log.first_error; None when there is none)."""
 
     def __init__(self, exit_code: int, tail: list[str], log_path: Path, *, oom: bool = False,
-                 cancelled: bool = False) -> None:
+                 cancelled: bool = False, error_line: str | None = None, what: str = "job") -> None:
         self.exit_code, self.tail, self.log_path, self.oom, self.cancelled = exit_code, tail, log_path, oom, cancelled
-        if cancelled:
-            what = "cancelled"
-        elif oom:
-            what = f"out of memory (exit code {exit_code})"
-        else:
-            what = f"failed with exit code {exit_code}"
-        super().__init__(f"job {what}; log {log_path}; last lines:\n" + "\n".join(tail))
+        self.error_line, self.what = error_line, what
+        super().__init__(f"{self.what} {self.outcome}; log {log_path}; last lines:\n" + "\n".join(tail))
+
+    @property
+    def outcome(self) -> str:
+        if self.cancelled:
+            return "cancelled"
+        if self.oom:
+            return f"ran out of memory (exit code {self.exit_code})"
+        return f"failed with exit code {self.exit_code}"
+
+    @property
+    def cause(self) -> str:
+        """One line: the job, how it ended and its log's first error ('training job failed with exit
+        code 1: ValueError: ...'), without the log tail."""
+        return f"{self.what} {self.outcome}" + (f": {self.error_line}" if self.error_line else "")
 
 
 def looks_oom(exit_code: int, tail: list[str]) -> bool:
@@ -157,15 +172,36 @@ class _MetricsTail:
                     self.on_metric(row)
 
 
+# The process groups of the jobs running now, for a second Ctrl-C to kill at once (kill_live_jobs).
+# No lock: a signal handler reads it in whatever thread it interrupts; add/discard/tuple() hold the GIL.
+_live_groups: set[int] = set()
+
+
+def kill_live_jobs() -> None:
+    """SIGKILL every job this process has running, workers included. Safe in a signal handler."""
+    for pgid in tuple(_live_groups):
+        process_tree.kill_now(pgid)
+
+
 def _kill_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
-    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Stop a job: SIGTERM to its group and to every process below its launcher (process_tree.py:
+    torchrun's workers are not in its group); once those are gone, or after grace_s, SIGKILL to
+    whatever is left (a launcher has nothing to save and can spend seconds on its own exit). A job
+    without a launcher is its own worker and gets the whole grace."""
+    family = process_tree.descendants(proc.pid)
+    process_tree.send(proc.pid, family, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if family:
+            family |= process_tree.descendants(proc.pid)  # one started meanwhile
+            if not any(process_tree.alive(pid) for pid in family):
+                break
+        elif proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    process_tree.send(proc.pid, {pid for pid in family if process_tree.alive(pid)}, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10.0)
 
 
 def _die_with_parent() -> None:
@@ -181,11 +217,14 @@ def _die_with_parent() -> None:
 
 def run_job(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None, metrics_path: Path | None = None,
             on_metric: Callable[[dict[str, Any]], None] | None = None, cancel: threading.Event | None = None,
-            log_path: Path | None = None, poll_s: float = 0.5, grace_s: float = 15.0) -> JobResult:
+            log_path: Path | None = None, poll_s: float = 0.5, grace_s: float = STOP_GRACE_S,
+            what: str = "job") -> JobResult:
     """Run argv in its own process group; stdout+stderr go to `log_path` (default cwd/job-<id>.log).
 
     While it runs, new lines of metrics_path are passed to on_metric. Setting `cancel` stops the whole
-    group (SIGTERM, then SIGKILL after grace_s) and raises JobFailed(cancelled=True).
+    group (SIGTERM, then SIGKILL after grace_s) and raises JobFailed(cancelled=True); so does any
+    exception in the waiting thread (a KeyboardInterrupt), re-raised once the group is gone.
+    `what` names the job in JobFailed ("training job", ...).
     """
     cwd.mkdir(parents=True, exist_ok=True)
     log_path = log_path or cwd / f"job-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.log"
@@ -196,6 +235,7 @@ def run_job(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None, me
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
         cancelled = False
+        _live_groups.add(proc.pid)
         try:
             while proc.poll() is None:
                 if cancel is not None and cancel.wait(poll_s):
@@ -206,8 +246,10 @@ def run_job(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None, me
                     time.sleep(poll_s)
                 metrics.poll()
         except BaseException:
-            _kill_group(proc, 2.0)  # e.g. Ctrl-C in the parent: never leave trainers behind
+            _kill_group(proc, STOP_GRACE_S)  # e.g. Ctrl-C in the parent: never leave trainers behind
             raise
+        finally:
+            _live_groups.discard(proc.pid)
         code = proc.wait()
         metrics.poll()
     with open(log_path, encoding="utf-8", errors="replace") as fh:
@@ -215,5 +257,5 @@ def run_job(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None, me
             tail.append(line.rstrip("\n"))
     if cancelled or code != 0:
         raise JobFailed(code, list(tail), log_path, oom=not cancelled and looks_oom(code, list(tail)),
-                        cancelled=cancelled)
+                        cancelled=cancelled, error_line=None if cancelled else first_error_in(log_path), what=what)
     return JobResult(code, log_path, list(tail), time.monotonic() - start, metrics.count)
