@@ -6,16 +6,18 @@ produces (and a paid API bills). So the limit is learned, additive increase / mu
 
 - it starts low (INITIAL) and doubles after each healthy window while nothing has gone wrong yet
   (slow start), then grows one slot per healthy window;
-- a window is the next WINDOW requests sent at the current limit, judged once every one of them has
-  finished (judging on the first answers back would measure only the fastest). Its latency is the
-  mean of the middle half: answer lengths make single latencies vary, and one very long answer
-  must not read as queueing. It is healthy when that latency stays within TOLERANCE × the recent
-  best (the lowest of the last MEMORY windows) and the limit was reached (more requests waiting
-  than slots: otherwise a larger limit would change nothing);
-- latency well above the recent best, at more requests in flight than that best was measured at,
-  means queueing at the server: the limit drops to what the ratio says the server serves at once
-  (limit × best / latency) plus one waiting, so that the server never idles between answers. Slower answers at the same or a lower load are the
-  server's or the answers' own doing (longer replies, other clients), not a reason to cut;
+- a window is the next WINDOW requests sent at the current limit (half as many during slow start,
+  so that the ramp takes fewer round trips), judged once every one of them has finished (judging
+  on the first answers back would measure only the fastest). Its latency is the mean of the
+  middle half: answer lengths make single latencies vary, and one very long answer must not read
+  as queueing. It is healthy when that latency stays within TOLERANCE × the recent best (the
+  lowest of the last MEMORY windows) and the limit was reached (more requests waiting than slots:
+  otherwise a larger limit would change nothing);
+- latency well above the recent best two windows in a row, at more requests in flight than that
+  best was measured at, means queueing at the server: the limit drops to what the ratio says the
+  server serves at once (limit × best / latency) plus one waiting, so that the server never idles
+  between answers. Slower answers at the same or a lower load are the server's or the answers'
+  own doing (longer replies, other clients), not a reason to cut;
 - a timeout or a dropped connection halves it, and so does a second 429 or 503 within a window
   (hosted APIs send the odd one whatever the load). One cut per overload: requests sent before a
   cut report what the cut already answered. After such a cut the limit climbs back toward where
@@ -107,6 +109,11 @@ class ConcurrencyLimit:
         best = self._best()
         return best[0] if best else None
 
+    @property
+    def _window_target(self) -> int:
+        """Requests per window: half as many while ramping up, so the ramp takes half the round trips."""
+        return max(1, self.window_size // 2) if self._slow_start else self.window_size
+
     def _best(self) -> tuple[float, int] | None:
         """The recent best (latency, load): the fastest of the recent windows."""
         return min(self._recent) if self._recent else None
@@ -118,7 +125,7 @@ class ConcurrencyLimit:
         self._sent += 1
         if holding >= self.limit:
             self._saturated = True
-        if self._open < self.window_size:
+        if self._open < self._window_target:
             self._open += 1
             self._load = max(self._load, on_wire)
             return Ticket(self._sent, self._window)
@@ -153,7 +160,7 @@ class ConcurrencyLimit:
         self._done += 1
         if latency_s is not None:
             self._samples.append(latency_s)
-        if self._done >= self.window_size:
+        if self._done >= self._window_target:
             self._judge_window()
 
     def _judge_window(self) -> None:
