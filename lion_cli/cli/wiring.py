@@ -37,9 +37,12 @@ def answer_keys(settings: Settings, prompts: RolePrompts) -> AnswerKeys:
 def build_engine(settings: Settings, store: Store) -> LLMEngine:
     from lion_cli.llm.engine import LLMEngine
     from lion_cli.store.api_log import StoreCache, StoreCallLog, StoreSpend
+    from lion_cli.store.capabilities import StoreCapabilities
+    from lion_cli.store.endpoint_state import StoreEndpointStates
 
     return LLMEngine(endpoint_specs(settings), cache=StoreCache(store), call_log=StoreCallLog(store),
-                     spend=StoreSpend(store), max_usd=settings.budget.max_usd)
+                     spend=StoreSpend(store), max_usd=settings.budget.max_usd,
+                     endpoint_log=StoreEndpointStates(store), capabilities=StoreCapabilities(store))
 
 
 def build_context(project_dir: Path, settings: Settings, store: Store) -> LoopContext:

@@ -24,6 +24,7 @@ async def ensure_teacher_answers(ctx: LoopContext, iteration: int, pool: Pool, s
         save_response(ctx.store, ins.id, Role.TEACHER, model, h, iteration, res.text, res.finish_reason,
                       res.prompt_tokens, res.completion_tokens)
 
-    bar = StepProgress(ctx.store, iteration, stage, "teacher", len(missing), spent=ctx.spent)
+    bar = StepProgress(ctx.store, iteration, stage, "teacher", len(missing), spent=ctx.spent,
+                       api=lambda: ctx.engine.state("teacher"))
     await advance_each(missing, answer, ctx.settings.teacher.max_concurrency, bar)
     return len(missing)
