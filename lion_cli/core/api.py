@@ -10,7 +10,9 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from lion_cli.core.prices import AUTO, Price, Prices, resolve_prices
 
 Messages = list[dict[str, Any]]
 
@@ -20,6 +22,9 @@ def setting(default: Any, **bounds: float) -> Any:
     validates the section against these fields (strictly: TOML has real types, so a quoted number
     is a mistake to report, not to coerce); everything else just reads the value."""
     return field(default=default, metadata={"strict": True, **bounds})
+
+
+StructuredMode = Literal["auto", "on", "off"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +42,23 @@ class EndpointSpec:
     rpm: int = setting(3500, ge=1)
     tpm: int = setting(90000, ge=1)
     max_concurrency: int = setting(32, ge=1)
-    price_input_per_1k: float = setting(0.0015, ge=0.0)
-    price_output_per_1k: float = setting(0.002, ge=0.0)
+    # Find how many of max_concurrency the server serves at once (core/aimd.py) instead of always
+    # sending that many: a one-slot llama.cpp server queues the rest until they time out.
+    adaptive_concurrency: bool = setting(True)
+    # USD per 1K tokens; "auto": by host and model (core/prices.py: 0 for a local server). Not a
+    # setting(): pydantic cannot mark a union strict, so config.py checks a price itself (price_problem).
+    price_input_per_1k: Price = field(default=AUTO)
+    price_output_per_1k: Price = field(default=AUTO)
     timeout_s: float = setting(120.0, gt=0.0)
     max_retries: int = setting(8, ge=0)
+    # Ask for JSON replies under a schema (response_format json_schema): "auto" probes the endpoint
+    # once and remembers what it found (store: endpoint_capabilities), "on" always, "off" never.
+    structured: StructuredMode = field(default="auto")   # a Literal admits nothing else: no strict needed
+
+    @property
+    def prices(self) -> Prices:
+        """The prices this endpoint is charged at, "auto" resolved (core/prices.py)."""
+        return resolve_prices(self.base_url, self.model, self.price_input_per_1k, self.price_output_per_1k)
 
     @property
     def limit_key(self) -> tuple[str, str, str]:
@@ -67,8 +85,10 @@ class ChatResult:
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
-    """One logical call (all its retries), cache hits included. Tokens and cost are what this call
-    consumed: a cache hit records zero of both, so summing the column gives the real spend."""
+    """One attempt of a call (each request sent, retries included) or one cache hit. Each record counts
+    itself: retries is 1 on a retry, rate_limited 1 on a 429; `final` marks the record that ended its
+    call, so logical calls are the final records. Tokens and cost are what the attempt consumed: a
+    failed attempt and a cache hit record zero of both, so summing the column gives the real spend."""
 
     ts: float
     role: str
@@ -87,10 +107,17 @@ class CallRecord:
     finish_reason: str | None = None
     error: str | None = None
     reserved_tokens: int = 0   # what one attempt reserved in the TPM bucket (request_reservation); 0 if cached
+    attempt: int = 1           # which try of its call (1 = the first); 0 for a cache hit
+    final: bool = True         # this record ended its call (its answer, its last failure, or a cache hit)
+    # Given up on after the server had it (a timeout, a dropped connection, cancelled in flight): it
+    # may still have been answered, and billed.
+    possibly_billed: bool = False
 
 
 def request_key(base_url: str, model: str, messages: Messages, sampling: dict[str, Any], sample_index: int) -> str:
-    """The identity of a paid answer: the same key is never requested twice."""
+    """The identity of a paid answer: the same key is never requested twice. `sampling` is every
+    request parameter besides the messages, response_format included: a reply asked for under a JSON
+    schema is another answer than a free-text one (it is read another way)."""
     canonical = json.dumps(
         {"base_url": base_url.rstrip("/"), "model": model, "messages": messages, "sampling": sampling,
          "sample_index": sample_index},
@@ -100,7 +127,7 @@ def request_key(base_url: str, model: str, messages: Messages, sampling: dict[st
 
 
 def cost(spec: EndpointSpec, prompt_tokens: int, completion_tokens: int) -> float:
-    return prompt_tokens / 1000 * spec.price_input_per_1k + completion_tokens / 1000 * spec.price_output_per_1k
+    return spec.prices.cost(prompt_tokens, completion_tokens)
 
 
 def prompt_chars(messages: Messages) -> int:

@@ -20,6 +20,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
+from lion_cli.core.aimd import ConcurrencyLimit, EndpointState
+from lion_cli.llm.adaptive import AdaptiveSlots, Flight
 from lion_cli.llm.retry_after import plain_seconds
 
 BURST_FRACTION = 0.005
@@ -83,14 +85,16 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
 class EndpointLimiter:
     """Shared by every role that calls the same (base_url, model, key)."""
 
-    def __init__(self, rpm: int, tpm: int, max_concurrency: int, *,
+    def __init__(self, rpm: int, tpm: int, max_concurrency: int, *, adaptive: bool = True,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.requests = TokenBucket(rpm, clock=clock)
         self.tokens = TokenBucket(tpm, clock=clock)
         self.max_concurrency = max_concurrency
-        self._slots = asyncio.Semaphore(max_concurrency)
+        # How many of max_concurrency are let out at once: learned (core/aimd.py), or all of them.
+        self.slots = AdaptiveSlots(ConcurrencyLimit(max_concurrency, adaptive=adaptive), clock)
         self._gate = asyncio.Lock()  # FIFO: waiters take from the buckets in arrival order
         self._clock = clock
+        self.on_change: Callable[[], None] = lambda: None   # a request went out or ended
         self.paused_until = 0.0
         self.pauses = 0
 
@@ -117,11 +121,28 @@ class EndpointLimiter:
             self.tokens.take(est_tokens)
 
     @asynccontextmanager
-    async def slot(self, est_tokens: int) -> AsyncIterator[None]:
-        """One HTTP attempt: a concurrency slot plus one request and `est_tokens` from the buckets."""
-        async with self._slots:
+    async def slot(self, est_tokens: int) -> AsyncIterator[Flight]:
+        """One HTTP attempt: a concurrency slot plus one request and `est_tokens` from the buckets. The
+        caller marks the Flight sent when the request goes out and reports how it ended."""
+        await self.slots.acquire()
+        flight = Flight(self.slots)
+        try:
             await self._take(est_tokens)
-            yield
+            self.on_change()
+            yield flight
+        finally:
+            flight.end()
+            self.slots.release()
+            self.on_change()
+
+    def state(self, endpoint: str, roles: tuple[str, ...]) -> EndpointState:
+        """What this endpoint's requests are doing now (the progress line, the store, `lion status`)."""
+        control = self.slots.control
+        return EndpointState(
+            endpoint=endpoint, roles=roles, in_flight=self.slots.on_wire, limit=control.limit,
+            max_limit=control.max_limit, adaptive=control.adaptive, backing_off=control.backing_off,
+            paused_s=max(0.0, self.paused_until - self._clock()), completed=self.slots.completed,
+            given_up=self.slots.given_up, latency_s=control.latency_s, best_latency_s=control.best_latency_s)
 
     def refund(self, reserved: int) -> None:
         """An attempt that took its share from the buckets but was never sent."""

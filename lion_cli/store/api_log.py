@@ -45,10 +45,11 @@ class StoreCallLog:
             conn.execute(
                 "INSERT INTO api_calls (ts, role, model, base_url, cache_key, status, ok, cached, latency_s,"
                 " prompt_tokens, completion_tokens, cost_usd, retries, rate_limited, finish_reason, error,"
-                " reserved_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (rec.ts, rec.role, rec.model, rec.base_url, rec.cache_key, rec.status, int(rec.ok), int(rec.cached),
-                 rec.latency_s, rec.prompt_tokens, rec.completion_tokens, rec.cost_usd, rec.retries,
-                 rec.rate_limited, rec.finish_reason, rec.error, rec.reserved_tokens))
+                " reserved_tokens, attempt, final, possibly_billed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (rec.ts, rec.role, rec.model, rec.base_url, rec.cache_key or None, rec.status, int(rec.ok),
+                 int(rec.cached), rec.latency_s, rec.prompt_tokens, rec.completion_tokens, rec.cost_usd, rec.retries,
+                 rec.rate_limited, rec.finish_reason, rec.error, rec.reserved_tokens, rec.attempt, int(rec.final),
+                 int(rec.possibly_billed)))
 
 
 class StoreSpend:
