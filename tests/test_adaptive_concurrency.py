@@ -10,6 +10,7 @@ import heapq
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -316,3 +317,34 @@ def test_lion_serve_slots_queue_requests_in_arrival_order() -> None:
     with loopback(slots=4, service_time_s=0.25) as url:
         four_slots = asyncio.run(burst(url))
     assert four_slots < 0.75
+
+
+def test_lion_status_and_the_dashboard_show_the_engine_state(tmp_path: Path, lion_cli: Any) -> None:
+    import json
+
+    from tui_fixtures import CLOCK, build_known_project, screen_text
+
+    from lion_cli.store.db import open_store
+    from lion_cli.store.endpoint_state import StoreEndpointStates
+    from lion_cli.tui.app import LionDashboard
+
+    d = build_known_project(tmp_path / "k")
+    state = EndpointState("gpt-x at http://h/v1 (KEY)", ("referee", "teacher"), 1, 2, 32, True,
+                          backing_off="timeout", given_up=3, at=CLOCK - 5)
+    with open_store(d / "lion.db") as store:
+        StoreEndpointStates(store).write(state)
+    as_json, text = lion_cli("status", str(d), "--json"), lion_cli("status", str(d))
+    [shown] = json.loads(as_json.stdout)["endpoints"]
+    assert shown["limit"] == 2 and shown["backing_off"] == "timeout" and shown["text"] == state.describe()
+    assert f"gpt-x at http://h/v1 (KEY) (referee, teacher): {state.describe()}" in text.stdout
+
+    async def first_screen() -> str:
+        app = LionDashboard(d, clock=lambda: CLOCK, refresh_s=None)
+        async with app.run_test(size=(200, 50)) as pilot:
+            while app.refreshes < 1:
+                await pilot.pause(0.02)
+            await pilot.pause()
+            return screen_text(app)
+
+    assert "in flight 1/2 (limit found by AIMD, max 32; backing off: timeout; 3 given up)" in asyncio.run(
+        first_screen())

@@ -20,6 +20,7 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
     from lion_cli.core.eta import run_eta
     from lion_cli.core.projection import project as project_run
     from lion_cli.core.throughput import throughputs
+    from lion_cli.store.endpoint_state import endpoint_states
     from lion_cli.store.lock import latest_run_state
     from lion_cli.store.progress import next_position
     from lion_cli.store.summary import iteration_summaries, shown_stages
@@ -34,6 +35,7 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         shown = shown_stages(store, run_status)
         minute = last_minute(store, list(plan.endpoints), now)
         pos = next_position(store, plan.iterations)
+        endpoints = endpoint_states(store)
     for row, state in shown:
         for it in its:
             if it["iteration"] == row.iteration and row.stage.value in it["stages"]:
@@ -55,6 +57,8 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
                           "max_requests_per_min": tp.max_per_minute, "tpm_bound": tp.tpm_bound,
                           "advice": tp.advice(), "last_minute": asdict(minute[role])}
                    for role, tp in throughputs(totals, plan).items()},
+        # What the engine last reported doing with each endpoint (concurrency found, backing off).
+        "endpoints": [{**asdict(e), "text": e.describe(), "age_s": max(0.0, now - e.at)} for e in endpoints],
     }
 
 
@@ -100,6 +104,8 @@ def print_status(project: Project, as_json: bool) -> None:
                      f"{u['completion_tokens']} tokens, ${u['cost_usd']:.4f}, {u['retries']} retries, "
                      f"{u['rate_limited']} × 429")
     lines += _limit_lines(d)
+    lines += [f"  {e['endpoint']} ({', '.join(e['roles'])}): {e['text']}, as of {e['age_s']:.0f} s ago"
+              for e in d["endpoints"]]
     cap = f" of ${d['budget_usd']:.2f} budget" if d["budget_usd"] else ""
     lines.append(f"  spent ${d['spent_usd']:.4f}{cap}; projected total ${d['projected_total_usd']:.4f}")
     if not d["finished"]:

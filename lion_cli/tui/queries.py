@@ -30,6 +30,7 @@ from lion_cli.core.totals import RunPlan, RunTotals, plan_from_settings
 from lion_cli.store import dashboard as reads
 from lion_cli.store import evals as stored_evals
 from lion_cli.store.db import open_store
+from lion_cli.store.endpoint_state import endpoint_states
 from lion_cli.store.lock import run_state
 from lion_cli.store.progress import last_run_iterations
 from lion_cli.store.summary import iteration_rows, label_counts, shown_stages
@@ -236,6 +237,7 @@ class DashboardReader:
                 reserved_per_request=tp.reserved_per_request if tp else None,
                 max_per_minute=tp.max_per_minute if tp else None, advice=tp.advice() if tp else None)
         snap.spent_usd = totals.spent_usd
+        snap.endpoints = endpoint_states(self.store)
         if plan is not None and projection is not None:
             snap.projected_total_usd, snap.api_eta_s = projection.total_usd, projection.eta_s
             snap.run_eta = run_eta(totals, plan, projection)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lion_cli.core.aimd import EndpointState
 from lion_cli.core.eta import RunEta
 from lion_cli.core.run_state import FINISHED
 from lion_cli.core.totals import API_ROLE_NAMES as API_ROLE_NAMES
@@ -120,6 +121,7 @@ class Snapshot:
     run_eta: RunEta | None = None     # of the whole run: API, training, student answers (core/eta.py)
     stages: list[StageView] = field(default_factory=list)
     roles: dict[str, RoleUsage] = field(default_factory=dict)
+    endpoints: list[EndpointState] = field(default_factory=list)   # what the engine last reported doing
     spent_usd: float = 0.0
     projected_total_usd: float | None = None
     budget_usd: float | None = None

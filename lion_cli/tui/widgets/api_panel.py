@@ -65,6 +65,8 @@ class ApiPanel(SnapshotView, Static):
         for u in snap.roles.values():
             if u.advice:
                 advice.add_row(f"{u.role}:", u.advice.removeprefix(f"{u.role}: "))
+        for e in snap.endpoints:  # the engine's concurrency: in flight, the limit it found, backing off
+            advice.add_row(f"{'/'.join(e.roles)}:", e.describe())
         note = Text("rsv, reserved: what the limiter takes from the tpm limit per request, prompt estimate +"
                     " max_tokens, as providers count it\nprojection: remaining requests (pools × iterations left)"
                     " × mean cost per request per role", style="dim")
