@@ -109,6 +109,19 @@ def test_a_stage_whose_run_died_shows_interrupted(tmp_path: Path, lion_cli: Any)
     assert "discrimination ███░░░░░░░░░ interrupted at 25% referee 6/24" in screen
 
 
+def test_a_stage_stored_as_interrupted_shows_interrupted(tmp_path: Path, lion_cli: Any) -> None:
+    """What the loop writes when a signal stops a stage (the row says interrupted, the run too)."""
+    d = build_known_project(tmp_path / "k", run_status="interrupted")
+    with open_store(d / "lion.db") as w, w.tx() as c:
+        c.execute("UPDATE stages SET status='interrupted' WHERE iteration=1 AND stage='discrimination'")
+    status, text = _status(lion_cli, d)
+    assert _stage(status, 1, "discrimination")["status"] == "interrupted" and "run: interrupted" in text
+    assert status["next"] == {"iteration": 1, "stage": "discrimination"}   # where `lion resume` goes on
+    screen = _strip(d)
+    assert "discrimination interrupted │ run: interrupted" in screen
+    assert "discrimination ███░░░░░░░░░ interrupted at 25% referee 6/24" in screen
+
+
 def test_a_budget_pause_shows_the_stage_paused(tmp_path: Path, lion_cli: Any) -> None:
     d = build_known_project(tmp_path / "k", run_status="paused")   # the row is left running, the run paused
     status, _ = _status(lion_cli, d)
