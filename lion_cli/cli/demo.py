@@ -23,13 +23,16 @@ DEMO_SEEDS = Path(__file__).resolve().parent.parent / "data" / "demo_seeds.jsonl
 
 
 def demo_overrides(url: str, model: str, student: Path, real_model: bool) -> list[str]:
-    per_role = {
+    per_role: dict[str, dict[str, Any]] = {
         # Short answers keep a CPU-only SmolLM2 inside the five-minute budget; the referee's score
         # lines are filled in by the server (--guided-scores), so its max_tokens hardly matters.
         "teacher": {"max_tokens": 64 if real_model else 256},
         "referee": {"max_tokens": 64 if real_model else 128},
         "generator": {"max_tokens": 48 if real_model else 96},
     }
+    if real_model:  # guided score lines are written into free text: no JSON schema for this referee
+        per_role["referee"]["structured"] = "off"
+        per_role["generator"]["structured"] = "off"
     sets: dict[str, Any] = {
         "loop.iterations": 1, "loop.new_per_iteration": 12, "loop.max_attempts_factor": 4.0,
         "student.base_model": str(student), "student.launcher": "python", "student.precision": "fp32",

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lion_cli.core.judging import RefereeAttempt, ask_referee
+from lion_cli.core.judging import RefereeAttempt, ask_referee, referee_format
 from lion_cli.core.types import Order, Pool, Role, Stage, shown_pair, teacher_student
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.job_thread import relay, run_recorded
@@ -83,6 +83,7 @@ async def referee_pairs(ctx: LoopContext, iteration: int) -> int:
         return 0
     texts = {i.id: i for i in get_instructions(ctx.store, sorted({i for i, _ in todo}))}
     model = ctx.settings.referee.model
+    reply_format = await referee_format(ctx.engine)   # a JSON schema when the endpoint takes one
 
     async def judge(item: tuple[int, Order]) -> None:
         iid, order = item
@@ -92,11 +93,13 @@ async def referee_pairs(ctx: LoopContext, iteration: int) -> int:
             t, s = teacher_student(order, *a.scores) if a.scores is not None else (None, None)
             save_judgement(ctx.store, iid, iteration, order, a.attempt, model, a.raw, t, s, a.parse_error)
 
-        messages = ctx.prompts.referee(ins.text, ins.input, *shown_pair(order, teacher[iid], student[iid]))
+        messages = ctx.prompts.referee(ins.text, ins.input, *shown_pair(order, teacher[iid], student[iid]),
+                                       structured=reply_format is not None)
         await ask_referee(ctx.engine, messages, attempts=attempts_allowed, first_attempt=len(seen.get(item, [])),
-                          record=record)
+                          record=record, response_format=reply_format)
 
-    bar = StepProgress(ctx.store, iteration, Stage.DISCRIMINATION, "referee", len(todo), spent=ctx.spent)
+    bar = StepProgress(ctx.store, iteration, Stage.DISCRIMINATION, "referee", len(todo), spent=ctx.spent,
+                       api=lambda: ctx.engine.state("referee"))
     await advance_each(todo, judge, ctx.settings.referee.max_concurrency, bar)
     return len(todo)
 

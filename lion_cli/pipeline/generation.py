@@ -3,7 +3,11 @@ they replace the Train Pool and join the Cache Pool of the next iteration.
 
 Generator calls are made concurrently a window at a time, but candidates are *decided* strictly in
 slot order, so the accepted set is the same whatever order replies arrive in and however often the
-run is killed and resumed (each decision is written before the next is made)."""
+run is killed and resumed (each decision is written before the next is made).
+
+When the generator's endpoint takes a JSON schema (its `structured` setting), each reply is asked for
+as {"instruction": …} (core/reply_schemas.py GENERATOR_REPLY) and read strictly; a reply that does not
+fit is rejected as "unreadable" (or "cut_off" when it hit max_tokens), and the next slot goes on."""
 
 from __future__ import annotations
 
@@ -13,8 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lion_cli.core.api import ChatResult
-from lion_cli.core.candidates import clean_generator_reply, decide_candidate, generation_quota, sample_seeds
+from lion_cli.core.candidates import (
+    CandidateDecision,
+    clean_generator_reply,
+    decide_candidate,
+    generation_quota,
+    sample_seeds,
+)
 from lion_cli.core.novelty import NoveltyIndex, tokenize
+from lion_cli.core.referee import ParseFailure
+from lion_cli.core.reply_schemas import GENERATOR_REPLY, parse_structured_instruction
 from lion_cli.core.types import Instruction, Label, Origin, Pool, Role, Stage
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.progress import StepProgress, log
@@ -86,6 +98,7 @@ class GenerationRun:
     seeds: dict[int, Instruction]
     tally: Tally
     novelty: PoolNovelty
+    reply_format: dict[str, Any] | None = None   # a JSON schema for the replies, when the endpoint takes one
 
     def replay(self) -> int:
         """Take back the decisions an earlier (killed) run wrote; returns the next slot to ask."""
@@ -102,15 +115,28 @@ class GenerationRun:
         kind, seed_id = self.plan[slot]
         seed = self.seeds[seed_id]
         return await self.ctx.engine.chat(Role.GENERATOR.value, self.ctx.prompts.generator(kind, seed.text, seed.input),
-                                          sample_index=slot, seed=self.ctx.settings.loop.rng_seed * 100_003 + slot)
+                                          sample_index=slot, seed=self.ctx.settings.loop.rng_seed * 100_003 + slot,
+                                          response_format=self.reply_format)
+
+    def read(self, reply: ChatResult) -> tuple[str, str, str | None]:
+        """The candidate in a reply (instruction, input) and, when a structured reply does not fit its
+        schema, why it is rejected unread."""
+        body = reply.text
+        if self.reply_format is not None:
+            got = parse_structured_instruction(reply.text)
+            if isinstance(got, ParseFailure):
+                return "", "", "cut_off" if reply.truncated else "unreadable"
+            body = got
+        text, inp = clean_generator_reply(body)
+        return text, inp, None
 
     def decide(self, slot: int, reply: ChatResult) -> bool:
         """Filter one reply and write the decision; True when the candidate is accepted."""
         kind, seed_id = self.plan[slot]
-        text, inp = clean_generator_reply(reply.text)
+        text, inp, unread = self.read(reply)
         tokens = tokenize(text)
-        d = decide_candidate(text, reply.finish_reason, tokens, self.novelty.index,
-                             self.ctx.settings.loop.novelty_threshold)
+        d = CandidateDecision(unread, None, None) if unread else decide_candidate(
+            text, reply.finish_reason, tokens, self.novelty.index, self.ctx.settings.loop.novelty_threshold)
         store = self.ctx.store
 
         def row(instruction_id: int | None) -> CandidateRow:
@@ -168,8 +194,10 @@ async def run_generation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
     seeds = {i.id: i for i in get_instructions(ctx.store, sorted({sid for _, sid in plan}))}
     run = GenerationRun(ctx, iteration, plan, seeds, tally, pool_novelty(ctx, iteration))
     first_slot = run.replay()
+    if not tally.met and first_slot < len(plan):
+        run.reply_format = await ctx.engine.response_format(Role.GENERATOR.value, GENERATOR_REPLY)
     bar = StepProgress(ctx.store, iteration, Stage.GENERATION, "generator", loop.new_per_iteration,
-                       spent=ctx.spent)
+                       spent=ctx.spent, api=lambda: ctx.engine.state("generator"))
     bar.advance(sum(tally.accepted.values()))
     try:
         await run.ask_and_decide(first_slot, bar)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from lion_cli.config import Settings
 from lion_cli.core.api import EndpointSpec
 from lion_cli.core.types import API_ROLES
+from lion_cli.core.value_checks import shown_url
 
 Finding = tuple[str, str]
 
@@ -36,6 +37,19 @@ def limit_findings(settings: Settings) -> list[Finding]:
     return [(f"{role}.max_tokens", f"{spec.max_tokens} does not fit in tpm = {spec.tpm} (every request counts "
                                    f"its max_tokens against the tokens per minute; expected max_tokens < tpm)")
             for role, spec in endpoint_specs(settings).items() if spec.max_tokens >= spec.tpm]
+
+
+def price_notes(settings: Settings) -> list[str]:
+    """A price left at "auto" for a hosted model the price table does not know: the spend shown is
+    then priced at the default, a guess worth replacing by the provider's price."""
+    notes = []
+    for role, spec in endpoint_specs(settings).items():
+        prices = spec.prices
+        if prices.source == "default":
+            notes.append(f"{role}: no known price for model '{spec.model}' at {shown_url(spec.base_url)}; spend is "
+                         f"counted at ${prices.input_per_1k:g} / ${prices.output_per_1k:g} per 1K input / output "
+                         f"tokens (set {role}.price_input_per_1k and price_output_per_1k to the provider's prices)")
+    return notes
 
 
 def probe_findings(settings: Settings, environ: Mapping[str, str] | None = None) -> list[Finding]:
