@@ -80,19 +80,13 @@ class LlamaServer:
 
         return ServerCounts(n(_ANSWERED), n(_REFUSED), n(_GENERATED), n(_DISCONNECTED))
 
-    def settled_counts(self, since: float = 0.0, quiet_s: float = 2.0, timeout_s: float = 300.0) -> ServerCounts:
-        """counts() once the server has been idle for `quiet_s` (it finishes what it took, even for a
-        client that has gone): nothing new in the log for that long."""
-        deadline = time.monotonic() + timeout_s
-        size, still_since = -1, time.monotonic()
-        while time.monotonic() < deadline:
-            now = self.log.stat().st_size
-            if now != size:
-                size, still_since = now, time.monotonic()
-            elif time.monotonic() - still_since >= quiet_s:
-                break
-            time.sleep(0.2)
-        return self.counts(since)
+    def settled_counts(self, since: float = 0.0, until: float = float("inf")) -> ServerCounts:
+        """counts() once the server has finished everything it was given, even for clients that have
+        left: GET /models waits for the model lock behind every request taken or queued before it
+        (the lock is first come, first served), so its answer means the log holds their lines."""
+        httpx.get(f"{self.url}/models", timeout=900).raise_for_status()
+        time.sleep(0.5)  # the copier thread writes the last lines
+        return self.counts(since, until)
 
 
 def smollm2_gguf() -> Path:
