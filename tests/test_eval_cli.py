@@ -96,5 +96,7 @@ def test_vicuna_with_scripted_judge(lion_cli: Any, tiny_model_dir: Path, tmp_pat
         assert rows["overall"].accuracy == pytest.approx(sum(s) / sum(r))
         assert overall["mean_pct"] == pytest.approx(100 * sum(s) / sum(r))
         assert rows["overall"].detail["reference"].startswith("gpt-3.5-turbo")
-        calls = store.scalar("SELECT COUNT(*) FROM api_calls WHERE role='referee'")
-        assert calls == 8                                          # 4 questions × 2 orders, logged
+        judged = store.scalar("SELECT COUNT(*) FROM api_calls WHERE role='referee' AND cache_key IS NOT NULL")
+        assert judged == 8                                         # 4 questions × 2 orders, logged
+        # ...and the one structured-replies probe of the judge's endpoint, recorded like any attempt.
+        assert store.scalar("SELECT COUNT(*) FROM api_calls WHERE role='referee' AND cache_key IS NULL") == 1
