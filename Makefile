@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 THIRDPARTY := $(VENV)/.installed-thirdparty
+HARNESS := $(VENV)/.installed-harness
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +25,11 @@ $(THIRDPARTY): $(STAMP)
 	$(BIN)/pip install -q -e '.[thirdparty]'
 	touch $(THIRDPARTY)
 
+# lm-evaluation-harness, for `lion eval --protocol harness` and the tests that check it against lion.
+$(HARNESS): $(STAMP)
+	$(BIN)/pip install -q -e '.[harness]'
+	touch $(HARNESS)
+
 venv: $(STAMP)
 
 demo: $(STAMP)
@@ -34,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint $(THIRDPARTY)
+test: lint $(THIRDPARTY) $(HARNESS)
 	$(BIN)/pytest -q -x --durations=15
 
 .PHONY: venv demo lint test

@@ -50,7 +50,8 @@ def main() -> None:
     subsets = {args.only: SUBSETS[args.only]} if args.only else SUBSETS
     for bench, tasks in subsets.items():
         cmd = [lion, "eval", bench, "--model", str(model), "--tasks", ",".join(tasks), "--limit", str(args.limit),
-               "--mode", "both", "--data-dir", str(DATA), "--prompt-format", "chat", "--batch-size", "8",
+               "--protocol", "lion", "--mode", "both", "--data-dir", str(DATA), "--prompt-format", "chat",
+               "--batch-size", "8",
                "--max-new-tokens", str(args.max_new_tokens), "--json"]
         print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
         t0 = time.monotonic()

@@ -43,7 +43,7 @@ def _project(lion_cli: Any, tmp_path: Path, tiny: Path, *sets: str) -> Path:
 def test_bbh_all_iterations_loglik_stored_and_printed(lion_cli: Any, tiny_model_dir: Path, tmp_path: Path) -> None:
     root = _project(lion_cli, tmp_path, tiny_model_dir)
     res = lion_cli("eval", "bbh", "-C", str(root), "--all-iterations", "--tasks", "navigate,snarks",
-                   "--limit", "3", "--mode", "loglik")
+                   "--limit", "3", "--protocol", "lion", "--mode", "loglik")
     assert res.exit_code == 0, res.stderr
     out = res.stdout
     assert "BBH — student-it0" in out and "BBH — student-it1" in out and "loglik (norm.)" in out

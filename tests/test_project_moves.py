@@ -78,7 +78,7 @@ def test_a_copied_project_works_where_it_now_is(tmp_path: Path, tiny_model_dir: 
         data = _run_ok("export", "data", "-C", str(copy), "--format", "jsonl",
                        "--out", str(copy / "exports" / "d.jsonl"))
         evaluated = _run_ok("eval", "bbh", "-C", str(copy), "--iteration", "0", "--tasks", "navigate", "--limit", "2",
-                            "--mode", "loglik", "--data-dir", str(DATA))
+                            "--protocol", "lion", "--mode", "loglik", "--data-dir", str(DATA))
         resumed = _run_ok("resume", str(copy), "--iterations", "2")
     for done in (status, delta, data, evaluated, resumed):
         assert not _mentions(done, original) and not _mentions(done, away), done.stderr[-2000:]

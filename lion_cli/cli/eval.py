@@ -29,8 +29,9 @@ _ALL = typer.Option(False, "--all-iterations", help="Evaluate every iteration's 
 _LIMIT = typer.Option(None, "--limit", help="Only the first N examples of each task (N questions for vicuna).")
 _DATA = typer.Option(None, "--data-dir", help="Folder with bbh/, agieval/, vicuna/ (default: [project] "
                      "data_dir, else lion's cache, downloaded and hash-checked when absent).")
-_FORMAT = typer.Option(None, "--prompt-format", help="alpaca | chat (default: the project's [student] "
-                       "prompt_format, else chat).")
+_FORMAT = typer.Option(None, "--prompt-format", help="alpaca | chat (default: the layout recorded in a model "
+                       "lion trained, else the project's [student] prompt_format for its students, else chat "
+                       "for a model with a chat template; any other model needs it).")
 _BATCH = typer.Option(16, "--batch-size", help="Prompts per forward pass.")
 _JSON = typer.Option(False, "--json", help="Print the results as JSON.")
 
@@ -89,12 +90,48 @@ def _work_dir(project: Project | None, target: EvalTarget, what: str) -> Path:
     return project.dir / "evals" / re.sub(r"[^A-Za-z0-9_.-]+", "_", target.label).strip("_") / what
 
 
+def _recorded_format(path: Path) -> str | None:
+    """The layout lion wrote beside a model it trained (lion-prompt.json), if any."""
+    from lion_cli.student.specs.train import PROMPT_RECORD
+
+    try:
+        return str(json.loads((path / PROMPT_RECORD).read_text(encoding="utf-8"))["prompt_format"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _has_chat_template(path: Path) -> bool:
+    if (path / "chat_template.jinja").is_file() or (path / "chat_template.json").is_file():
+        return True
+    try:
+        return bool(json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8")).get("chat_template"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _prompt_format(project: Project | None, target: EvalTarget, given: str | None, needed: bool = True) -> str:
+    """--prompt-format; else the layout recorded in the model folder; else, for a project's own
+    student, the project's; else chat when the model has a chat template. A model with none of
+    these cannot be asked in a known layout: exit 2, asking for --prompt-format."""
+    fmt = given or _recorded_format(target.path)
+    if fmt is None and project is not None and target.iteration is not None:
+        fmt = project.settings.student.prompt_format
+    if fmt is None and _has_chat_template(target.path):
+        fmt = "chat"
+    if fmt is None:
+        if not needed:
+            return "alpaca"  # the protocol sends its prompts as text: the layout is never used
+        fail(f"--model {target.path}: no lion-prompt.json (not a model lion trained) and no chat template; "
+             "pass --prompt-format alpaca or --prompt-format chat to say how to ask it")
+    return fmt
+
+
 def _student(project: Project | None, target: EvalTarget, what: str, prompt_format: str | None,
-             batch_size: int, max_new_tokens: int) -> Any:
+             batch_size: int, max_new_tokens: int, format_needed: bool = True) -> Any:
     from lion_cli.eval.student_backend import StudentModel
     from lion_cli.student.specs import PROMPT_FORMATS
 
-    fmt = prompt_format or (project.settings.student.prompt_format if project else "chat")
+    fmt = _prompt_format(project, target, prompt_format, format_needed)
     if fmt not in PROMPT_FORMATS:
         fail(f"--prompt-format: expected {' or '.join(PROMPT_FORMATS)}, got {fmt!r}")
     return StudentModel(target.path, _work_dir(project, target, what), _launch(project),
@@ -102,41 +139,83 @@ def _student(project: Project | None, target: EvalTarget, what: str, prompt_form
                         max_new_tokens=max_new_tokens, batch_size=batch_size)
 
 
-def run_benchmark(benchmark: str, *, directory: Path | None, model: Path | None, iteration: int | None,
-                  all_its: bool, tasks: list[str], all_tasks: bool, mode: str, limit: int | None,
-                  data_dir: Path | None, prompt_format: str | None, batch_size: int, max_new_tokens: int,
-                  as_json: bool) -> None:
+def _evaluator(benchmark: str, protocol: str, modes: list[str], items: dict[str, Any], max_new_tokens: int | None
+               ) -> Any:  # -> Callable[[StudentModel], list[TaskResult]]
+    """What one target's evaluation runs: lion's modes, or another protocol's whole chain."""
+    if protocol == "lion":
+        from lion_cli.eval.bench import run_modes
+
+        return lambda student: run_modes(items, modes, student.replies, student.option_scores)
+    from lion_cli.eval.protocol_run import run_protocol
+    from lion_cli.eval.protocols import get_protocol
+
+    chosen = get_protocol(protocol)
+    return lambda student: run_protocol(benchmark, items, chosen, generate=student.generate,
+                                        score=student.option_scores, max_new_tokens=max_new_tokens)
+
+
+def _load(benchmark: str, protocol: str, tasks: list[str], all_tasks: bool, mode: str | None, limit: int | None,
+          data_dir: Path | None) -> tuple[list[str], list[str], dict[str, Any]]:
+    """(tasks, lion's modes, items) for the run; a bad task, mode, protocol or data file exits 2."""
     from lion_cli.core.bench_tasks import BenchDataError
-    from lion_cli.eval.bench import EvalInputError, load_task_items, run_modes, select_tasks
+    from lion_cli.eval.bench import EvalInputError, load_task_items, select_tasks
     from lion_cli.eval.data import DataError
+    from lion_cli.eval.protocol_run import load_task_examples
+    from lion_cli.eval.protocols import PROTOCOLS, get_protocol
+
+    if protocol not in PROTOCOLS:
+        fail(f"--protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    if protocol != "lion" and mode is not None:
+        fail(f"--mode belongs to --protocol lion; protocol {protocol} fixes how it asks and scores")
+    mode = mode or "generate"
+    if mode not in ("generate", "loglik", "both"):
+        fail(f"--mode: expected generate, loglik or both, got {mode!r}")
+    modes = ["generate", "loglik"] if mode == "both" else [mode]
+    select_mode = get_protocol(protocol).mode(benchmark) if protocol != "lion" else (
+        "generate" if mode == "both" else mode)
+    try:
+        chosen = select_tasks(benchmark, tasks, all_tasks=all_tasks, mode=select_mode)
+        if protocol == "lion":
+            return chosen, modes, dict(load_task_items(benchmark, chosen, limit=limit, data_dir=data_dir))
+        if limit is not None and limit < 1:
+            raise EvalInputError(f"--limit: expected a positive number, got {limit}")
+        return chosen, modes, dict(load_task_examples(benchmark, chosen, limit=limit, data_dir=data_dir))
+    except (EvalInputError, DataError, BenchDataError) as exc:
+        fail(str(exc))
+
+
+def run_benchmark(benchmark: str, *, directory: Path | None, model: Path | None, iteration: int | None,
+                  all_its: bool, tasks: list[str], all_tasks: bool, protocol: str, mode: str | None,
+                  limit: int | None, data_dir: Path | None, prompt_format: str | None, batch_size: int,
+                  max_new_tokens: int | None, as_json: bool) -> None:
+    from lion_cli.eval.harness_rules import HarnessUnavailable
     from lion_cli.eval.results import format_table, learning_curve, result_dicts, store_task_results
     from lion_cli.store.evals import results as stored_results
     from lion_cli.student.launcher import JobFailed
 
     project = _maybe_project(directory, required=model is None)
     targets = _targets(project, model, iteration, all_its)
-    if mode not in ("generate", "loglik", "both"):
-        fail(f"--mode: expected generate, loglik or both, got {mode!r}")
-    modes = ["generate", "loglik"] if mode == "both" else [mode]
-    try:
-        chosen = select_tasks(benchmark, _split(tasks), all_tasks=all_tasks, mode=modes[-1] if mode != "both"
-                              else "generate")
-        items = load_task_items(benchmark, chosen, limit=limit, data_dir=_data_dir(project, data_dir))
-    except (EvalInputError, DataError, BenchDataError) as exc:
-        fail(str(exc))
+    chosen, modes, items = _load(benchmark, protocol, _split(tasks), all_tasks, mode, limit,
+                                 _data_dir(project, data_dir))
+    evaluate = _evaluator(benchmark, protocol, modes, items, max_new_tokens)
     n_items = sum(len(v) for v in items.values())
     out: list[dict[str, Any]] = []
     for target in targets:
-        student = _student(project, target, benchmark, prompt_format, batch_size, max_new_tokens)
-        err(f"{benchmark}: {target.label} on {len(chosen)} tasks, {n_items} examples, mode {mode}")
+        student = _student(project, target, benchmark if protocol == "lion" else f"{benchmark}-{protocol}",
+                           prompt_format, batch_size, max_new_tokens or 64, format_needed=protocol != "harness")
+        err(f"{benchmark}: {target.label} on {len(chosen)} tasks, {n_items} examples, protocol {protocol}"
+            + (f", mode {'/'.join(modes)}" if protocol == "lion" else ""))
         t0 = time.monotonic()
         try:
-            got = run_modes(items, modes, student.replies, student.option_scores)
+            got = evaluate(student)
+        except HarnessUnavailable as exc:
+            fail(str(exc))
         except (JobFailed, RuntimeError) as exc:
             fail(f"{target.label}: evaluation failed: {exc}", code=1)
         secs = time.monotonic() - t0
         err(f"{benchmark}: {target.label} done in {secs:.1f} s")
-        detail = {"limit": limit, "seconds": round(secs, 2), "prompt_format": student.prompt_format}
+        detail = {"limit": limit, "seconds": round(secs, 2), "prompt_format": student.prompt_format,
+                  "protocol": protocol}
         if project is not None:
             store_task_results(project.store, target, got, detail)
         else:
@@ -146,7 +225,7 @@ def run_benchmark(benchmark: str, *, directory: Path | None, model: Path | None,
             print(format_table(benchmark, target.label, got))
             print()
     if as_json:
-        print(json.dumps({"benchmark": benchmark, "results": out}, indent=2))
+        print(json.dumps({"benchmark": benchmark, "protocol": protocol, "results": out}, indent=2))
     elif all_its and project is not None:
         print(learning_curve(stored_results(project.store, benchmark=benchmark), benchmark))
 
@@ -250,21 +329,29 @@ def _bench_command(benchmark: str, doc: str) -> None:
         directory: Path = _PROJECT, model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
         tasks: list[str] = typer.Option([], "--tasks", help="Task names, comma-separated or repeated."),
         all_tasks: bool = typer.Option(False, "--all-tasks", help="BBH: all 27 tasks (free-form 4 by exact match)."),
-        mode: str = typer.Option("generate", "--mode", help="generate | loglik | both"),
+        protocol: str = typer.Option("paper", "--protocol", help="paper (the Lion paper's run) | agieval "
+                                     "(AGIEval's zero-shot prompt and rule) | harness (lm-evaluation-harness's "
+                                     "tasks) | lion (lion's own prompt and reading); see docs/evaluation.md"),
+        mode: str = typer.Option(None, "--mode", help="--protocol lion only: generate | loglik | both "
+                                 "(default generate)."),
         limit: int = _LIMIT, data_dir: Path = _DATA, prompt_format: str = _FORMAT, batch_size: int = _BATCH,
-        max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Reply length in generate mode."),
+        max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Reply length (default: the "
+                                           "protocol's: paper 1024, harness 256, agieval and lion 64)."),
         as_json: bool = _JSON,
     ) -> None:
         run_benchmark(benchmark, directory=directory, model=model, iteration=iteration, all_its=all_its, tasks=tasks,
-                      all_tasks=all_tasks, mode=mode, limit=limit, data_dir=data_dir, prompt_format=prompt_format,
-                      batch_size=batch_size, max_new_tokens=max_new_tokens, as_json=as_json)
+                      all_tasks=all_tasks, protocol=protocol, mode=mode, limit=limit, data_dir=data_dir,
+                      prompt_format=prompt_format, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                      as_json=as_json)
 
     command.__doc__ = doc
     eval_app.command(benchmark)(command)
 
 
-_bench_command("bbh", "BIG-Bench Hard: the paper's 23 multiple-choice tasks, zero-shot (generate and/or loglik).")
-_bench_command("agieval", "AGIEval: the 8 English multiple-choice tasks, zero-shot (generate and/or loglik).")
+_bench_command("bbh", "BIG-Bench Hard: the paper's 23 multiple-choice tasks, zero-shot, under a protocol "
+               "(default: the paper's).")
+_bench_command("agieval", "AGIEval: the 8 English multiple-choice tasks, zero-shot, under a protocol "
+               "(default: the paper's).")
 
 
 @eval_app.command("vicuna")

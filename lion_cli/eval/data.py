@@ -107,6 +107,19 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def load_examples(benchmark: str, task: str, data_dir: Path | None = None, **kw: Any) -> list[dict[str, Any]]:
+    """The rows of one BBH or AGIEval task as the verified file holds them."""
+    if benchmark == "bbh":
+        data = _read_json(resolve(f"bbh/{task}.json", data_dir, **kw))
+        examples = data.get("examples") if isinstance(data, dict) else None
+        if not isinstance(examples, list):
+            raise DataError(f"bbh/{task}.json: expected an object with an 'examples' list")
+        return examples
+    if benchmark == "agieval":
+        return read_jsonl(resolve(f"agieval/{task}.jsonl", data_dir, **kw))
+    raise DataError(f"unknown benchmark {benchmark!r}; expected bbh or agieval")
+
+
 def load_items(benchmark: str, task: str, data_dir: Path | None = None, **kw: Any) -> list[BenchItem]:
     """All items of one BBH or AGIEval task, from verified files."""
     if benchmark == "bbh":

@@ -16,7 +16,13 @@ from lion_cli.eval.targets import EvalTarget
 from lion_cli.store.db import Store
 from lion_cli.store.evals import EvalRow, EvalSample, save_result
 
-MODE_LABELS = {"generate": "gen (1st letter)", "loglik": "loglik (norm.)"}
+MODE_LABELS = {"generate": "gen (1st letter)", "loglik": "loglik (norm.)", "paper": "paper (1st cap.)",
+               "agieval": "agieval (1st A-F)", "harness": "harness"}
+
+
+def protocol_of(mode: str) -> str:
+    """The protocol a stored mode was run under: lion's own modes are "generate" and "loglik"."""
+    return "lion" if mode in ("generate", "loglik") else mode
 
 
 def store_task_results(store: Store, target: EvalTarget, results: Sequence[TaskResult],
@@ -38,7 +44,8 @@ def result_dicts(target: EvalTarget, results: Sequence[TaskResult]) -> list[dict
     for r in results:
         paper = paper_row(r.benchmark, r.task)
         out.append({"model": target.label, "iteration": target.iteration, "benchmark": r.benchmark,
-                    "task": r.task, "mode": r.mode, "n": r.n, "correct": r.correct, "skipped": r.skipped,
+                    "task": r.task, "protocol": protocol_of(r.mode), "mode": r.mode, "n": r.n,
+                    "correct": r.correct, "skipped": r.skipped,
                     "accuracy": r.accuracy,
                     "paper": dict(zip(PAPER_COLUMNS, paper, strict=True)) if paper else None})
     return out
@@ -50,13 +57,15 @@ def _pct(x: float | None) -> str:
 
 def format_table(benchmark: str, label: str, results: Sequence[TaskResult]) -> str:
     """Per-task accuracy for each mode run, beside the paper's columns, then the average row."""
-    modes = [m for m in ("generate", "loglik") if any(r.mode == m for r in results)]
+    modes = [m for m in MODE_LABELS if any(r.mode == m for r in results)]
     tasks = list(dict.fromkeys(r.task for r in results))
     by = {(r.task, r.mode): r for r in results}
     width = max([len("average"), *map(len, tasks)])
     head = [f"{'task':<{width}}", f"{'n':>4}", *(f"{MODE_LABELS[m]:>16}" for m in modes),
             *(f"{c:>8}" for c in PAPER_COLUMNS)]
-    lines = [f"{benchmark.upper()} — {label} (accuracy %, zero-shot; paper columns: generation mode)",
+    protocols = ", ".join(dict.fromkeys(protocol_of(m) for m in modes))
+    lines = [f"{benchmark.upper()} — {label} (accuracy %, zero-shot, protocol {protocols}; paper columns: the "
+             "paper's own run)",
              "  ".join(head)]
     for task in tasks:
         n = max(by[(task, m)].n for m in modes if (task, m) in by)

@@ -15,7 +15,7 @@ Used by the generation entry script (`generate.py`) and by `lion serve`'s model 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from transformers import (
     LogitsProcessorList,
     StoppingCriteria,
     StoppingCriteriaList,
+    StopStringCriteria,
 )
 
 from lion_cli.student.specs import GenSpec
@@ -195,9 +196,11 @@ def generate_batch(
     prompts: list[list[int]],
     seeds: list[int],
     sampling: Sampling | list[Sampling],
+    stop_strings: Sequence[str] = (),
 ) -> list[Completion]:
     """Decode a batch of tokenised prompts together (left padding); each row stops on its own, at a
-    stop token or at its own max_new_tokens. `sampling` is one setting for all rows or one per row."""
+    stop token, at one of `stop_strings` (cut from the text) or at its own max_new_tokens. `sampling`
+    is one setting for all rows or one per row."""
     samplings = sampling if isinstance(sampling, list) else [sampling] * len(prompts)
     if not len(prompts) == len(seeds) == len(samplings):
         raise ValueError("one seed and one sampling setting per prompt")
@@ -218,6 +221,8 @@ def generate_batch(
     stopping = StoppingCriteriaList()
     if len(set(limits)) > 1:
         stopping.append(_PerRowLimit(width, limits, device))
+    if stop_strings:
+        stopping.append(StopStringCriteria(tokenizer, list(stop_strings)))
     # A clean config: the model's own defaults (repetition penalty, sampling flags ...) must not
     # sneak in and change answers between models or library versions.
     config = GenerationConfig(max_new_tokens=max(limits), do_sample=False, eos_token_id=stops, pad_token_id=pad)
@@ -238,13 +243,20 @@ def generate_batch(
             text_ids, finish, used = tokens, "length", len(tokens)
         else:
             text_ids, finish, used = tokens[:stop_at], "stop", stop_at + 1
+        text, cut = cut_at_stop(tokenizer.decode(text_ids, skip_special_tokens=True), stop_strings)
         results.append(Completion(
-            text=tokenizer.decode(text_ids, skip_special_tokens=True),
-            finish_reason=finish,
+            text=text,
+            finish_reason="stop" if cut else finish,
             prompt_tokens=len(prompts[row]),
             completion_tokens=used,
         ))
     return results
+
+
+def cut_at_stop(text: str, stop_strings: Sequence[str]) -> tuple[str, bool]:
+    """`text` up to the earliest of `stop_strings`, and whether one was found."""
+    ends = [i for i in (text.find(s) for s in stop_strings if s) if i >= 0]
+    return (text[:min(ends)], True) if ends else (text, False)
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:

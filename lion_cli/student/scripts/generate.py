@@ -50,7 +50,10 @@ def read_rows(path: Path, fmt: str) -> list[dict[str, Any]]:
 
 
 def settings_hash(spec: GenSpec) -> str:
-    blob = json.dumps({k: getattr(spec, k) for k in _ANSWER_KEYS}, sort_keys=True)
+    keys = {k: getattr(spec, k) for k in _ANSWER_KEYS}
+    if spec.stop:  # only when set: runs without stop strings keep the folders they had
+        keys["stop"] = spec.stop
+    blob = json.dumps(keys, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -140,7 +143,7 @@ def _hf_generate_rows(spec: GenSpec, todo: list[dict[str, Any]]) -> Iterator[lis
         chunk = prepared[start:start + spec.batch_size]
         seeds = [row_seed(spec.base_seed, row) for _, row in chunk]
         t0 = time.perf_counter()
-        outs = generate_batch(model, tokenizer, [ids for ids, _ in chunk], seeds, sampling)
+        outs = generate_batch(model, tokenizer, [ids for ids, _ in chunk], seeds, sampling, stop_strings=spec.stop)
         new = sum(o.completion_tokens for o in outs)
         _log(f"batch of {len(chunk)}: {new} new tokens in {time.perf_counter() - t0:.2f} s")
         yield [answer_row(row, o, seed) for (_, row), o, seed in zip(chunk, outs, seeds, strict=True)]

@@ -91,6 +91,9 @@ def finish(trainer: Any, spec: TrainSpec, out: Path) -> Path:
     if is_rank0():
         for stray in partial.glob("training_args.bin"):
             stray.unlink()  # a pickle: the final folder holds safetensors, config and tokenizer only
+        # The layout the student learnt, so `lion eval --model` asks it the same way outside the project.
+        (partial / spec.prompt_record.name).write_text(json.dumps({"prompt_format": spec.prompt_format}) + "\n",
+                                                       encoding="utf-8")
         if final.exists():
             shutil.rmtree(final)
         partial.rename(final)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -32,6 +32,9 @@ class GenSpec(Spec):
     base_seed: int = 0  # a row without its own seed gets derive_seed(base_seed, str(id))
     backend: GenBackend = "hf"  # vllm only where it imports
     dtype: DType = "auto"
+    # Text that ends an answer where it first appears (cut off, not returned), beside the EOS token:
+    # benchmark protocols that stop on "Q:" as lm-evaluation-harness does.
+    stop: list[str] = field(default_factory=list)
 
     limits: ClassVar[dict[str, Limit]] = {"max_new_tokens": POSITIVE, "temperature": NOT_NEGATIVE, "top_p": TOP_P,
                                           "top_k": NOT_NEGATIVE, "batch_size": POSITIVE}

@@ -41,6 +41,9 @@ def grad_accum_steps(global_batch: int, per_device: int, world_size: int) -> int
         f"or {hint_p}")
 
 
+# Written beside a trained model's weights: {"prompt_format": "alpaca" | "chat"}.
+PROMPT_RECORD = "lion-prompt.json"
+
 @dataclass
 class LoraSpec(Spec):
     """LoRA adapters trained instead of all weights, merged into a full model after training."""
@@ -123,3 +126,8 @@ class TrainSpec(Spec):
     @property
     def final_dir(self) -> Path:
         return Path(self.output_dir) / "final"
+
+    @property
+    def prompt_record(self) -> Path:
+        """The final model's note of the layout it was trained in, read by `lion eval --model`."""
+        return self.final_dir / PROMPT_RECORD
