@@ -31,8 +31,8 @@ def _engine(store: Store, endpoint: EndpointSpec, transport: httpx.AsyncBaseTran
 
 
 def test_a_refused_key_is_one_row_per_request_the_server_saw(tmp_path: Path) -> None:
-    """A single-slot server answering 401 one request at a time: the first 401 stops the stage and the
-    29 requests still on the wire are given up on; each of the 30 is a row all the same."""
+    """A single-slot server answering 401 one request at a time: the first 401 stops the stage, the
+    requests still on the wire are let finish (pipeline/concurrency.py); each of the 30 is a row."""
     sent: list[httpx.Request] = []
     one_at_a_time = asyncio.Lock()
 

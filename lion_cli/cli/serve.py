@@ -65,7 +65,7 @@ def _fault_config(*values: Any) -> Any:
 
 
 def _limit_config(rpm: int, tpm: int, window_s: float, api_key: str, api_key_env: str, slots: int = 0,
-                  service_time: float = 0.0, structured: bool = True) -> Any:
+                  service_time: float = 0.0, structured: bool = True, context_tokens: int = 0) -> Any:
     from lion_cli.server.faults import LimitConfig
 
     if api_key_env:
@@ -74,10 +74,10 @@ def _limit_config(rpm: int, tpm: int, window_s: float, api_key: str, api_key_env
             fail(f"--api-key-env {api_key_env}: that environment variable is not set")
     if rpm < 0 or tpm < 0 or window_s <= 0:
         fail("--rpm and --tpm must be ≥ 0 and --window-s > 0")
-    if slots < 0 or service_time < 0:
-        fail("--slots must be ≥ 0 (0 = unlimited) and --service-time ≥ 0")
+    if slots < 0 or service_time < 0 or context_tokens < 0:
+        fail("--slots and --context-tokens must be ≥ 0 (0 = unlimited) and --service-time ≥ 0")
     return LimitConfig(rpm=rpm, tpm=tpm, window_s=window_s, api_key=api_key, slots=slots,
-                       service_time_s=service_time, structured=structured)
+                       service_time_s=service_time, structured=structured, context_tokens=context_tokens)
 
 
 def _serve(backend: Any, faults: Any, limits: Any, host: str, port: int, model_name: str | None) -> None:
@@ -106,6 +106,9 @@ JSON_TRIES_HELP = ("--model/--smollm2: response_format (json_schema / json_objec
                    "not grammar-constrained: a reply that does not fit the schema is sampled again, up to this "
                    "many tries per choice (1 at temperature 0), then the request fails with a 422.")
 
+CONTEXT_TOKENS_HELP = ("A prompt longer than this many tokens (about 4 characters each) gets a 400 "
+                       "context_length_exceeded, as a model with that context does (0 = unlimited).")
+
 
 def register(app: typer.Typer) -> None:
     @app.command("serve", help=SERVE_HELP)
@@ -132,6 +135,7 @@ def register(app: typer.Typer) -> None:
         service_time: float = typer.Option(0.0, help="Seconds each request holds its slot (with --slots)."),
         no_structured: bool = typer.Option(False, "--no-structured", help=(
             "Refuse response_format (a 400 naming it), as a server without structured outputs does.")),
+        context_tokens: int = typer.Option(0, help=CONTEXT_TOKENS_HELP),
         rate_429: float = typer.Option(0.0, help="Share of requests answered with an injected 429."),
         rate_500: float = typer.Option(0.0, help="Share answered 500."),
         rate_503: float = typer.Option(0.0, help="Share answered 503."),
@@ -159,7 +163,8 @@ def register(app: typer.Typer) -> None:
         faults = _fault_config(latency_min, latency_max, rate_429, rate_500, rate_503, rate_timeout, rate_drop,
                                rate_malformed, rate_empty_choices, rate_length, fault_seed, retry_after_s,
                                timeout_hold_s, first_attempt_only)
-        limits = _limit_config(rpm, tpm, window_s, api_key, api_key_env, slots, service_time, not no_structured)
+        limits = _limit_config(rpm, tpm, window_s, api_key, api_key_env, slots, service_time, not no_structured,
+                               context_tokens)
         if model is not None or smollm2:
             backend = _model_backend(model, smollm2, max_batch, batch_window_ms, guided_scores, json_tries)
         else:

@@ -21,6 +21,7 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
     from lion_cli.core.projection import project as project_run
     from lion_cli.core.throughput import throughputs
     from lion_cli.store.endpoint_state import endpoint_states
+    from lion_cli.store.failures import active_failures
     from lion_cli.store.lock import latest_run_state
     from lion_cli.store.progress import next_position
     from lion_cli.store.summary import iteration_summaries, shown_stages
@@ -36,6 +37,7 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         minute = last_minute(store, list(plan.endpoints), now)
         pos = next_position(store, plan.iterations)
         endpoints = endpoint_states(store)
+        failed_items = active_failures(store)
     for row, state in shown:
         for it in its:
             if it["iteration"] == row.iteration and row.stage.value in it["stages"]:
@@ -59,6 +61,8 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
                    for role, tp in throughputs(totals, plan).items()},
         # What the engine last reported doing with each endpoint (concurrency found, backing off).
         "endpoints": [{**asdict(e), "text": e.describe(), "age_s": max(0.0, now - e.at)} for e in endpoints],
+        # Items a request failed for good (left out of their stage until `lion retry-failed`).
+        "failed_items": [asdict(f) for f in failed_items],
     }
 
 
@@ -73,6 +77,20 @@ def _iteration_lines(d: dict[str, Any]) -> list[str]:
                      f"order consistency {oc}) | new accepted {i['accepted']}, rejected {i['rejected']} | {stages}")
         lines += [f"      {k} {v['note'] if v['status'] == 'gave up' else v['status'] + ': ' + v['note']}"
                   for k, v in i["stages"].items() if v.get("note")]
+        lines += [f"      {k}: {v['failed']} item(s) failed for good"
+                  for k, v in i["stages"].items() if v.get("failed")]
+    return lines
+
+
+def _failure_lines(d: dict[str, Any], shown: int = 10) -> list[str]:
+    """The failed items, one line each (the first `shown`), and how to send them again."""
+    failed = d["failed_items"]
+    lines = [f"  failed: it{f['iteration']} {f['stage']} {f['role']} {f['item_key']}: {f['reason'][:160]}"
+             for f in failed[:shown]]
+    if len(failed) > shown:
+        lines.append(f"  … and {len(failed) - shown} more (`lion status --json` lists all)")
+    if failed:
+        lines.append(f"  {len(failed)} failed item(s): fix the cause, then `lion retry-failed {d['dir']}`")
     return lines
 
 
@@ -98,7 +116,7 @@ def print_status(project: Project, as_json: bool) -> None:
         return
     nxt = "finished" if d["finished"] else f"next: iteration {d['next']['iteration']} {d['next']['stage']}"
     print(f"{d['project']}  ({d['iterations']} iterations planned; {nxt}; run: {d['run_status']})")
-    lines = _iteration_lines(d)
+    lines = _iteration_lines(d) + _failure_lines(d)
     for role, u in sorted(d["api"].items()):
         lines.append(f"  {role:<9} {u['calls']} calls ({u['cached']} cached), {u['prompt_tokens']}+"
                      f"{u['completion_tokens']} tokens, ${u['cost_usd']:.4f}, {u['retries']} retries, "

@@ -38,3 +38,18 @@ class RetryableError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.rate_limited = rate_limited
+
+
+# Statuses that say this one request cannot be served as it is (too long for the model's context, too
+# large, refused by a content filter, not processable): asking again sends the same thing and fails the
+# same way, but the next item may well succeed. 401/403/404 (key, permission, URL or model) and 402
+# (billing) are the project's configuration and fail every item alike: those stop the stage.
+# 408/409/429/5xx and timeouts are retried by the engine before they get here.
+ITEM_FAILURE_STATUSES = frozenset({400, 413, 422})
+
+
+def is_item_failure(exc: BaseException) -> bool:
+    """Whether `exc` ends only the item it was raised for: the stage records it and goes on."""
+    return (isinstance(exc, ApiError) and not isinstance(exc, MissingApiKey)
+            and exc.status in ITEM_FAILURE_STATUSES)
+

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from lion_cli.llm.engine import LLMEngine
 
 
+def student_answers_dir(project_dir: Path, iteration: int) -> Path:
+    """Where the discrimination stage's student generation job works (and finds its finished rows)."""
+    return project_dir / "students" / f"iter-{iteration}" / "answers"
+
+
 @dataclass
 class LoopContext:
     project_dir: Path

@@ -9,10 +9,12 @@ from typing import Any
 
 from lion_cli.core.judging import RefereeAttempt, ask_referee, referee_format
 from lion_cli.core.types import Order, Pool, Role, Stage, shown_pair, teacher_student
-from lion_cli.pipeline.context import LoopContext
+from lion_cli.pipeline.context import LoopContext, student_answers_dir
+from lion_cli.pipeline.item_failures import Item, or_failed, report_failures
 from lion_cli.pipeline.job_thread import relay, run_recorded
 from lion_cli.pipeline.progress import StepProgress, advance_each, log
 from lion_cli.pipeline.teacher import ensure_teacher_answers
+from lion_cli.store.failures import active_failures, failed_keys, referee_item
 from lion_cli.store.jobs import start_job
 from lion_cli.store.loop_rows import (
     answers,
@@ -44,7 +46,7 @@ async def student_answers(ctx: LoopContext, iteration: int) -> int:
     model = student_path(ctx.store, iteration)
     if not model:
         raise RuntimeError(f"iteration {iteration}: no trained student (imitation did not finish)")
-    work = ctx.students_dir / f"iter-{iteration}" / "answers"
+    work = student_answers_dir(ctx.project_dir, iteration)
     work.mkdir(parents=True, exist_ok=True)
     inp = work / "input.jsonl"
     inp.write_text("".join(json.dumps({"id": i.id, "instruction": i.text, "input": i.input,
@@ -77,8 +79,10 @@ async def referee_pairs(ctx: LoopContext, iteration: int) -> int:
     seen: dict[tuple[int, Order], list[bool]] = {}
     for v in verdicts(ctx.store, iteration):
         seen.setdefault((v.instruction_id, v.order), []).append(v.parse_error is None)
+    failed = failed_keys(ctx.store, Role.REFEREE.value)
     todo = [(i, o) for i in ids if i in teacher and i in student for o in Order
-            if not any(seen.get((i, o), [])) and len(seen.get((i, o), [])) < attempts_allowed]
+            if not any(seen.get((i, o), [])) and len(seen.get((i, o), [])) < attempts_allowed
+            and referee_item(iteration, i, o) not in failed]
     if not todo:
         return 0
     texts = {i.id: i for i in get_instructions(ctx.store, sorted({i for i, _ in todo}))}
@@ -95,12 +99,15 @@ async def referee_pairs(ctx: LoopContext, iteration: int) -> int:
 
         messages = ctx.prompts.referee(ins.text, ins.input, *shown_pair(order, teacher[iid], student[iid]),
                                        structured=reply_format is not None)
-        await ask_referee(ctx.engine, messages, attempts=attempts_allowed, first_attempt=len(seen.get(item, [])),
-                          record=record, response_format=reply_format)
+        pair = Item(Role.REFEREE.value, referee_item(iteration, iid, order), iid)
+        await or_failed(ctx, iteration, Stage.DISCRIMINATION, pair, lambda: ask_referee(
+            ctx.engine, messages, attempts=attempts_allowed, first_attempt=len(seen.get(item, [])), record=record,
+            response_format=reply_format))
 
     bar = StepProgress(ctx.store, iteration, Stage.DISCRIMINATION, "referee", len(todo), spent=ctx.spent,
                        api=lambda: ctx.engine.state("referee"))
     await advance_each(todo, judge, ctx.settings.referee.max_concurrency, bar)
+    report_failures(ctx, iteration, Stage.DISCRIMINATION, Role.REFEREE.value)
     return len(todo)
 
 
@@ -110,9 +117,13 @@ def label_pool(ctx: LoopContext, iteration: int) -> dict[str, Any]:
     ids = pool_ids(ctx.store, iteration, Pool.CACHE)
     rows = label_items(ids, verdicts(ctx.store, iteration), ctx.settings.loop.tau)
     replace_labels(ctx.store, iteration, rows)
-    summary = summarize(rows)
+    # Unscored because a request for them failed for good: the teacher's answer, or a referee order.
+    failed_ids = {f.instruction_id for f in active_failures(ctx.store)
+                  if f.role == Role.TEACHER.value or (f.role == Role.REFEREE.value and f.iteration == iteration)}
+    summary: dict[str, Any] = {**summarize(rows), "failed_items": len(failed_ids & set(ids))}
+    failed = f" ({summary['failed_items']} of them failed items)" if summary["failed_items"] else ""
     log(f"it{iteration} discrimination · {summary['hard']} hard, {summary['easy']} easy, "
-        f"{summary['unscored']} unscored; hard rate {summary['hard_rate']:.2f}, "
+        f"{summary['unscored']} unscored{failed}; hard rate {summary['hard_rate']:.2f}, "
         f"order consistency {summary['order_consistency']:.2f}")
     return summary
 

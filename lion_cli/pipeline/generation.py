@@ -7,7 +7,9 @@ run is killed and resumed (each decision is written before the next is made).
 
 When the generator's endpoint takes a JSON schema (its `structured` setting), each reply is asked for
 as {"instruction": …} (core/reply_schemas.py GENERATOR_REPLY) and read strictly; a reply that does not
-fit is rejected as "unreadable" (or "cut_off" when it hit max_tokens), and the next slot goes on."""
+fit is rejected as "unreadable" (or "cut_off" when it hit max_tokens), and the next slot goes on.
+A slot whose request the server refused for good (a 400, 413, 422) is rejected as "request_failed" and
+marked failed (store/failures.py); `lion rerun --stage generation` asks it again."""
 
 from __future__ import annotations
 
@@ -29,9 +31,13 @@ from lion_cli.core.referee import ParseFailure
 from lion_cli.core.reply_schemas import GENERATOR_REPLY, parse_structured_instruction
 from lion_cli.core.types import Instruction, Label, Origin, Pool, Role, Stage
 from lion_cli.pipeline.context import LoopContext
+from lion_cli.pipeline.item_failures import Item, or_failed, report_failures
 from lion_cli.pipeline.progress import StepProgress, log
+from lion_cli.store.failures import generator_item
 from lion_cli.store.loop_rows import CandidateRow, candidates, label_ids, save_candidate, save_tokens, tokens_for
 from lion_cli.store.pools import add_instruction, get_instructions, pool_ids, set_pool
+
+REQUEST_FAILED = "request_failed"   # the reject reason of a slot whose request failed for good
 
 
 @dataclass
@@ -111,12 +117,14 @@ class GenerationRun:
                 self.tally.rejected[c.reject_reason or "unknown"] += 1
         return (done[-1].slot + 1) if done else 0
 
-    async def ask(self, slot: int) -> ChatResult:
+    async def ask(self, slot: int) -> ChatResult | None:
+        """The slot's reply, or None when its request failed for good (the slot is marked failed)."""
         kind, seed_id = self.plan[slot]
         seed = self.seeds[seed_id]
-        return await self.ctx.engine.chat(Role.GENERATOR.value, self.ctx.prompts.generator(kind, seed.text, seed.input),
-                                          sample_index=slot, seed=self.ctx.settings.loop.rng_seed * 100_003 + slot,
-                                          response_format=self.reply_format)
+        item = Item(Role.GENERATOR.value, generator_item(self.iteration, slot), seed_id)
+        return await or_failed(self.ctx, self.iteration, Stage.GENERATION, item, lambda: self.ctx.engine.chat(
+            Role.GENERATOR.value, self.ctx.prompts.generator(kind, seed.text, seed.input), sample_index=slot,
+            seed=self.ctx.settings.loop.rng_seed * 100_003 + slot, response_format=self.reply_format))
 
     def read(self, reply: ChatResult) -> tuple[str, str, str | None]:
         """The candidate in a reply (instruction, input) and, when a structured reply does not fit its
@@ -130,10 +138,15 @@ class GenerationRun:
         text, inp = clean_generator_reply(body)
         return text, inp, None
 
-    def decide(self, slot: int, reply: ChatResult) -> bool:
-        """Filter one reply and write the decision; True when the candidate is accepted."""
+    def decide(self, slot: int, reply: ChatResult | None) -> bool:
+        """Filter one reply and write the decision; True when the candidate is accepted. A slot whose
+        request failed for good is written as rejected (`request_failed`), so the slot order holds."""
         kind, seed_id = self.plan[slot]
-        text, inp, unread = self.read(reply)
+        unread: str | None = REQUEST_FAILED
+        if reply is None:
+            reply, text, inp = ChatResult("", "", 0, 0, 0.0, False, "", ""), "", ""
+        else:
+            text, inp, unread = self.read(reply)
         tokens = tokenize(text)
         d = CandidateDecision(unread, None, None) if unread else decide_candidate(
             text, reply.finish_reason, tokens, self.novelty.index, self.ctx.settings.loop.novelty_threshold)
@@ -164,8 +177,12 @@ class GenerationRun:
         while slot < end and not self.tally.met:
             batch = [s for s in range(slot, min(slot + window, end)) if not self.tally.full(self.plan[s][0])]
             slot = min(slot + window, end)
-            replies = await asyncio.gather(*(self.ask(s) for s in batch))
+            # Every reply of the window is awaited, even after one call failed: what is on its way
+            # is written (up to the failure, in slot order; the rest are in the request cache).
+            replies = await asyncio.gather(*(self.ask(s) for s in batch), return_exceptions=True)
             for s, reply in zip(batch, replies, strict=True):
+                if isinstance(reply, BaseException):
+                    raise reply
                 if not self.tally.full(self.plan[s][0]) and self.decide(s, reply):
                     bar.advance()
 
@@ -203,6 +220,7 @@ async def run_generation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
         await run.ask_and_decide(first_slot, bar)
     finally:
         bar.close()
+    failed = report_failures(ctx, iteration, Stage.GENERATION, Role.GENERATOR.value)
     quota = {kind.value: n for kind, n in tally.quota.items()}
     got = {kind.value: tally.accepted[kind] for kind in tally.quota}
     if not tally.met:
@@ -210,4 +228,4 @@ async def run_generation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
             f"{got['hard']}/{quota['hard']} hard, {got['easy']}/{quota['easy']} easy accepted")
     next_pools(ctx, iteration, tally.new_ids)
     return {"accepted_hard": got["hard"], "accepted_easy": got["easy"], "quota": quota, "quota_met": tally.met,
-            "rejected": dict(tally.rejected), "attempts": len(candidates(ctx.store, iteration))}
+            "rejected": dict(tally.rejected), "attempts": len(candidates(ctx.store, iteration)), "failed_items": failed}

@@ -15,6 +15,7 @@ from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.job_thread import relay, run_recorded
 from lion_cli.pipeline.progress import TrainProgress, log
 from lion_cli.pipeline.teacher import ensure_teacher_answers
+from lion_cli.store.failures import active_failures
 from lion_cli.store.jobs import add_metric, project_job_id, start_job
 from lion_cli.store.loop_rows import answers
 from lion_cli.store.pools import get_instructions
@@ -98,4 +99,5 @@ async def run_imitation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
     asked = await ensure_teacher_answers(ctx, iteration, Pool.TRAIN, Stage.IMITATION)
     final = await train_student(ctx, iteration)
     return {"teacher_asked": asked, "student_path": str(final),
-            "train_examples": len(training_ids(ctx, iteration))}
+            "train_examples": len(training_ids(ctx, iteration)),
+            "failed_items": len(active_failures(ctx.store, iteration, Stage.IMITATION.value))}

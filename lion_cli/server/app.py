@@ -163,6 +163,9 @@ class OpenAIServer:
             if request.json_schema is not None and not self.limits.structured:
                 raise Refusal("this server does not support 'response_format' (structured outputs)",
                               "response_format", "unsupported_parameter")
+            if self.limits.context_tokens and _prompt_tokens(body) > self.limits.context_tokens:
+                raise Refusal(f"This model's maximum context length is {self.limits.context_tokens} tokens; "
+                              f"your messages have {_prompt_tokens(body)}", "messages", "context_length_exceeded")
         except Refusal as refusal:
             self.stats.bad_requests += 1
             return None, _refused(refusal)

@@ -68,6 +68,9 @@ class LimitConfig:
     # False: a server without structured outputs, which answers a request carrying a response_format
     # json_schema or json_object with a 400 naming the parameter (as one that never heard of it does).
     structured: bool = True
+    # The model's context, in the server's prompt-token estimate: a longer prompt gets OpenAI's 400
+    # context_length_exceeded (a seed too long for the server). 0 = unlimited.
+    context_tokens: int = 0
 
 
 def _rng(seed: int, request_hash: str, occurrence: int, purpose: str) -> random.Random:

@@ -6,6 +6,7 @@ from typing import Any
 
 from lion_cli.core.run_state import ShownStage, shown_stage
 from lion_cli.store.db import Store
+from lion_cli.store.failures import failure_counts
 from lion_cli.store.paths import read_path
 from lion_cli.store.progress import LOOP_ORDER, StageRow, all_stages
 
@@ -39,7 +40,9 @@ def iteration_summaries(store: Store) -> list[dict[str, Any]]:
                              (it,))
         gap = store.scalar("SELECT AVG(gap) FROM labels WHERE iteration=? AND gap IS NOT NULL", (it,))
         cand = _counts(store, "SELECT accepted, COUNT(*) FROM candidates WHERE iteration=? GROUP BY accepted", it)
-        stages = {s["stage"]: {"status": s["status"], "step": s["step"], "done": s["done"], "total": s["total"]}
+        failed = failure_counts(store, it)
+        stages = {s["stage"]: {"status": s["status"], "step": s["step"], "done": s["done"], "total": s["total"],
+                               "failed": failed.get(s["stage"], 0)}
                   for s in store.query(f"SELECT * FROM stages WHERE iteration=? ORDER BY {LOOP_ORDER}", (it,))}
         out.append({
             "iteration": it, "status": r["status"], "student_path": r["student_path"],
@@ -47,7 +50,7 @@ def iteration_summaries(store: Store) -> list[dict[str, Any]]:
             "hard": labels.get("hard", 0), "easy": labels.get("easy", 0), "unscored": labels.get("unscored", 0),
             "hard_rate": (labels.get("hard", 0) / scored) if scored else None,
             "mean_gap": gap, "order_consistency": None if flips is None else 1 - flips,
-            "accepted": cand.get(1, 0), "rejected": cand.get(0, 0), "stages": stages,
+            "accepted": cand.get(1, 0), "rejected": cand.get(0, 0), "failed": sum(failed.values()), "stages": stages,
         })
     return out
 
