@@ -93,15 +93,18 @@ def test_a_pasted_key_is_refused_and_never_echoed(project: Path, command: str, l
     assert PASTED_KEY not in dumped
 
 
-def test_probe_of_a_ready_project_sends_one_tiny_request(project: Path, server: str, lion_cli) -> None:  # type: ignore[no-untyped-def]
+def test_probe_of_a_ready_project_sends_two_tiny_requests(project: Path, server: str, lion_cli) -> None:  # type: ignore[no-untyped-def]
     before = stats(server, log=True)
     result = lion_cli("check", str(project), "--probe")
     assert result.exit_code == 0, result.stderr
     assert "every endpoint answered" in result.stdout
     after = stats(server, log=True)
-    # teacher, referee and generator share one base URL, key and model: one request in all.
-    assert after["requests"] - before["requests"] == 1
-    assert after["tokens"] - before["tokens"] <= 20  # max_tokens 1 and a five-word prompt
+    # teacher, referee and generator share one base URL, key and model: one chat request of max_tokens 1,
+    # and one structured-replies probe, answered in the first shape tried.
+    assert after["requests"] - before["requests"] == 2
+    assert after["tokens"] - before["tokens"] <= 60  # a five-word prompt, then {"ok": true} under a schema
+    note = next(line for line in result.stderr.splitlines() if line.startswith("note: referee, generator:"))
+    assert "structured replies in the json_schema shape" in note, result.stderr
 
 
 @pytest.mark.parametrize(("key", "value", "named", "says"), [

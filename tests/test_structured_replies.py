@@ -67,8 +67,11 @@ def test_schemas_put_the_reasoning_first_and_are_strict() -> None:
     schema = fmt["json_schema"]["schema"]
     assert list(schema["properties"]) == ["reasoning", "assistant_1", "assistant_2"]
     assert schema["required"] == ["reasoning", "assistant_1", "assistant_2"] and schema["additionalProperties"] is False
-    assert schema["properties"]["assistant_1"] == {"type": "integer", "minimum": 1, "maximum": 10}
+    # An enum, not minimum/maximum: a grammar built from the schema (llama.cpp's) ignores bounds.
+    assert schema["properties"]["assistant_1"] == {"type": "integer", "enum": list(range(1, 11))}
     assert list(GENERATOR_REPLY.schema["properties"]) == ["instruction"]
+    # llama-cpp-python's server takes the same schema beside json_object.
+    assert REFEREE_REPLY.response_format("json_object+schema") == {"type": "json_object", "schema": schema}
 
 
 def test_structured_referee_prompt_asks_for_the_fields_and_keeps_the_blocks() -> None:
@@ -163,7 +166,7 @@ def _capabilities(project: Path) -> list[tuple[Any, ...]]:
     from lion_cli.store.db import open_store
 
     with open_store(project / "lion.db") as store:
-        return [tuple(r) for r in store.query("SELECT model, structured FROM endpoint_capabilities")]
+        return [tuple(r) for r in store.query("SELECT model, structured, reply_shape FROM endpoint_capabilities")]
 
 
 def _replies(project: Path) -> list[str]:
@@ -177,11 +180,12 @@ def test_on_mode_parses_every_reply_of_a_referee_that_never_writes_score_lines(t
     # bad_reply_rate=1: in free text not one reply of this referee carries scores.
     with loopback(ScriptedBackend(bad_reply_rate=1.0)) as url:
         judged, sent = _referee_stage(tmp_path, url, "on")
-    assert len(judged) == 12 and sent == 12                      # 6 items × 2 orders, no probe in "on"
+    # 6 items × 2 orders, and in "on" too one probe: which shape of response_format the schema goes in.
+    assert len(judged) == 12 and sent == 12 + 1
     assert all(v.parse_error is None and v.teacher_score is not None for v in judged)
     assert {v.order for v in judged} == set(Order)
     assert all(json.loads(text)["reasoning"] for text in _replies(tmp_path / "proj"))
-    assert _capabilities(tmp_path / "proj") == []
+    assert _capabilities(tmp_path / "proj") == [("scripted", 1, "json_schema")]
 
 
 def test_off_mode_keeps_the_text_format(tmp_path: Path) -> None:
@@ -198,7 +202,7 @@ def test_auto_probes_once_and_remembers_it_in_the_store(tmp_path: Path) -> None:
         judged, sent = _referee_stage(tmp_path, url, "auto")
         assert sent == 12 + 1                                    # the stage's requests and one probe
         assert all(v.parse_error is None for v in judged)
-        assert _capabilities(tmp_path / "proj") == [("scripted", 1)]
+        assert _capabilities(tmp_path / "proj") == [("scripted", 1, "json_schema")]
         # A second run (a new engine over the same store): the replies come from the cache and the
         # capability from the store: not one request, the probe included, reaches the server.
         with open_store(tmp_path / "proj" / "lion.db") as store:
@@ -210,10 +214,10 @@ def test_auto_probes_once_and_remembers_it_in_the_store(tmp_path: Path) -> None:
 def test_auto_falls_back_to_text_when_the_server_refuses_response_format(tmp_path: Path) -> None:
     with loopback(ScriptedBackend(bad_reply_rate=0.0), structured=False) as url:
         judged, sent = _referee_stage(tmp_path, url, "auto")
-        assert sent == 12 + 1 and stats(url)["bad_requests"] == 1  # the probe got its 400
+        assert sent == 12 + 2 and stats(url)["bad_requests"] == 2  # a 400 for each shape of response_format
         assert all(v.parse_error is None for v in judged)
         assert all("Assistant 2:" in text and "{" not in text for text in _replies(tmp_path / "proj"))
-        assert _capabilities(tmp_path / "proj") == [("scripted", 0)]
+        assert _capabilities(tmp_path / "proj") == [("scripted", 0, "text")]
         with_no_probe = _referee_stage(tmp_path, url, "auto")[1]
     assert with_no_probe == 0
 

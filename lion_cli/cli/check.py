@@ -42,7 +42,8 @@ def register(app: typer.Typer) -> None:
     def check_cmd(
         directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml)."),
         probe: bool = typer.Option(False, "--probe", help="Also ask every endpoint: GET /models (the model is "
-                                   "served) and one chat request of max_tokens 1, only when all else passed."),
+                                   "served), one chat request of max_tokens 1, and which shape of JSON schema "
+                                   "the referee and generator endpoints take (a note), only when all else passed."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Check a project before running it: settings, files, base model, launcher, key variables.

@@ -51,8 +51,9 @@ class EndpointSpec:
     price_output_per_1k: Price = field(default=AUTO)
     timeout_s: float = setting(120.0, gt=0.0)
     max_retries: int = setting(8, ge=0)
-    # Ask for JSON replies under a schema (response_format json_schema): "auto" probes the endpoint
-    # once and remembers what it found (store: endpoint_capabilities), "on" always, "off" never.
+    # Ask for JSON replies under a schema (response_format json_schema, or json_object + schema where
+    # only that is taken): "auto" probes the endpoint once and remembers what it found (store:
+    # endpoint_capabilities), "on" always (in the shape found), "off" never.
     structured: StructuredMode = field(default="auto")   # a Literal admits nothing else: no strict needed
 
     @property

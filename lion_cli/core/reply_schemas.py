@@ -1,5 +1,10 @@
-"""Replies asked for under a JSON schema (OpenAI's `response_format` json_schema, which vLLM and
-llama.cpp's server accept too): the referee's verdict and the generator's new instruction.
+"""Replies asked for under a JSON schema: the referee's verdict and the generator's new instruction.
+
+A schema travels in one of two shapes of `response_format` (ReplyShape), found per endpoint by the
+probe (llm/probe.py): OpenAI's `{"type": "json_schema", "json_schema": {...}}` (OpenAI, vLLM), or
+`{"type": "json_object", "schema": {...}}` (llama-cpp-python's server, which refuses the first and
+enforces the second as a grammar). Scores are an `enum` of 1..10, not minimum/maximum: a grammar
+built from the schema honours an enum but ignores bounds, and the parser still checks the range.
 
 The referee's schema puts `reasoning` first, so a model writes its evidence before its scores. A
 structured reply is read strictly, with the rule of core/referee.py (no guessing): the reply must be
@@ -12,9 +17,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from lion_cli.core.referee import HIGH, LOW, ParseFailure, Scores
+
+ReplyShape = Literal["json_schema", "json_object+schema"]
+# The order the probe tries them in: the standard first.
+REPLY_SHAPES: tuple[ReplyShape, ...] = ("json_schema", "json_object+schema")
+# What is remembered of an endpoint: the shape it answered under, or "text" (neither worked).
+KnownShape = ReplyShape | Literal["text"]
 
 
 @dataclass(frozen=True)
@@ -22,8 +33,11 @@ class ReplySchema:
     name: str
     schema: dict[str, Any]
 
-    def response_format(self) -> dict[str, Any]:
-        """The request parameter; strict: the server must keep to the schema, not just aim for it."""
+    def response_format(self, shape: ReplyShape = "json_schema") -> dict[str, Any]:
+        """The request parameter in `shape`; json_schema is strict: the server must keep to the schema,
+        not just aim for it."""
+        if shape == "json_object+schema":
+            return {"type": "json_object", "schema": self.schema}
         return {"type": "json_schema", "json_schema": {"name": self.name, "schema": self.schema, "strict": True}}
 
 
@@ -33,7 +47,7 @@ def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
             "additionalProperties": False}
 
 
-_SCORE = {"type": "integer", "minimum": int(LOW), "maximum": int(HIGH)}
+_SCORE = {"type": "integer", "enum": list(range(int(LOW), int(HIGH) + 1))}
 REFEREE_REPLY = ReplySchema("referee_verdict", _object_schema(
     {"reasoning": {"type": "string"}, "assistant_1": _SCORE, "assistant_2": _SCORE}))
 GENERATOR_REPLY = ReplySchema("new_instruction", _object_schema({"instruction": {"type": "string"}}))

@@ -33,7 +33,7 @@ from lion_cli.core.api import (
     request_reservation,
 )
 from lion_cli.core.redact import redact, redact_secrets
-from lion_cli.core.reply_schemas import ReplySchema
+from lion_cli.core.reply_schemas import ReplySchema, ReplyShape
 from lion_cli.core.value_checks import looks_like_key, shown_url
 from lion_cli.llm.adaptive import Flight
 from lion_cli.llm.errors import ApiError, BudgetExceeded, MissingApiKey, RetryableError
@@ -179,19 +179,20 @@ class LLMEngine:
     # -- structured replies ----------------------------------------------------------------------------
     async def response_format(self, role: str, reply: ReplySchema) -> dict[str, Any] | None:
         """The response_format to ask `role` for a reply under `reply`'s schema with, or None when its
-        endpoint takes free text only (structured = "off", or "auto" and its probe said so)."""
+        endpoint takes free text only (structured = "off", or "auto" and its probe said so), in the
+        shape of response_format its probe found (llm/schema_support.py)."""
         spec = self._spec(role)
-        accepted = await self.schemas.accepts(spec, lambda: self._probe_schema(role, spec))
-        return reply.response_format() if accepted else None
+        shape = await self.schemas.shape(spec, lambda s: self._probe_schema(role, spec, s))
+        return None if shape is None else reply.response_format(shape)
 
-    async def _probe_schema(self, role: str, spec: EndpointSpec) -> SchemaProbe:
-        """The structured-replies probe, sent as `role` and recorded like any attempt."""
+    async def _probe_schema(self, role: str, spec: EndpointSpec, shape: ReplyShape) -> SchemaProbe:
+        """One structured-replies probe in `shape`, sent as `role` and recorded like any attempt."""
         self._check_budget()
         api_key = self._api_key(spec, role)
         headers = {"X-Lion-Role": role, **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
         seen = _Attempts()
         seen.next()
-        found = await probe_structured(self._http(), spec, headers, (api_key,) if api_key else ())
+        found = await probe_structured(self._http(), spec, headers, (api_key,) if api_key else (), shape)
         seen.status = found.status
         used = ChatResult("", "", found.prompt_tokens, found.completion_tokens,
                           cost(spec, found.prompt_tokens, found.completion_tokens), False, "", spec.model)

@@ -4,14 +4,17 @@ First GET {base_url}/models once per distinct (base_url, key), free, to confirm 
 served; only when all of that passed, one chat request of max_tokens 1 per distinct (base_url, key,
 model). A key never appears in what comes back: server text is scrubbed before it is shortened.
 
-Also the engine's structured-replies probe (`probe_structured`, for structured = "auto"): one request
-of a few tokens under a tiny JSON schema, whose verdict the engine remembers per endpoint and model.
+Also the structured-replies probe (`find_reply_shape`): a request of a few tokens under a tiny JSON
+schema in each shape of response_format (core/reply_schemas.py REPLY_SHAPES) until one is answered
+with JSON that fits; the engine remembers the verdict per endpoint and model, `lion check --probe`
+shows it (`probe_reply_shapes`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,7 @@ import httpx
 
 from lion_cli.core.api import EndpointSpec
 from lion_cli.core.redact import redact_and_cut
-from lion_cli.core.reply_schemas import ReplySchema
+from lion_cli.core.reply_schemas import REPLY_SHAPES, ReplySchema, ReplyShape
 from lion_cli.core.value_checks import shown_url
 from lion_cli.llm.wire import not_found_hint, parse_completion, server_message
 
@@ -141,7 +144,7 @@ class SchemaProbe:
     completion_tokens: int = 0
 
 
-def _probe_answer(resp: httpx.Response, model: str) -> SchemaProbe:
+def _probe_answer(resp: httpx.Response, model: str, shape: ReplyShape) -> SchemaProbe:
     """A 200: JSON under the schema, or a server that ignored response_format (free text back)."""
     result = parse_completion(resp.text, model, 0)
     if result is None:
@@ -152,25 +155,85 @@ def _probe_answer(resp: httpx.Response, model: str) -> SchemaProbe:
     except ValueError:
         value = None
     if isinstance(value, dict) and isinstance(value.get("ok"), bool):
-        return SchemaProbe(True, True, "answered JSON under a json_schema response_format", **used)
+        return SchemaProbe(True, True, f"answered JSON under {shape}", **used)
     if result.truncated:  # cut at the probe's few tokens: nothing learnt
         return SchemaProbe(False, False, "the probe's reply was cut at max_tokens", **used)
-    return SchemaProbe(False, True, "ignored response_format (answered free text under a json_schema)", **used)
+    return SchemaProbe(False, True, f"ignored response_format (answered free text under {shape})", **used)
 
 
 async def probe_structured(client: httpx.AsyncClient, spec: EndpointSpec, headers: dict[str, str],
-                           secrets: tuple[str, ...]) -> SchemaProbe:
-    """Whether the endpoint answers under a JSON schema. A 400 or 422 naming response_format (or
-    json_schema) is a conclusive no; no answer or any other refusal says nothing (not remembered)."""
+                           secrets: tuple[str, ...], shape: ReplyShape = "json_schema") -> SchemaProbe:
+    """Whether the endpoint answers under a JSON schema sent in `shape`. A refusal naming the parameter
+    is a conclusive no, whatever its status (llama.cpp's server reports its request validation error
+    as a 500); no answer or any other refusal says nothing (not remembered)."""
     url = spec.base_url.rstrip("/") + "/chat/completions"
     payload = {"model": spec.model, "messages": SCHEMA_PROBE_MESSAGES, "max_tokens": SCHEMA_PROBE_MAX_TOKENS,
-               "temperature": 0.0, "response_format": SCHEMA_PROBE.response_format()}
+               "temperature": 0.0, "response_format": SCHEMA_PROBE.response_format(shape)}
     try:
         resp = await client.post(url, json=payload, headers=headers, timeout=min(PROBE_TIMEOUT_S, spec.timeout_s))
     except httpx.HTTPError as exc:
         return SchemaProbe(False, False, f"no answer ({type(exc).__name__})")
     if resp.status_code == 200:
-        return _probe_answer(resp, spec.model)
+        return _probe_answer(resp, spec.model, shape)
     message = f"HTTP {resp.status_code}: {server_message(resp, secrets)}"
-    named = any(word in resp.text.lower() for word in ("response_format", "json_schema"))
-    return SchemaProbe(False, resp.status_code in (400, 422) and named, message, resp.status_code)
+    named = any(word in resp.text.lower() for word in ("response_format", "json_schema", "json_object"))
+    return SchemaProbe(False, resp.status_code >= 400 and named, message, resp.status_code)
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeVerdict:
+    shape: ReplyShape | None   # the shape the endpoint answered under; None: free text only
+    conclusive: bool           # worth remembering: a shape answered, or every shape refused or ignored
+    detail: str                # what each probe saw, in one line
+
+
+async def find_reply_shape(probe: Callable[[ReplyShape], Awaitable[SchemaProbe]]) -> ShapeVerdict:
+    """Each shape in turn until one is answered with JSON that fits. An endpoint that did not answer
+    at all is not asked again in the other shape (nothing would be learnt)."""
+    seen: list[str] = []
+    conclusive = True
+    for shape in REPLY_SHAPES:
+        found = await probe(shape)
+        if found.accepted:
+            return ShapeVerdict(shape, True, "; ".join([*seen, found.detail]))
+        seen.append(f"{shape}: {found.detail}")
+        conclusive = conclusive and found.conclusive
+        if found.status is None:
+            break
+    return ShapeVerdict(None, conclusive, "; ".join(seen))
+
+
+def _shape_note(roles: list[str], spec: EndpointSpec, verdict: ShapeVerdict) -> str:
+    where = f"'{spec.model}' at {shown_url(spec.base_url)}"
+    if verdict.shape is not None:
+        found = f"structured replies in the {verdict.shape} shape of response_format"
+    elif verdict.conclusive:
+        found = "no structured replies (free text)" + (
+            '; structured = "on" asks for them anyway' if spec.structured == "on" else "")
+    else:
+        found = "structured replies undecided (the run probes again)"
+    return f"{', '.join(roles)}: {where}: {found} ({verdict.detail})"
+
+
+async def _reply_shapes(specs: Mapping[str, EndpointSpec], keys: Mapping[str, str]) -> list[str]:
+    by_endpoint: dict[tuple[str, str, str], list[str]] = {}
+    for role, spec in specs.items():
+        by_endpoint.setdefault(spec.limit_key, []).append(role)
+    notes = []
+    async with httpx.AsyncClient(trust_env=False) as client:
+        for roles in by_endpoint.values():
+            spec, key = specs[roles[0]], keys[roles[0]]
+            secrets = (key,) if key else ()
+
+            async def one(shape: ReplyShape, spec: EndpointSpec = spec, key: str = key,
+                          secrets: tuple[str, ...] = secrets) -> SchemaProbe:
+                return await probe_structured(client, spec, _headers(key), secrets, shape)
+
+            notes.append(_shape_note(roles, spec, await find_reply_shape(one)))
+    return notes
+
+
+def probe_reply_shapes(specs: Mapping[str, EndpointSpec], keys: Mapping[str, str]) -> list[str]:
+    """One line per distinct endpoint of `specs` (the roles that ask for structured replies): which
+    shape of response_format it answers under, as the run's probe would find it (nothing remembered)."""
+    return asyncio.run(_reply_shapes(specs, keys))

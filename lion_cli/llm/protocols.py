@@ -10,6 +10,7 @@ from typing import Protocol
 
 from lion_cli.core.aimd import EndpointState
 from lion_cli.core.api import CallRecord, ChatResult
+from lion_cli.core.reply_schemas import KnownShape
 
 
 class RequestCache(Protocol):
@@ -27,11 +28,12 @@ class SpendMeter(Protocol):
 
 
 class CapabilityStore(Protocol):
-    """What endpoints were found to accept, by (base_url without credentials, model)."""
+    """What endpoints were found to accept, by (base_url without credentials, model): the shape of
+    response_format a JSON schema goes in, "text" for none, None when never probed."""
 
-    def structured(self, base_url: str, model: str) -> bool | None: ...
+    def reply_shape(self, base_url: str, model: str) -> KnownShape | None: ...
 
-    def remember_structured(self, base_url: str, model: str, accepted: bool, detail: str) -> None: ...
+    def remember_reply_shape(self, base_url: str, model: str, shape: KnownShape, detail: str) -> None: ...
 
 
 class EndpointStateLog(Protocol):
@@ -81,11 +83,11 @@ class MemoryCallLog:
 
 class MemoryCapabilities:
     def __init__(self) -> None:
-        self.items: dict[tuple[str, str], tuple[bool, str]] = {}
+        self.items: dict[tuple[str, str], tuple[KnownShape, str]] = {}
 
-    def structured(self, base_url: str, model: str) -> bool | None:
+    def reply_shape(self, base_url: str, model: str) -> KnownShape | None:
         found = self.items.get((base_url, model))
         return None if found is None else found[0]
 
-    def remember_structured(self, base_url: str, model: str, accepted: bool, detail: str) -> None:
-        self.items[(base_url, model)] = (accepted, detail)
+    def remember_reply_shape(self, base_url: str, model: str, shape: KnownShape, detail: str) -> None:
+        self.items[(base_url, model)] = (shape, detail)

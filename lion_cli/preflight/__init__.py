@@ -13,7 +13,13 @@ from pathlib import Path
 
 from lion_cli.config import CONFIG_NAME, DB_NAME, ConfigError, Settings, load_settings, resolve_path
 from lion_cli.core.value_checks import Problem
-from lion_cli.preflight.endpoints import key_findings, limit_findings, price_notes, probe_findings
+from lion_cli.preflight.endpoints import (
+    key_findings,
+    limit_findings,
+    price_notes,
+    probe_findings,
+    reply_shape_notes,
+)
 from lion_cli.preflight.student import base_model_findings, launch_findings, strategy_findings, student_notes
 from lion_cli.store.health import store_problems, stored_seed_count
 
@@ -88,4 +94,6 @@ def check_project(project_dir: Path, *, probe: bool = False) -> Report:
     if probe and report.ok:
         report.probed = True
         report.problems += [Problem(str(cfg), key, message) for key, message in probe_findings(settings)]
+        if report.ok:
+            report.notes += reply_shape_notes(settings)
     return report

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from lion_cli.config import Settings
 from lion_cli.core.api import EndpointSpec
-from lion_cli.core.types import API_ROLES
+from lion_cli.core.types import API_ROLES, Role
 from lion_cli.core.value_checks import shown_url
 
 Finding = tuple[str, str]
@@ -52,10 +52,26 @@ def price_notes(settings: Settings) -> list[str]:
     return notes
 
 
+def _keys(specs: Mapping[str, EndpointSpec], environ: Mapping[str, str] | None) -> dict[str, str]:
+    env = os.environ if environ is None else environ
+    return {role: env.get(spec.api_key_env, "") if spec.api_key_env else "" for role, spec in specs.items()}
+
+
 def probe_findings(settings: Settings, environ: Mapping[str, str] | None = None) -> list[Finding]:
     from lion_cli.llm.probe import probe_endpoints
 
-    env = os.environ if environ is None else environ
     specs = endpoint_specs(settings)
-    keys = {role: env.get(spec.api_key_env, "") if spec.api_key_env else "" for role, spec in specs.items()}
-    return probe_endpoints(specs, keys)
+    return probe_endpoints(specs, _keys(specs, environ))
+
+
+# The roles whose replies may come under a JSON schema (the Vicuna judge is the referee's endpoint).
+SCHEMA_ROLES = (Role.REFEREE, Role.GENERATOR)
+
+
+def reply_shape_notes(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Which shape of response_format each schema-asking endpoint takes (structured = "off": not asked)."""
+    from lion_cli.llm.probe import probe_reply_shapes
+
+    specs = {role.value: settings.endpoint(role) for role in SCHEMA_ROLES}
+    specs = {role: spec for role, spec in specs.items() if spec.structured != "off"}
+    return probe_reply_shapes(specs, _keys(specs, environ)) if specs else []

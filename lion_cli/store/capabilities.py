@@ -1,25 +1,31 @@
 """What endpoints were found to accept (the engine's CapabilityStore), over `endpoint_capabilities`
-(migration 0008): remembered per (base_url, model) across runs, so an endpoint is probed once."""
+(migrations 0008, 0012): remembered per (base_url, model) across runs, so an endpoint is probed once.
+`reply_shape` is the shape of response_format it answered under, or 'text'; `structured` says whether
+it took one at all."""
 
 from __future__ import annotations
 
+from lion_cli.core.reply_schemas import REPLY_SHAPES, KnownShape
 from lion_cli.store.db import Store
+
+_KNOWN: tuple[str, ...] = (*REPLY_SHAPES, "text")
 
 
 class StoreCapabilities:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def structured(self, base_url: str, model: str) -> bool | None:
+    def reply_shape(self, base_url: str, model: str) -> KnownShape | None:
         row = self.store.conn.execute(
-            "SELECT structured FROM endpoint_capabilities WHERE base_url = ? AND model = ?",
+            "SELECT reply_shape FROM endpoint_capabilities WHERE base_url = ? AND model = ?",
             (base_url, model)).fetchone()
-        return None if row is None else bool(row[0])
+        return row[0] if row is not None and row[0] in _KNOWN else None
 
-    def remember_structured(self, base_url: str, model: str, accepted: bool, detail: str) -> None:
+    def remember_reply_shape(self, base_url: str, model: str, shape: KnownShape, detail: str) -> None:
         with self.store.tx() as conn:
             conn.execute(
-                "INSERT INTO endpoint_capabilities (base_url, model, structured, detail) VALUES (?,?,?,?)"
-                " ON CONFLICT (base_url, model) DO UPDATE SET structured = excluded.structured,"
-                " detail = excluded.detail, probed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                (base_url, model, int(accepted), detail[:500]))
+                "INSERT INTO endpoint_capabilities (base_url, model, structured, reply_shape, detail)"
+                " VALUES (?,?,?,?,?) ON CONFLICT (base_url, model) DO UPDATE SET structured = excluded.structured,"
+                " reply_shape = excluded.reply_shape, detail = excluded.detail,"
+                " probed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (base_url, model, int(shape != "text"), shape, detail[:500]))
