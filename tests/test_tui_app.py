@@ -60,7 +60,7 @@ async def test_panels_show_the_known_numbers(known: Path) -> None:
         await pilot.press("3")
         text = screen_text(app)
         assert "τ = 1.0" in text
-        assert "it0    3     4     1         42.9%      0.857" in text
+        assert "it0      3     4      42.9%  0.857      0.75         1     78%" in text
         await pilot.press("4")
         text = screen_text(app)
         assert "rejected: too similar              2" in text and "57.1%" in text

@@ -15,7 +15,8 @@ from tui_fixtures import CLOCK, build_empty_project, build_known_project
 
 from lion_cli.tui.app import LionDashboard
 
-SIZE = (140, 45)
+SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+PANEL_KEYS = {"api": "1", "training": "2", "discrimination": "3", "generation": "4", "evaluation": "5", "log": "6"}
 
 
 @pytest.fixture(autouse=True)
@@ -48,26 +49,30 @@ def _after_load(*keys: str):  # type: ignore[no-untyped-def]
     return run_before
 
 
-def test_snapshot_api_panel(snap_compare, known: Path) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(_app(known), terminal_size=SIZE, run_before=_after_load())
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("panel", PANEL_KEYS)
+def test_snapshot_panel(snap_compare, known: Path, panel: str, size: str) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(_app(known), terminal_size=SIZES[size], run_before=_after_load(PANEL_KEYS[panel]))
 
 
-def test_snapshot_discrimination_panel(snap_compare, known: Path) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(_app(known), terminal_size=SIZE, run_before=_after_load("3"))
+def test_snapshot_discrimination_trend_on_a_short_terminal(snap_compare, known: Path) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(_app(known), terminal_size=SIZES["80x24"], run_before=_after_load("3", "p"))
 
 
-def test_snapshot_generation_panel(snap_compare, known: Path) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(_app(known), terminal_size=SIZE, run_before=_after_load("4"))
-
-
-def test_snapshot_instruction_detail(snap_compare, known: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_instruction_detail(snap_compare, known: Path, size: str) -> None:  # type: ignore[no-untyped-def]
     keys = ("4", *["down"] * 6, "enter")
-    assert snap_compare(_app(known), terminal_size=SIZE, run_before=_after_load(*keys))
+    assert snap_compare(_app(known), terminal_size=SIZES[size], run_before=_after_load(*keys))
 
 
-def test_snapshot_empty_project(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_keys(snap_compare, known: Path) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(_app(known), terminal_size=SIZES["80x24"], run_before=_after_load("question_mark"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_empty_project(snap_compare, tmp_path: Path, size: str) -> None:  # type: ignore[no-untyped-def]
     from lion_cli.cli.common import project_plan
 
     d = build_empty_project(tmp_path / "e")   # started as `lion tui` starts it: with lion.toml's plan
     app = LionDashboard(d, clock=lambda: CLOCK, refresh_s=None, plan=project_plan(d))
-    assert snap_compare(app, terminal_size=SIZE, run_before=_after_load())
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=_after_load())

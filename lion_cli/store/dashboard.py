@@ -89,3 +89,31 @@ def instruction_detail(store: Store, instruction_id: int) -> dict[str, Any] | No
     row["labels"] = [dict(r) for r in store.query(
         "SELECT * FROM labels WHERE instruction_id = ? ORDER BY iteration", (instruction_id,))]
     return row
+
+
+def hardest_by_gap(store: Store, iteration: int, limit: int) -> list[tuple[int, float, float, float, str]]:
+    """(instruction id, gap, teacher score, student score, text) of an iteration's scored labels with
+    the largest gap first (the labels_gap index walked backwards)."""
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in store.query(
+        "SELECT l.instruction_id, l.gap, l.teacher_score, l.student_score, i.text FROM labels l"
+        " JOIN instructions i ON i.id = l.instruction_id WHERE l.iteration = ? AND l.gap IS NOT NULL"
+        " ORDER BY l.gap DESC, l.instruction_id LIMIT ?", (iteration, limit))]
+
+
+def referee_replies(store: Store, iteration: int) -> tuple[int, int]:
+    """(replies the parser read, all replies) of an iteration's referee, every attempt counted."""
+    row = store.query("SELECT COUNT(*), COALESCE(SUM(parse_error IS NULL), 0) FROM judgements"
+                      " WHERE iteration = ?", (iteration,))[0]
+    return int(row[1]), int(row[0])
+
+
+def training_jobs(store: Store) -> list[dict[str, Any]]:
+    """Every training job, newest first (train_jobs is small: a few rows per iteration)."""
+    return [dict(r) for r in store.query(
+        "SELECT id, iteration, status, total_steps, output_dir FROM train_jobs WHERE kind = 'train' ORDER BY id DESC")]
+
+
+def loss_curve(store: Store, job_id: int) -> list[dict[str, Any]]:
+    """One job's train_metrics rows in step order (its primary key)."""
+    return [dict(r) for r in store.query(
+        "SELECT step, epoch, lr, loss, tokens_per_s FROM train_metrics WHERE job_id = ? ORDER BY step", (job_id,))]

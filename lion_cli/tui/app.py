@@ -19,6 +19,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.events import Resize
 from textual.message import Message
 from textual.reactive import var
 from textual.widget import Widget
@@ -27,18 +28,21 @@ from textual.worker import get_current_worker
 
 from lion_cli.core.totals import RunPlan
 from lion_cli.tui.queries import DB_NAME, DashboardReader
-from lion_cli.tui.screens import DetailScreen, QuitRunScreen, SearchScreen
-from lion_cli.tui.snapshot import Snapshot
+from lion_cli.tui.screens import DetailScreen, KeysScreen, QuitRunScreen, SearchScreen
+from lion_cli.tui.snapshot import Snapshot, TrainView
 from lion_cli.tui.widgets.api_panel import ApiPanel
+from lion_cli.tui.widgets.discrimination import DiscriminationPanel
 from lion_cli.tui.widgets.header import HeaderBar, StageStrip
+from lion_cli.tui.widgets.instruction_table import InstructionTable, instruction_id
 from lion_cli.tui.widgets.panels import EvaluationPanel, EventLog, GenerationPanel
-from lion_cli.tui.widgets.plots import DiscriminationPanel, TrainingPanel
+from lion_cli.tui.widgets.plots import TrainingPanel
 
 PANELS = (("api", "1 API"), ("training", "2 Training"), ("discrimination", "3 Discrimination"),
           ("generation", "4 Generation"), ("evaluation", "5 Evaluation"), ("log", "6 Log"))
 PANEL_WIDGETS: dict[str, type[Widget]] = {
     "api": ApiPanel, "training": TrainingPanel, "discrimination": DiscriminationPanel,
     "generation": GenerationPanel, "evaluation": EvaluationPanel, "log": EventLog}
+PANEL_TABLES = {"training": "#train-jobs", "discrimination": "#disc-hardest", "generation": "#gen-latest"}
 STOP_GRACE_S = 30.0
 
 
@@ -50,18 +54,29 @@ class LionDashboard(App[str | None]):
     CSS_PATH = "lion.tcss"
     BINDINGS = [
         Binding("q", "quit", "quit"),
-        Binding("tab", "next_panel", "panels (1-6)", priority=True),
+        Binding("tab", "next_panel", "panels", priority=True),
         Binding("shift+tab", "next_panel(-1)", "previous panel", priority=True, show=False),
         *[Binding(str(k + 1), f"panel('{pid}')", title.split()[1].lower(), show=False)
           for k, (pid, title) in enumerate(PANELS)],
-        Binding("slash", "search", "search"),
-        Binding("r", "refresh_now", "refresh"),
+        # A focused instruction table takes enter first (InstructionTable); this one opens the
+        # highlighted row of the panel shown when the focus is elsewhere.
+        Binding("enter", "open_highlighted", "open", key_display="enter"),
+        Binding("slash", "search", "search", key_display="/"),
+        Binding("question_mark", "keys", "keys", key_display="?"),
+        Binding("r", "refresh_now", "refresh", show=False),   # `?` lists it
     ]
+    NARROW_WIDTH = 100   # below: the app has the -narrow class (lion.tcss gives panel 3's table more room)
+    SHORT_HEIGHT = 30    # below: -short (panel 3's plots take turns, the stage strip loses its rule)
 
     # The latest read of the store (None until the first one ends), and the error of the latest
     # read if it failed; the header and panels are bound to them (data_bind in compose).
     snapshot: var[Snapshot | None] = var(None, always_update=True, init=False)
     read_error: var[str | None] = var(None, init=False)
+
+    class TrainingJobRead(Message):
+        def __init__(self, view: TrainView | None) -> None:
+            super().__init__()
+            self.view = view
 
     class SnapshotReady(Message):
         def __init__(self, snapshot: Snapshot) -> None:
@@ -97,6 +112,7 @@ class LionDashboard(App[str | None]):
 
     def on_mount(self) -> None:
         self.title = f"lion · {self.project_dir.name}"
+        self.fit_classes(self.size.width, self.size.height)
         self.read_store()
         if self.refresh_s:
             self.set_interval(self.refresh_s, self.read_store)
@@ -133,6 +149,13 @@ class LionDashboard(App[str | None]):
         self.read_errors = [*self.read_errors[-99:], message.error]
         self.read_error = message.error
 
+    def on_resize(self, event: Resize) -> None:
+        self.fit_classes(event.size.width, event.size.height)
+
+    def fit_classes(self, width: int, height: int) -> None:
+        self.set_class(width < self.NARROW_WIDTH, "-narrow")
+        self.set_class(height < self.SHORT_HEIGHT, "-short")
+
     # --- keys -------------------------------------------------------------------------------------
 
     def action_refresh_now(self) -> None:
@@ -150,18 +173,64 @@ class LionDashboard(App[str | None]):
         tabs = self.query_one(TabbedContent)
         tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)] if tabs.active in ids else ids[0]
 
-    @on(TabbedContent.TabActivated, pane="#generation")
-    def focus_latest_instructions(self) -> None:
-        self.query_one("#gen-latest", DataTable).focus()  # enter opens the highlighted row
+    @on(TabbedContent.TabActivated)
+    def focus_panel_table(self, event: TabbedContent.TabActivated) -> None:
+        table = PANEL_TABLES.get(event.pane.id or "")
+        if table is not None:   # arrows move in it at once, and enter opens its highlighted row
+            self.query_one(table, DataTable).focus()
 
     def action_search(self) -> None:
         self.push_screen(SearchScreen(self.reader))
 
-    @on(DataTable.RowSelected, "#gen-latest, #search-results")
+    def action_keys(self) -> None:
+        keys = [(b.key_display or b.key, b.description) for b in self.BINDINGS
+                if isinstance(b, Binding) and not b.key.isdigit() and b.key != "enter"]   # enter: KEY_NOTES
+        self.push_screen(KeysScreen([("1-6", "show panel 1 API … 6 Log"), *keys]))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_highlighted":   # the main screen's panels only (a pushed screen has its own keys)
+            return self.screen is self.screen_stack[0]
+        return True
+
+    def action_open_highlighted(self) -> None:
+        table_id = PANEL_TABLES.get(str(self.query_one(TabbedContent).active))
+        table = None if table_id is None else self.query_one(table_id, DataTable)
+        if table is None or not isinstance(table, InstructionTable) or table.row_count == 0:
+            self.notify("nothing to open here: panels 3 and 4 and the search (/) list instructions")
+            return
+        table.action_select_cursor()
+
+    @on(DataTable.RowSelected, "#gen-latest, #search-results, #disc-hardest")
     def open_selected_row(self, event: DataTable.RowSelected) -> None:
-        key = str(event.row_key.value or "")   # "new 12", "hard 3", "found 7": the id comes last
-        if key.rsplit(" ", 1)[-1].isdigit():
-            self.open_instruction(int(key.rsplit(" ", 1)[-1]))
+        iid = instruction_id(event.row_key.value)   # "new 12", "gap 3", "found 7": the id comes last
+        if iid is not None:
+            self.open_instruction(iid)
+
+    @on(DataTable.RowHighlighted, "#train-jobs")
+    def pick_training_job(self, event: DataTable.RowHighlighted) -> None:
+        key = str(event.row_key.value or "")
+        if key.startswith("job "):
+            self.load_training_job(int(key.removeprefix("job ")))
+
+    @work(thread=True, exclusive=True, group="training-job", exit_on_error=False)
+    def load_training_job(self, job_id: int) -> None:
+        """A picked job's whole curve, read off the UI thread; a newer pick replaces it."""
+        view = self.reader.training_job(job_id)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.TrainingJobRead(view))
+
+    @on(TrainingJobRead)
+    def show_training_job(self, message: TrainingJobRead) -> None:
+        self.query_one(TrainingPanel).picked = message.view
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """The palette's Screenshot: into the project folder (Textual's default, ~/Downloads, is often
+        missing, and then the save fails), named after the panel shown."""
+        if filename is None:
+            panel = self.query_one(TabbedContent).active or "dashboard"
+            filename = f"lion-{panel}-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+        return super().deliver_screenshot(filename, path or str(self.project_dir.resolve()), time_format)
 
     def open_instruction(self, instruction_id: int) -> None:
         detail = self.reader.instruction(instruction_id)

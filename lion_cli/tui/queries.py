@@ -32,6 +32,7 @@ from lion_cli.store import evals as stored_evals
 from lion_cli.store.db import open_store
 from lion_cli.store.endpoint_state import endpoint_states
 from lion_cli.store.lock import run_state
+from lion_cli.store.paths import read_path
 from lion_cli.store.progress import last_run_iterations
 from lion_cli.store.summary import iteration_rows, label_counts, shown_stages
 from lion_cli.store.tallies import EventTail, TrainTally
@@ -41,19 +42,23 @@ from lion_cli.tui.snapshot import (
     API_ROLE_NAMES,
     STAGE_NAMES,
     EvalRow,
+    GapLine,
     GenerationCounts,
     InstructionDetail,
     InstructionLine,
+    JobLine,
     JudgementView,
     LabelCounts,
     ResponseView,
     RoleUsage,
     Snapshot,
     StageView,
+    TrainView,
 )
 
 DB_NAME = "lion.db"
 LATEST_LINES = 30
+HARDEST_LINES = 50
 GAP_BIN = 0.5   # histogram bin width: scores are 1–10, averaged over two orders, so gaps fall on halves
 
 
@@ -63,6 +68,7 @@ class _LabelView:
     counts: LabelCounts
     histogram: list[tuple[float, int]]
     latest_hard: list[InstructionLine]
+    hardest: list[GapLine]
 
 
 class DashboardReader:
@@ -120,6 +126,8 @@ class DashboardReader:
         self._read_generation(snap, [r["iteration"] for r in its], done_its)
         train = self._train.read(s)  # copied: the tally keeps mutating its own view in this thread
         snap.train = None if train is None else replace(train, losses=list(train.losses))
+        snap.train_jobs = [JobLine(j["id"], j["iteration"], j["status"], j["total_steps"])
+                           for j in reads.training_jobs(s)]
         snap.evals = self._read_evals()
         snap.new_events = self._events.read(s)
         self._read_api(snap, totals, now)
@@ -164,6 +172,7 @@ class DashboardReader:
             last = max(self._labels)
             snap.histogram_iteration, snap.histogram = last, self._labels[last].histogram
             snap.latest_hard = self._labels[last].latest_hard
+            snap.hardest = self._labels[last].hardest
 
     def _label_view(self, it: int, key: tuple[int, int, int]) -> _LabelView:
         """One pass over an iteration's labels: histogram, order flips and mean gap together."""
@@ -176,11 +185,13 @@ class DashboardReader:
             hist[b] = hist.get(b, 0) + n
             gap_n, gap_sum = gap_n + n, gap_sum + gap * n
             flips, flip_n = flips + f, flip_n + fn
+        read, replies = reads.referee_replies(self.store, it)
         counts = LabelCounts(it, *key, order_consistency=1.0 - flips / flip_n if flip_n else None,
-                             mean_gap=gap_sum / gap_n if gap_n else None)
+                             mean_gap=gap_sum / gap_n if gap_n else None, replies_read=read, replies=replies)
         hard = [InstructionLine(iid, text, f"gap {gap:+.1f}")
                 for iid, gap, text in reads.latest_hard(self.store, it, LATEST_LINES)]
-        return _LabelView(key, counts, [(b * GAP_BIN, n) for b, n in sorted(hist.items())], hard)
+        hardest = [GapLine(*row) for row in reads.hardest_by_gap(self.store, it, HARDEST_LINES)]
+        return _LabelView(key, counts, [(b * GAP_BIN, n) for b, n in sorted(hist.items())], hard, hardest)
 
     def _read_generation(self, snap: Snapshot, iterations: list[int], done: set[int]) -> None:
         out = []
@@ -242,7 +253,24 @@ class DashboardReader:
             snap.projected_total_usd, snap.api_eta_s = projection.total_usd, projection.eta_s
             snap.run_eta = run_eta(totals, plan, projection)
 
-    # --- on demand: search and one instruction ----------------------------------------------------
+    # --- on demand: search, one instruction, one training job's curve ------------------------------
+
+    def training_job(self, job_id: int) -> TrainView | None:
+        """A training job with its whole loss curve, read once (the training panel's job list)."""
+        with self.lock, self.store.read():
+            job = next((j for j in reads.training_jobs(self.store) if j["id"] == job_id), None)
+            rows = [] if job is None else reads.loss_curve(self.store, job_id)
+            output_dir = "" if job is None else read_path(self.store, job["output_dir"])
+        if job is None:
+            return None
+        view = TrainView(job["id"], job["iteration"], job["status"], job["total_steps"], output_dir)
+        for r in rows:
+            view.step, view.epoch, view.lr = r["step"], r["epoch"], r["lr"]
+            view.tokens_per_s = r["tokens_per_s"] if r["tokens_per_s"] is not None else view.tokens_per_s
+            if r["loss"] is not None:
+                view.loss = r["loss"]
+                view.losses.append((r["step"], r["loss"]))
+        return view
 
     def search(self, text: str, limit: int = 50) -> list[InstructionLine]:
         with self.lock:

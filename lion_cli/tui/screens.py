@@ -7,16 +7,19 @@ from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 from textual.worker import get_current_worker
 
 from lion_cli.tui.snapshot import InstructionDetail, InstructionLine
 from lion_cli.tui.widgets.format import one_line
+from lion_cli.tui.widgets.instruction_table import InstructionTable
 
 if TYPE_CHECKING:
     from lion_cli.tui.queries import DashboardReader
@@ -26,11 +29,20 @@ def _score(v: float | None) -> str:
     return "?" if v is None else f"{v:g}"
 
 
+def origin_words(origin: str, iteration: int) -> str:
+    """When the instruction was written and when it joined the pools. The store keeps the second
+    (instructions.iteration); the generator writes in iteration i the instructions of i + 1, and the
+    dashboard's lists name the iteration that wrote them ("new · easy · it0")."""
+    if origin == "seed":
+        return f"seed file, in the pools from it{iteration}"
+    return f"written in it{iteration - 1}'s generation, in the pools from it{iteration}"
+
+
 def render_detail(d: InstructionDetail) -> RenderableType:
     """All the store knows about one instruction, texts verbatim (Text objects: no markup parsing)."""
     parts: list[RenderableType] = []
     head = Text(f"instruction #{d.id}", style="bold magenta")
-    head.append(f"   origin {d.origin} · created in it{d.iteration}", style="")
+    head.append(f"   origin {d.origin} · {origin_words(d.origin, d.iteration)}", style="")
     if d.parent_id is not None:
         head.append(f" · written from #{d.parent_id}")
     parts += [head, Panel(Text(d.text), title="instruction", title_align="left")]
@@ -82,10 +94,9 @@ class SearchScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Input(placeholder="search instructions (enter to search, esc to close)", id="search-input")
-            table: DataTable[str] = DataTable(id="search-results", cursor_type="row", zebra_stripes=True)
-            table.add_columns("id", "origin", "instruction")
-            yield table
+            yield InstructionTable("id", "origin", "instruction", id="search-results")
             yield Label("", id="search-status")
+        yield Footer()
 
     @on(Input.Submitted, "#search-input")
     def search_for_input(self, event: Input.Submitted) -> None:
@@ -99,10 +110,8 @@ class SearchScreen(ModalScreen[None]):
             self.app.call_from_thread(self._show, text, found)
 
     def _show(self, text: str, found: list[InstructionLine]) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        for x in found:
-            table.add_row(str(x.id), x.note, one_line(x.text, 300), key=f"found {x.id}")
+        table = self.query_one(InstructionTable)
+        table.show_rows([(f"found {x.id}", (str(x.id), x.note, one_line(x.text, 300))) for x in found])
         more = " (limit reached)" if len(found) >= self.limit else ""
         self.query_one("#search-status", Label).update(f"{len(found)} matches for {text!r}{more}")
         if found:
@@ -116,8 +125,8 @@ class QuitRunScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("The run is still going. Stop it (everything finished so far is kept; "
-                        "`lion resume` goes on) or leave it running in the background?")
+            yield Static("The run is still going. Stop it (everything finished so far is kept; "
+                         "`lion resume` goes on) or leave it running in the background?", id="quit-question")
             with Horizontal():
                 yield Button("Stop the run", id="stop", variant="error")
                 yield Button("Leave it running", id="leave", variant="primary")
@@ -130,3 +139,33 @@ class QuitRunScreen(ModalScreen[str | None]):
     @on(Button.Pressed, "#cancel")
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+# What `?` lists beside the bindings Textual knows of: the keys that belong to a table or a screen.
+KEY_NOTES = (("enter", "open the highlighted instruction: its answers and both referee replies (panels 3, 4,"
+              " search)"),
+             ("↑ ↓ / pgup pgdn", "move in a table; in panel 2 the highlighted job's loss curve is plotted"),
+             ("esc", "back from an instruction, the search or this list"),
+             ("p", "panel 3 on a short terminal: the gap histogram or the per-iteration plot"),
+             ("ctrl+p", "the command palette: screenshot (an SVG in the project folder), theme, quit"))
+
+
+class KeysScreen(ModalScreen[None]):
+    """`?`: every key of the dashboard, in one list."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "close", key_display="esc")]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for key, what in [*self.keys, *KEY_NOTES]:
+            table.add_row(key, what)
+        with VerticalScroll(id="keys"):
+            yield Static(Text("keys", style="bold magenta"))
+            yield Static(table, id="keys-table")
+        yield Footer()

@@ -72,11 +72,17 @@ class LabelCounts:
     unscored: int
     order_consistency: float | None   # 1 − mean(order_flip) over scored items
     mean_gap: float | None
+    replies_read: int = 0             # referee replies the parser could read, every attempt counted
+    replies: int = 0                  # all referee replies of the iteration
 
     @property
     def hard_rate(self) -> float | None:
         scored = self.hard + self.easy
         return self.hard / scored if scored else None
+
+    @property
+    def parse_rate(self) -> float | None:
+        return self.replies_read / self.replies if self.replies else None
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,27 @@ class InstructionLine:
     id: int
     text: str
     note: str = ""   # e.g. "gap 3.5" or "hard · it1"
+
+
+@dataclass(frozen=True)
+class GapLine:
+    """One scored instruction of the discrimination panel's hardest list."""
+
+    id: int
+    gap: float
+    teacher_score: float | None
+    student_score: float | None
+    text: str
+
+
+@dataclass(frozen=True)
+class JobLine:
+    """One training job of the training panel's job list."""
+
+    job_id: int
+    iteration: int | None
+    status: str
+    total_steps: int | None
 
 
 @dataclass(frozen=True)
@@ -131,8 +158,10 @@ class Snapshot:
     histogram: list[tuple[float, int]] = field(default_factory=list)   # (gap bin centre, count)
     generation: list[GenerationCounts] = field(default_factory=list)
     latest_hard: list[InstructionLine] = field(default_factory=list)
+    hardest: list[GapLine] = field(default_factory=list)   # the histogram's iteration, largest gap first
     latest_accepted: list[InstructionLine] = field(default_factory=list)
-    train: TrainView | None = None
+    train: TrainView | None = None    # the latest training job, read incrementally
+    train_jobs: list[JobLine] = field(default_factory=list)   # every training job, newest first
     checkpoint: str | None = None     # the student in use: the latest iterations.student_path
     evals: list[EvalRow] = field(default_factory=list)
     new_events: list[EventLine] = field(default_factory=list)

@@ -7,8 +7,9 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from lion_cli.core.eta import UNMEASURED, RunEta
+from lion_cli.tui.referee_trust import referee_warnings
 from lion_cli.tui.snapshot import STAGE_NAMES, Snapshot, StageView
-from lion_cli.tui.widgets.format import bar, duration, one_line
+from lion_cli.tui.widgets.format import BAR_WIDTH, bar, duration, one_line
 from lion_cli.tui.widgets.view import SnapshotView
 
 RUN_STYLES = {"running": "bold green", "done": "bold cyan", "stale": "bold red", "failed": "bold red",
@@ -44,9 +45,14 @@ class HeaderBar(SnapshotView, Static):
         if self.snapshot is not None:   # until the first read, the text given at construction stays
             self.show(self.snapshot)
 
+    def on_resize(self) -> None:
+        if self.snapshot is not None:
+            self.show(self.snapshot)
+
     def show(self, snap: Snapshot) -> None:
         t = Text()
-        t.append("lion ", style="bold magenta")
+        if (self.content_region.width or self.app.size.width) >= NARROW_STRIP:   # the name is in the title too
+            t.append("lion ", style="bold magenta")
         t.append(snap.project, style="bold")
         planned = "?" if snap.iterations_planned is None else str(snap.iterations_planned)
         if snap.iteration is not None:
@@ -60,43 +66,69 @@ class HeaderBar(SnapshotView, Static):
             t.append(f" {st.status}", style=STAGE_STYLES.get(st.status, ""))
         t.append(" │ run: ")
         t.append(run_label(snap.run_status), style=RUN_STYLES.get(snap.run_status, ""))
-        t.append(f" │ elapsed {duration(snap.elapsed_s)}\nstep ETA {duration(snap.eta_s)}"
+        t.append(f"\nelapsed {duration(snap.elapsed_s)} │ step ETA {duration(snap.eta_s)}"
                  f" │ API ETA {duration(snap.api_eta_s)} │ {run_eta_text(snap.run_eta)}")
+        untrusted = [c.iteration for c in snap.labels if referee_warnings(c)]
+        if untrusted:   # seen from every panel; panel 3 says why
+            t.append(f" │ ⚠ referee untrusted in it{untrusted[-1]} (3)", style="bold red")
         if self.read_error:
             t.append(f" │ read error: {self.read_error}", style="bold red")
         self.update(t)
 
 
+NARROW_STRIP = 110        # below this many columns the strip shortens stage names and bars
+SHORT_NAMES = {"imitation": "imit.", "discrimination": "discr.", "generation": "gen."}
+
+
+def strip_rows(height: int) -> int:
+    """Iterations the strip shows one per row: fewer on a short terminal (24 rows: three)."""
+    return 3 if height < 30 else 6
+
+
 class StageStrip(SnapshotView, Static):
     """it0  imitation ████ 100% → discrimination ██░░ 25% referee 6/24 → generation ░░░░ pending, and
-    under an iteration with a failed stage, its error."""
+    under an iteration with a failed stage, its error. Finished iterations that do not fit the rows
+    left are one line ("it0–it4 done")."""
+
+    def on_resize(self) -> None:
+        if self.snapshot is not None:
+            self.show(self.snapshot)
 
     def show(self, snap: Snapshot) -> None:
         by_iteration: dict[int, dict[str, StageView]] = {}
         for sv in snap.stages:
             by_iteration.setdefault(sv.iteration, {})[sv.stage] = sv
         last = max([*by_iteration, (snap.iterations_planned or 0) - 1, -1])
+        narrow = (self.content_region.width or self.app.size.width) < NARROW_STRIP
         t = Text()
         if last < 0:
             t.append("no iteration started yet — `lion run` starts iteration 0", style="dim")
-        for it in range(last + 1):
-            if it:
+        first = max(last + 1 - strip_rows(self.app.size.height), 0)
+        if first:   # the oldest iterations, all finished before the ones shown
+            t.append(f"it0–it{first} done" if first > 1 else "it0 done", style="green")
+            first += 1
+        for it in range(first, last + 1):
+            if it or t:
                 t.append("\n")
-            t.append(f"it{it:<3}", style="bold")
-            stages = by_iteration.get(it, {})
-            for k, name in enumerate(STAGE_NAMES):
-                if k:
-                    t.append("  →  ", style="grey50")
-                v = stages.get(name)
-                status = v.status if v else "pending"
-                style = STAGE_STYLES.get(status, "")
-                t.append(f"{name} ", style=style)
-                t.append_text(bar(v.fraction if v else 0.0, style=style or "green"))
-                t.append(stage_words(v), style=style)
-            for v in stages.values():
-                if v.status == "failed" and v.note:
-                    t.append(f"\n     {v.stage} failed: {one_line(v.note, NOTE_WIDTH)}", style="red")
+            t.append_text(iteration_line(it, by_iteration.get(it, {}), narrow))
         self.update(t)
+
+
+def iteration_line(it: int, stages: dict[str, StageView], narrow: bool) -> Text:
+    t = Text(f"it{it:<3}" if not narrow else f"it{it} ", style="bold")
+    for k, name in enumerate(STAGE_NAMES):
+        if k:
+            t.append(" → " if narrow else "  →  ", style="grey50")
+        v = stages.get(name)
+        status = v.status if v else "pending"
+        style = STAGE_STYLES.get(status, "")
+        t.append(f"{SHORT_NAMES[name] if narrow else name} ", style=style)
+        t.append_text(bar(v.fraction if v else 0.0, width=5 if narrow else BAR_WIDTH, style=style or "green"))
+        t.append(stage_words(v), style=style)
+    for v in stages.values():
+        if v.status == "failed" and v.note:
+            t.append(f"\n     {v.stage} failed: {one_line(v.note, NOTE_WIDTH)}", style="red")
+    return t
 
 
 def stage_words(v: StageView | None) -> str:

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.events import Resize
-from textual.widgets import DataTable, RichLog, Static
+from textual.widgets import RichLog, Static
 
 from lion_cli.core.paper_tables import (
     AGIEVAL_PAPER,
@@ -23,6 +23,7 @@ from lion_cli.core.paper_tables import (
 )
 from lion_cli.tui.snapshot import EventLine, Snapshot
 from lion_cli.tui.widgets.format import one_line, pct
+from lion_cli.tui.widgets.instruction_table import InstructionTable
 from lion_cli.tui.widgets.view import SnapshotView
 
 BENCHMARKS = (("bbh", "BBH"), ("agieval", "AGIEval"), ("vicuna", "Vicuna-80"))
@@ -32,9 +33,7 @@ FULL_TASKS = {"bbh": BBH_PAPER, "agieval": AGIEVAL_PAPER}
 class GenerationPanel(SnapshotView, Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(id="gen-counts")
-        table: DataTable[str] = DataTable(id="gen-latest", cursor_type="row", zebra_stripes=True)
-        table.add_columns("id", "list", "instruction")
-        yield table
+        yield InstructionTable("id", "list", "instruction", id="gen-latest")
 
     def show(self, snap: Snapshot) -> None:
         t = Table(box=None, header_style="bold", pad_edge=False, expand=True)
@@ -47,15 +46,9 @@ class GenerationPanel(SnapshotView, Horizontal):
                 t.add_row("", Text(f"rejected: {reason}", style="yellow"), f"{n:,}")
             t.add_row("", Text("acceptance", style="dim"), pct(g.accepted / g.calls if g.calls else None))
         self.query_one("#gen-counts", Static).update(t if snap.generation else Text("No candidates yet.", style="dim"))
-        table = self.query_one("#gen-latest", DataTable)
-        rows = [(f"new {x.id}", x, "new · " + x.note) for x in snap.latest_accepted]
-        rows += [(f"hard {x.id}", x, "hard · " + x.note) for x in snap.latest_hard]
-        keys = [k for k, _, _ in rows]
-        if keys == [str(r.key.value) for r in table.rows.values()]:
-            return  # unchanged: keep the cursor where the user left it
-        table.clear()
-        for key, x, note in rows:
-            table.add_row(str(x.id), note, one_line(x.text, 200), key=key)
+        rows = [(f"new {x.id}", (str(x.id), "new · " + x.note, one_line(x.text, 200))) for x in snap.latest_accepted]
+        rows += [(f"hard {x.id}", (str(x.id), "hard · " + x.note, one_line(x.text, 200))) for x in snap.latest_hard]
+        self.query_one("#gen-latest", InstructionTable).show_rows(rows)
 
 
 class EvaluationPanel(SnapshotView, Static):

@@ -1,21 +1,21 @@
-"""Panels 2 and 3: the training loss curve and the discrimination gap histogram (plotext plots)."""
+"""Panel 2: a training job's loss curve beside its facts, and the list of every training job (the
+highlighted one is plotted; the newest, followed live, until another is picked)."""
 
 from __future__ import annotations
 
-from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Static
+from textual.containers import Horizontal, Vertical
+from textual.reactive import var
+from textual.widgets import DataTable, Label, Static
 from textual_plotext import PlotextPlot
 
-from lion_cli.tui.snapshot import Snapshot
-from lion_cli.tui.widgets.format import count, pct, ratio
+from lion_cli.tui.snapshot import Snapshot, TrainView
+from lion_cli.tui.widgets.format import count, ratio
 from lion_cli.tui.widgets.view import SnapshotView
 
 MAX_PLOT_POINTS = 400
-GAP_BIN = 0.5   # the reader's histogram bin width (queries.GAP_BIN)
 
 
 def _thin(points: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -27,49 +27,52 @@ def _thin(points: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return out
 
 
-def _even_bins(hist: list[tuple[float, int]], tau: float | None) -> tuple[list[float], list[int]]:
-    """Every bin from the lowest to the highest gap (and τ), empty ones included, so bars are evenly
-    spaced and the x axis reads as a number line."""
-    counts = {round(b / GAP_BIN): n for b, n in hist}
-    lo, hi = min(counts), max(counts)
-    if tau is not None:
-        lo, hi = min(lo, round(tau / GAP_BIN)), max(hi, round(tau / GAP_BIN))
-    keys = range(lo, hi + 1)
-    return [k * GAP_BIN for k in keys], [counts.get(k, 0) for k in keys]
+class TrainingPanel(SnapshotView, Horizontal):
+    """The plot beside a column of facts and the job list (widths in lion.tcss). `picked` is the job
+    the user highlighted in the list, read whole by the app (LionDashboard.load_training_job); None
+    or the newest job means: follow the newest job live."""
 
-
-class PlotPanel(SnapshotView, Horizontal):
-    """A plotext plot beside a column of facts (widths in lion.tcss)."""
-
-    PLOT_ID = FACTS_ID = ""
+    picked: var[TrainView | None] = var(None, init=False)
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id=self.PLOT_ID)
-        yield Static(id=self.FACTS_ID)
+        yield PlotextPlot(id="loss-plot")
+        with Vertical(id="train-side"):
+            yield Static(id="train-facts")
+            yield Label("training jobs · ↑↓ picks the curve", id="train-jobs-title")
+            jobs: DataTable[str] = DataTable(id="train-jobs", cursor_type="row", zebra_stripes=True)
+            jobs.add_columns("job", "iter", "status", "steps")
+            yield jobs
 
-    def cleared_plot(self) -> PlotextPlot:
-        """The plot with its data and figure settings gone: each snapshot draws it from scratch."""
-        plot = self.query_one(f"#{self.PLOT_ID}", PlotextPlot)
-        plot.plt.clear_data()
-        plot.plt.clear_figure()
-        return plot
+    def watch_picked(self) -> None:
+        if self.snapshot is not None:
+            self.show(self.snapshot)
 
-    def facts(self) -> Static:
-        return self.query_one(f"#{self.FACTS_ID}", Static)
-
-
-class TrainingPanel(PlotPanel):
-    PLOT_ID, FACTS_ID = "loss-plot", "train-facts"
+    def shown_job(self, snap: Snapshot) -> TrainView | None:
+        live = snap.train
+        if self.picked is None or (live is not None and self.picked.job_id == live.job_id):
+            return live
+        return self.picked
 
     def show(self, snap: Snapshot) -> None:
-        facts = self.facts()
-        tv = snap.train
-        plot = self.cleared_plot()
+        jobs = self.query_one("#train-jobs", DataTable)
+        keys = [f"job {j.job_id}" for j in snap.train_jobs]
+        if keys != [str(r.key.value) for r in jobs.rows.values()]:   # else the cursor stays
+            jobs.clear()
+            for j in snap.train_jobs:
+                jobs.add_row(str(j.job_id), "-" if j.iteration is None else f"it{j.iteration}", j.status,
+                             count(j.total_steps), key=f"job {j.job_id}")
+        self.draw(self.shown_job(snap), snap.checkpoint)
+
+    def draw(self, tv: TrainView | None, checkpoint: str | None) -> None:
+        facts = self.query_one("#train-facts", Static)
+        plot = self.query_one("#loss-plot", PlotextPlot)
         plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
         if tv is None:
             plt.title("loss (no training job yet)")
             facts.update(Text("No training job in the store yet.\n\nCheckpoint in use: "
-                              + (snap.checkpoint or "the base model"), style="dim"))
+                              + (checkpoint or "the base model"), style="dim"))
             plot.refresh()
             return
         pts = _thin(tv.losses)
@@ -86,35 +89,6 @@ class TrainingPanel(PlotPanel):
                      ("epoch", ratio(tv.epoch, 2)), ("loss", ratio(tv.loss, 4)),
                      ("lr", "-" if tv.lr is None else f"{tv.lr:.2e}"),
                      ("tokens/s", "-" if tv.tokens_per_s is None else f"{tv.tokens_per_s:,.0f}"),
-                     ("output", tv.output_dir), ("in use", snap.checkpoint or "the base model")):
+                     ("output", tv.output_dir), ("in use", checkpoint or "the base model")):
             t.add_row(k, v)
         facts.update(t)
-
-
-class DiscriminationPanel(PlotPanel):
-    PLOT_ID, FACTS_ID = "gap-plot", "disc-facts"
-
-    def show(self, snap: Snapshot) -> None:
-        plot = self.cleared_plot()
-        plt = plot.plt
-        if snap.histogram:
-            xs, ys = _even_bins(snap.histogram, snap.tau)
-            plt.bar(xs, ys, width=0.6)
-            if snap.tau is not None:
-                plt.vline(snap.tau, "red")
-            plt.title(f"gap = teacher − student, it{snap.histogram_iteration} (τ = {snap.tau} in red)")
-        else:
-            plt.title("gap histogram (no labels yet)")
-        plt.xlabel("gap")
-        plot.refresh()
-        t = Table(box=None, header_style="bold", pad_edge=False, expand=True)
-        for col in ("iter", "hard", "easy", "unscored", "hard rate", "order consistency", "mean gap"):
-            t.add_column(col, no_wrap=True)
-        for lc in snap.labels:
-            t.add_row(f"it{lc.iteration}", f"{lc.hard:,}", f"{lc.easy:,}", f"{lc.unscored:,}", pct(lc.hard_rate),
-                      ratio(lc.order_consistency), ratio(lc.mean_gap, 2))
-        tau = "?" if snap.tau is None else f"{snap.tau}"
-        note = Text(f"hard if gap ≥ τ = {tau}; order consistency = 1 − mean(order flip) over scored items",
-                    style="dim")
-        self.facts().update(
-            Group(t, Text(""), note) if snap.labels else Group(Text("No labels yet.", style="dim"), note))
