@@ -74,18 +74,26 @@ def delta_cmd(
 @export_app.command("recover")
 def recover_cmd(
     base: Path = typer.Option(..., "--base", help="The base model folder (the same as for `export delta`)."),
-    delta: Path = typer.Option(..., "--delta", help="The delta folder."),
+    delta: Path = typer.Option(..., "--delta", help="The delta folder: lion's (with manifest.json), or the "
+                               "official Lion weight diff (a full model folder of tuned − raw)."),
     out: Path = typer.Option(..., "--out", help="Folder to write the recovered model into (new or empty)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Rebuild the tuned model from base + delta, verified tensor by tensor against the manifest."""
+    """Rebuild the tuned model from base + delta: lion's delta verified tensor by tensor against its
+    manifest, or the official Lion weight diff (recognised by itself: no manifest)."""
     from lion_cli.export.recover import recover
     from lion_cli.export.tensors import ExportError
+    from lion_cli.export.weight_diff import is_official_diff, recover_official
 
+    official = is_official_diff(delta)
     try:
-        result = recover(base, delta, out)
+        result = recover_official(base, delta, out) if official else recover(base, delta, out)
     except ExportError as exc:
         fail(str(exc))
+    if official:
+        _print(result, as_json, f"recovered {result['tensors']} tensors into {out} from the official weight diff"
+               + (" (the base was first given a [PAD] token)" if result["base_given_pad_token"] else ""))
+        return
     _print(result, as_json, f"recovered {result['tensors']} tensors into {out}; every SHA-256 matches the manifest")
 
 
