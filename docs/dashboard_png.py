@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--panel", default="api")
     parser.add_argument("--scale", type=float, default=1.5)
     args = parser.parse_args()
-    import cairosvg   # here, not at the top: `--help` works without it
+    import cairosvg  # here, not at the top: `--help` works without it
 
     for size in SIZES:
         source = SNAPSHOTS / f"test_snapshot_panel[{args.panel}-{size}].svg"
