@@ -11,6 +11,7 @@ import typer
 from lion_cli.cli.common import Project, err, fail, open_project
 
 if TYPE_CHECKING:
+    from lion_cli.core.types import Stage
     from lion_cli.store.rerun import RerunScope
 
 STAGE_NAMES = ("imitation", "discrimination", "generation")
@@ -26,13 +27,19 @@ Exit codes: 0 done; 1 not confirmed; 2 a bad iteration or stage, or no --yes wit
 4 a run is live on the project."""
 
 
-def _scope(project: Project, iteration: int, stage_name: str) -> RerunScope:
+def checked_stage(stage_name: str) -> Stage:
+    """--stage's value as a Stage; anything else exits 2."""
     from lion_cli.core.types import Stage
-    from lion_cli.store.rerun import rerun_scope, stage_status
 
     if stage_name not in STAGE_NAMES:
         fail(f"--stage {stage_name!r}: expected imitation, discrimination or generation")
-    stage = Stage(stage_name)
+    return Stage(stage_name)
+
+
+def _scope(project: Project, iteration: int, stage_name: str) -> RerunScope:
+    from lion_cli.store.rerun import rerun_scope, stage_status
+
+    stage = checked_stage(stage_name)
     status = stage_status(project.store, iteration, stage)
     if status is None:
         fail(f"--iteration {iteration}: the project has no iteration {iteration} yet (`lion status` shows them)")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from lion_cli.cli.common import err, fail, open_project
+from lion_cli.cli.common import err, open_project
+from lion_cli.cli.rerun import checked_stage
 
-STAGE_NAMES = ("imitation", "discrimination", "generation")
 RETRY_HELP = """Send again the items a request failed for good (an HTTP 400 such as context_length_exceeded,
 413, 422, a content filter): after the change that lets them through (a larger context, a shorter prompt,
 another model), this clears their failure marks. It sends nothing itself: the next `lion resume` sends
@@ -34,19 +34,17 @@ def retry_failed(directory: Path | None, stage: str | None, iteration: int | Non
     from lion_cli.store.failures import clear_failures
     from lion_cli.store.progress import all_stages
 
-    if stage is not None and stage not in STAGE_NAMES:
-        fail(f"--stage {stage!r}: expected imitation, discrimination or generation")
+    if stage is not None:
+        checked_stage(stage)
     project = open_project(directory)
     cleared = clear_failures(project.store, iteration, stage)
     if not cleared:
         print("no failed items" + (" there" if stage or iteration is not None else ""))
         return 0
-    for f in cleared:
-        err(f"  it{f.iteration} {f.stage} {f.role} {f.item_key}: {f.reason[:160]}")
-    done = {(r.iteration, r.stage.value) for r in all_stages(project.store) if r.status is StageStatus.DONE}
-    for line in _next_steps(project.dir, [(f.iteration, f.stage) for f in cleared], done):
-        err(line)
     print(f"cleared {len(cleared)} failed item(s)")
+    done = {(r.iteration, r.stage.value) for r in all_stages(project.store) if r.status is StageStatus.DONE}
+    err("\n".join([f"  it{f.iteration} {f.stage} {f.role} {f.item_key}: {f.reason[:160]}" for f in cleared]
+                   + _next_steps(project.dir, [(f.iteration, f.stage) for f in cleared], done)))
     return 0
 
 
