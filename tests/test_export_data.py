@@ -87,7 +87,9 @@ def test_iteration_selects_what_that_student_trained_on(lion_cli: Any, project: 
     # Judged pairs: unscored items left out, both answers and both scores present.
     pairs = [json.loads(line) for line in Path(info["pairs_out"]).read_text(encoding="utf-8").splitlines()]
     assert info["pairs"] == 3 and [p["label"] for p in pairs] == ["hard", "easy", "easy"]
-    assert pairs[0]["teacher_answer"] == ANSWERS[0] and pairs[0]["student_answer"].startswith("student says")
+    # TRL's DPO layout: the referee preferred the teacher's answer (9.0 over 4.5).
+    assert pairs[0]["chosen"] == ANSWERS[0] and pairs[0]["rejected"].startswith("student says")
+    assert pairs[0]["prompt"] == SEEDS[0]["instruction"] and pairs[0]["chosen_from"] == "teacher"
     assert (pairs[0]["teacher_score"], pairs[0]["student_score"], pairs[0]["gap"]) == (9.0, 4.5, 4.5)
 
     out1 = tmp_path / "it1.jsonl"

@@ -97,24 +97,55 @@ def recover_cmd(
     _print(result, as_json, f"recovered {result['tensors']} tensors into {out}; every SHA-256 matches the manifest")
 
 
+def _data_format(fmt: str | None, out: Path) -> str:
+    from lion_cli.export.data_formats import FORMATS, format_from_name
+
+    chosen = fmt or format_from_name(out)
+    if chosen is None:
+        fail(f"--out {out}: the name does not say the format (.json alpaca, .jsonl, .sharegpt.json, .openai.jsonl, "
+             ".parquet, a folder for hf); name it with --format")
+    if chosen not in FORMATS:
+        fail(f"--format: expected one of {', '.join(FORMATS)}, got {chosen!r}")
+    return chosen
+
+
+def _check_overwrite(paths: list[Path], force: bool) -> None:
+    """Nothing already there is replaced without --force (an empty folder is not 'there')."""
+    taken = [p for p in paths if p.is_file() or (p.is_dir() and any(p.iterdir()))]
+    if taken and not force:
+        fail(f"{', '.join(map(str, taken))}: already exists (--force replaces it)")
+
+
 @export_app.command("data")
 def data_cmd(
-    fmt: str = typer.Option(..., "--format", help="alpaca | jsonl | sharegpt | hf"),
-    out: Path = typer.Option(..., "--out", help="File to write (a folder for hf)."),
-    iteration: int = typer.Option(None, "--iteration", help="What this iteration's student was trained on "
-                                  "(default: every Train Pool instruction with a teacher answer)."),
-    pairs: bool = typer.Option(True, "--pairs/--no-pairs", help="Also write the judged pairs (<out>.pairs.jsonl)."),
+    out: Path = typer.Option(..., "--out", metavar="PATH", help="File to write (a folder for hf)."),
+    fmt: str = typer.Option(None, "--format", help="alpaca | jsonl | sharegpt | openai | parquet | hf (default: "
+                            "from --out: .json alpaca, .jsonl, .sharegpt.json, .openai.jsonl, .parquet, "
+                            "a folder or a name without a suffix hf)."),
+    iteration: int = typer.Option(None, "--iteration", metavar="N", help="What this iteration's student was "
+                                  "trained on, and the pairs it was judged on (default: every Train Pool "
+                                  "instruction with a teacher answer, and every judged pair)."),
+    pairs: bool = typer.Option(True, "--pairs/--no-pairs", help="Also write the judged pairs in TRL's DPO layout "
+                               "(<out>.pairs.jsonl; .pairs.parquet for parquet; pairs.jsonl inside an hf folder)."),
+    force: bool = typer.Option(False, "--force", help="Replace files that are already there."),
     directory: Path = _PROJECT,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Export the distilled training set and the judged (teacher, student) pairs."""
     from lion_cli.cli.wiring import answer_keys
-    from lion_cli.export.data import FORMATS, ExportSource, export_data
+    from lion_cli.export.data import ExportSource, export_data
+    from lion_cli.export.data_formats import pairs_path
     from lion_cli.prompts_loader import load_role_prompts
+    from lion_cli.store.exports import iteration_numbers
 
-    if fmt not in FORMATS:
-        fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    fmt = _data_format(fmt, out)
     project = open_project(directory)
+    known = iteration_numbers(project.store)
+    if iteration is not None and iteration not in known:
+        fail(f"--iteration {iteration}: this project has " + (f"iterations {known[0]}–{known[-1]}" if known
+                                                               else "no iterations yet"))
+    targets = [out / "train.jsonl", out / "README.md"] if fmt == "hf" else [out]
+    _check_overwrite(targets + ([pairs_path(out, fmt)] if pairs else []), force)
     src = ExportSource(project.store, answer_keys(project.settings, load_role_prompts()),
                        project.settings.loop.train_from)
     try:
@@ -122,7 +153,7 @@ def data_cmd(
     except (ValueError, OSError) as exc:
         fail(str(exc))
     _record(project, iteration, ("data", out), ("pairs", result["pairs_out"]))
-    _print(result, as_json, f"wrote {result['examples']} examples to {out}"
+    _print(result, as_json, f"wrote {result['examples']} examples to {out} ({fmt})"
            + (f" and {result['pairs']} judged pairs to {result['pairs_out']}" if result["pairs_out"] else ""))
 
 

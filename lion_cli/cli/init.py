@@ -18,6 +18,7 @@ from lion_cli.resources import resource_file
 
 if TYPE_CHECKING:
     from lion_cli.config import Settings
+    from lion_cli.core.seeds import SeedParse
 
 
 def _parse_override(raw: str, template: str) -> tuple[str, object]:
@@ -61,7 +62,10 @@ def render_config(name: str, seed_file: str, overrides: list[str]) -> str:
 
 
 def _seed_setting(seed: Path, directory: Path) -> str:
-    """project.seed_file as lion.toml keeps it: relative to the project when the file is inside it."""
+    """project.seed_file as lion.toml keeps it: relative to the project when the file is inside it, a hub
+    id as it was given."""
+    if not seed.exists():
+        return str(seed)
     seed = seed.resolve()
     return seed.relative_to(directory).as_posix() if seed.is_relative_to(directory) else str(seed)
 
@@ -71,7 +75,7 @@ def _named_paths(settings: Settings, directory: Path, seed: Path) -> dict[str, P
     from lion_cli.config import model_location, resolve_path
 
     s = settings.student
-    named = {"--seed": seed.resolve()}
+    named = {"--seed": seed.resolve()} if seed.exists() else {}  # a hub id names no local path
     for key, value in (("project.data_dir", settings.project.data_dir), ("student.hostfile", s.hostfile),
                        ("student.strategy", s.strategy if s.strategy.endswith(".json") else "")):
         if value:
@@ -103,14 +107,35 @@ def _replaceable(directory: Path, settings: Settings, seed: Path) -> list[Path]:
     return derived
 
 
-def init_project(directory: Path, seed: Path, *, name: str | None = None, force: bool = False,
-                 overrides: list[str] | None = None) -> dict[str, object]:
+def _read_seeds(seed: Path | str, columns: str | None) -> SeedParse:
+    """The seed source parsed (exit 2 naming where and what was expected), with progress on stderr."""
+    from lion_cli.cli.seed_progress import SeedProgress
+    from lion_cli.core.seed_records import parse_column_map
+    from lion_cli.core.seeds import SeedError
+    from lion_cli.seeds_io.read import read_seeds
+
+    try:
+        mapping = parse_column_map(columns) if columns else None
+    except ValueError as exc:
+        fail(f"--seed-columns {exc}")
+    progress = SeedProgress(str(seed))
+    try:
+        parsed = read_seeds(seed, mapping, progress.rows)
+    except SeedError as exc:
+        fail(str(exc))
+    progress.done(len(parsed.items) + parsed.duplicates)
+    return parsed
+
+
+def init_project(directory: Path, seed: Path | str, *, name: str | None = None, force: bool = False,
+                 overrides: list[str] | None = None, seed_columns: str | None = None) -> dict[str, object]:
     """Validate everything first, then write config and store; a failure leaves nothing behind.
-    With `force`, what lion wrote for an old project there is cleared (cli/project_files.py)."""
+    With `force`, what lion wrote for an old project there is cleared (cli/project_files.py).
+    `seed` is a file, a dataset folder or a hub id (seeds_io/read.py)."""
     import tomllib
 
     from lion_cli.config import ConfigError, parse_settings
-    from lion_cli.core.seeds import SeedError, decode_seed_bytes, parse_seed_text
+    from lion_cli.store.bulk import building
     from lion_cli.store.db import open_store
     from lion_cli.store.pools import import_seeds
 
@@ -120,13 +145,8 @@ def init_project(directory: Path, seed: Path, *, name: str | None = None, force:
         fail(f"{directory}: exists and is not a folder")
     if (cfg_path.exists() or db_path.exists()) and not force:
         fail(f"{directory}: already a lion project (use --force to start it afresh)")
-    if not seed.is_file():
-        fail(f"{seed}: seed file not found")
-    try:
-        parsed = parse_seed_text(decode_seed_bytes(seed.read_bytes(), str(seed)), str(seed))
-    except SeedError as exc:
-        fail(str(exc))
-    text = render_config(name or directory.name, _seed_setting(seed, directory), overrides or [])
+    parsed = _read_seeds(seed, seed_columns)
+    text = render_config(name or directory.name, _seed_setting(Path(seed), directory), overrides or [])
     # Validate the rendered config in memory, before anything exists on disk: a bad --set value
     # must not leave even an empty project folder behind.
     try:
@@ -135,7 +155,7 @@ def init_project(directory: Path, seed: Path, *, name: str | None = None, force:
         fail(f"{cfg_path}: invalid TOML after --set: {exc}")
     except ConfigError as exc:
         fail(str(exc))
-    derived = _replaceable(directory, settings, seed) if force and directory.is_dir() else []
+    derived = _replaceable(directory, settings, Path(seed)) if force and directory.is_dir() else []
 
     directory.mkdir(parents=True, exist_ok=True)
     # Build the new project in a temporary folder beside it, then move it into place: an error
@@ -144,8 +164,9 @@ def init_project(directory: Path, seed: Path, *, name: str | None = None, force:
         tmp_cfg, tmp_db = Path(tmp) / CONFIG_NAME, Path(tmp) / DB_NAME
         tmp_cfg.write_text(text, encoding="utf-8")
         with open_store(tmp_db) as store:
-            n = import_seeds(store, parsed.items, settings.project.name)
-            store.event(f"project created with {n} seed instructions ({parsed.duplicates} duplicates dropped)")
+            with building(store):
+                n = import_seeds(store, parsed.items, settings.project.name, parsed.hashes)
+                store.event(f"project created with {n} seed instructions ({parsed.duplicates} duplicates dropped)")
             store.checkpoint()
         # The old store's WAL must not be replayed into the new file.
         clear([directory / name for name in STORE_FILES])
@@ -161,8 +182,14 @@ def register(app: typer.Typer) -> None:
     @app.command("init")
     def init_cmd(
         directory: Path = typer.Argument(Path("."), help="Project folder (created if missing)."),
-        seed: Path = typer.Option(..., "--seed", help="Seed instructions: Alpaca JSON, JSONL, "
-                                  "Self-Instruct seed_tasks.jsonl, or text (one per line)."),
+        seed: str = typer.Option(..., "--seed", metavar="FILE|DIR|HUB_ID", help=(
+            "Seed instructions: Alpaca JSON/JSONL, Self-Instruct seed_tasks.jsonl, ShareGPT or OpenAI "
+            "`messages` JSON/JSONL (the first user turn; a system prompt becomes the input), CSV/TSV with a "
+            "header, Parquet, text (one per line), a `datasets` folder (save_to_disk or data files), or a "
+            "Hugging Face hub id (needs the network).")),
+        seed_columns: str = typer.Option(None, "--seed-columns", metavar="FIELD=COLUMN,...", help=(
+            "Which of the seed data's columns are lion's instruction, input and output, e.g. "
+            "instruction=question,input=context (default: columns named instruction, input, output).")),
         name: str = typer.Option(None, "--name", help="Project name (default: the folder's name)."),
         set_: list[str] = typer.Option([], "--set", help="Override a lion.toml key, e.g. "
                                        "--set teacher.base_url=http://127.0.0.1:8000/v1"),
@@ -176,7 +203,7 @@ def register(app: typer.Typer) -> None:
         --force starts the project afresh: everything lion wrote for the old one is deleted, so no
         answer, checkpoint or weight of it reaches the new one; it refuses while a run is alive there,
         or when a file the new settings name lies in a folder it would delete."""
-        result = init_project(directory, seed, name=name, force=force, overrides=set_)
+        result = init_project(directory, seed, name=name, force=force, overrides=set_, seed_columns=seed_columns)
         if as_json:
             print(json.dumps(result))
         else:

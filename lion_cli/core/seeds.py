@@ -1,20 +1,25 @@
 """Parse seed instruction files (pure: text in, items or a located error out).
 
-Formats: an Alpaca JSON array (instruction / input / output), JSONL of the same, Self-Instruct
-`seed_tasks.jsonl` (instruction + instances[0]), and plain text with one instruction per line.
+Text formats: a JSON array or JSONL of records (Alpaca, Self-Instruct seed tasks, ShareGPT, OpenAI
+`messages`: core/seed_records.py), CSV/TSV with a header (core/seed_table.py), and plain text with
+one instruction per line. Parquet files, dataset folders and hub datasets are read into records at the
+edge (lion_cli/seeds_io/) and parsed here too.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from lion_cli.core.seed_records import SeedError, items_from_records
+from lion_cli.core.seed_table import parse_table
 from lion_cli.core.types import SeedItem, content_hash
 
+__all__ = ["SeedError", "SeedParse", "decode_seed_bytes", "detect_format", "parse_seed_text", "seed_parse"]
 
-class SeedError(ValueError):
-    """A malformed seed file; the message starts with file:line."""
+Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -22,66 +27,45 @@ class SeedParse:
     items: list[SeedItem]
     duplicates: int
     fmt: str
+    hashes: list[str] = field(default_factory=list)  # each item's content_hash, worked out once
 
 
 def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def _is_self_instruct(first: Any) -> bool:
-    """Self-Instruct seed tasks carry their input/output in `instances`; the first row decides."""
-    return isinstance(first, dict) and "instances" in first
+def _shape_name(shape: str, container: str) -> str:
+    """The format as reported: the container for Alpaca records, the record shape otherwise."""
+    return container if shape == "alpaca" else shape
 
 
-def _item_from_obj(obj: Any, where: str, line: int, *, self_instruct: bool = False) -> SeedItem:
-    if not isinstance(obj, dict):
-        raise SeedError(f"{where}:{line}: expected a JSON object, got {type(obj).__name__}")
-    if "instruction" not in obj:
-        raise SeedError(f"{where}:{line}: missing field 'instruction'")
-    if self_instruct and "instances" not in obj:
-        raise SeedError(f"{where}:{line}: missing field 'instances' (the file's first row is a Self-Instruct "
-                        "task, so every row needs one)")
-    instruction = obj["instruction"]
-    if not isinstance(instruction, str):
-        raise SeedError(f"{where}:{line}: field 'instruction' must be a string")
-    inp, out = obj.get("input", ""), obj.get("output", "")
-    if "instances" in obj:  # Self-Instruct seed task: the first instance carries input/output
-        instances = obj["instances"]
-        if not isinstance(instances, list) or not instances or not isinstance(instances[0], dict):
-            raise SeedError(f"{where}:{line}: field 'instances' must be a non-empty list of objects")
-        inp, out = instances[0].get("input", ""), instances[0].get("output", "")
-    for name, value in (("input", inp), ("output", out)):
-        if value is not None and not isinstance(value, str):
-            raise SeedError(f"{where}:{line}: field '{name}' must be a string")
-    if not instruction.strip():
-        raise SeedError(f"{where}:{line}: empty instruction")
-    return SeedItem(instruction.strip(), (inp or "").strip(), (out or "").strip(), line)
-
-
-def _parse_json_array(text: str, where: str) -> tuple[list[SeedItem], str]:
+def _parse_json_array(text: str, where: str, columns: dict[str, str], progress: Progress | None
+                      ) -> tuple[list[SeedItem], str]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data" and text.lstrip().startswith("{"):
-            return _parse_jsonl(text, where)  # JSON Lines saved under a .json name
+            return _parse_jsonl(text, where, columns, progress)  # JSON Lines saved under a .json name
         raise SeedError(f"{where}:{exc.lineno}: invalid JSON: {exc.msg}") from None
     if not isinstance(data, list):
         raise SeedError(f"{where}:1: expected a JSON array of objects, got {type(data).__name__}")
-    starts = _element_lines(text)
-    self_instruct = bool(data) and _is_self_instruct(data[0])
-    items: list[SeedItem] = []
-    for i, obj in enumerate(data):
-        line = starts[i] if i < len(starts) else 1
-        items.append(_item_from_obj(obj, where, line, self_instruct=self_instruct))
-    return items, "self-instruct" if self_instruct else "json"
+
+    def locate(index: int) -> str:
+        starts = _element_lines(text)
+        return f"{where}:{starts[index] if index < len(starts) else 1}"
+
+    items, shape = items_from_records(data, locate, columns=columns, progress=progress)
+    return items, _shape_name(shape, "json")
 
 
 def _element_lines(text: str) -> list[int]:
     """The line on which each element of the top-level array starts (any kind of value: a string
-    or number element must not shift the lines of the objects after it)."""
+    or number element must not shift the lines of the objects after it). Only an error needs it."""
     lines: list[int] = []
-    depth, in_str, esc, expect_value = 0, False, False, False
-    for pos, ch in enumerate(text):
+    depth, in_str, esc, expect_value, line = 0, False, False, False, 1
+    for ch in text:
+        if ch == "\n":
+            line += 1
         if in_str:
             if esc:
                 esc = False
@@ -93,7 +77,7 @@ def _element_lines(text: str) -> list[int]:
         if ch.isspace():
             continue
         if depth == 1 and expect_value and ch not in ",]":
-            lines.append(_line_of(text, pos))
+            lines.append(line)
             expect_value = False
         if ch == '"':
             in_str = True
@@ -108,41 +92,39 @@ def _element_lines(text: str) -> list[int]:
     return lines
 
 
-def _parse_jsonl(text: str, where: str) -> tuple[list[SeedItem], str]:
-    items = []
-    self_instruct: bool | None = None
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SeedError(f"{where}:{n}: invalid JSON: {exc.msg}") from None
-        if self_instruct is None:
-            self_instruct = _is_self_instruct(obj)
-        items.append(_item_from_obj(obj, where, n, self_instruct=self_instruct))
-    return items, "self-instruct" if self_instruct else "jsonl"
+def _parse_jsonl(text: str, where: str, columns: dict[str, str], progress: Progress | None
+                 ) -> tuple[list[SeedItem], str]:
+    numbered: list[int] = []
+
+    def records() -> Iterable[Any]:
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SeedError(f"{where}:{n}: invalid JSON: {exc.msg}") from None
+            numbered.append(n)
+            yield obj
+
+    items, shape = items_from_records(records(), lambda i: f"{where}:{numbered[i]}", columns=columns,
+                                      progress=progress)
+    return items, _shape_name(shape, "jsonl")
 
 
-def _parse_text(text: str, where: str) -> tuple[list[SeedItem], str]:
-    items = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            items.append(SeedItem(line.strip(), "", "", n))
-    return items, "text"
+def _parse_text(text: str) -> list[SeedItem]:
+    return [SeedItem(line.strip()) for line in text.splitlines() if line.strip()]
 
 
 def detect_format(text: str, filename: str) -> str:
-    """json (an array), jsonl or text. The extension decides when it is one of ours (a .txt line may
-    well start with '['); otherwise the first character does."""
-    stripped = text.lstrip()
+    """json (an array), jsonl, csv, tsv or text. The extension decides when it is one of these (a .txt
+    line may well start with '['); otherwise the first character does."""
     name = filename.lower()
-    if name.endswith(".txt"):
-        return "text"
-    if name.endswith(".jsonl"):
-        return "jsonl"
-    if name.endswith(".json"):
-        return "json"
+    for suffix, fmt in ((".txt", "text"), (".jsonl", "jsonl"), (".json", "json"), (".csv", "csv"),
+                        (".tsv", "tsv"), (".tab", "tsv")):
+        if name.endswith(suffix):
+            return fmt
+    stripped = text.lstrip()
     if stripped.startswith("["):
         return "json"
     if stripped.startswith("{"):
@@ -150,23 +132,29 @@ def detect_format(text: str, filename: str) -> str:
     return "text"
 
 
-def parse_seed_text(text: str, where: str) -> SeedParse:
-    """Parse a seed file's text; exact duplicates (same instruction and input) are dropped."""
+def seed_parse(raw: Sequence[SeedItem], where: str, fmt: str) -> SeedParse:
+    """Exact duplicates (same instruction and input) dropped, the first one kept; none at all is an error."""
+    if not raw:
+        raise SeedError(f"{where}:1: no instructions found")
+    unique: dict[str, SeedItem] = {}
+    for item in raw:
+        unique.setdefault(content_hash(item.instruction, item.input), item)
+    return SeedParse(list(unique.values()), len(raw) - len(unique), fmt, list(unique))
+
+
+def parse_seed_text(text: str, where: str, columns: dict[str, str] | None = None,
+                    progress: Progress | None = None) -> SeedParse:
+    """Parse a seed file's text (`columns` maps a dataset's column names to lion's fields)."""
     if "\x00" in text:
         raise SeedError(f"{where}:{_line_of(text, text.index(chr(0)))}: NUL byte (binary file?)")
     fmt = detect_format(text, where)
-    parsers = {"json": _parse_json_array, "jsonl": _parse_jsonl, "text": _parse_text}
-    raw, fmt = parsers[fmt](text, where)  # the parser names what it found (json, jsonl, self-instruct, text)
-    if not raw:
-        raise SeedError(f"{where}:1: no instructions found")
-    seen: set[str] = set()
-    items: list[SeedItem] = []
-    for item in raw:
-        key = content_hash(item.instruction, item.input)
-        if key not in seen:
-            seen.add(key)
-            items.append(item)
-    return SeedParse(items, len(raw) - len(items), fmt)
+    if fmt in ("csv", "tsv"):
+        return seed_parse(parse_table(text, where, "," if fmt == "csv" else "\t", columns, progress), where, fmt)
+    if fmt == "text":
+        return seed_parse(_parse_text(text), where, fmt)
+    parser = _parse_json_array if fmt == "json" else _parse_jsonl
+    raw, found = parser(text, where, columns or {}, progress)  # the parser names what it found
+    return seed_parse(raw, where, found)
 
 
 def decode_seed_bytes(data: bytes, where: str) -> str:

@@ -93,8 +93,4 @@ class Instruction:
 
 def content_hash(instruction: str, input_text: str = "") -> str:
     """The identity of an instruction: exact duplicates (same text, same input) share it."""
-    h = hashlib.sha256()
-    h.update(instruction.encode("utf-8"))
-    h.update(b"\x00")
-    h.update(input_text.encode("utf-8"))
-    return h.hexdigest()
+    return hashlib.sha256(f"{instruction}\x00{input_text}".encode()).hexdigest()  # one call: init hashes 52K
