@@ -6,7 +6,8 @@ and generator.
 - the official `openai` SDK gets the same answers from it (a reference for what "compatible" means);
 - `lion check --probe` passes on a project pointing at it;
 - what it does with a JSON schema for the reply (what structured referee replies can rely on);
-- one iteration with lion's default concurrency finishes and every referee reply is read;
+- one iteration with lion's default concurrency finishes and every referee reply is read, asked for
+  under the referee's JSON schema in the shape this server takes (json_object + schema);
 - SIGKILL during the referee step, then `lion resume`: no recorded answer is asked for again.
 
 Run with -s to see each run's numbers per stage (requests, retries, timeouts, the server's disconnects).
@@ -15,7 +16,9 @@ Run with -s to see each run's numbers per stage (requests, retries, timeouts, th
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +28,12 @@ import pytest
 from tests.llama_cpp_support import (
     LlamaServer,
     llama_project,
+    print_numbers,
+    span_numbers,
+    stage_spans,
+    start_lion_logged,
 )
-from tests.loop_helpers import lion
+from tests.loop_helpers import lion, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -153,3 +160,105 @@ async def test_the_log_shows_answers_generated_for_clients_that_left(llama_serve
     assert after.answered == before.answered
     assert after.generated - before.generated == 1      # the one the model had started: finished for nobody
     assert after.disconnects - before.disconnects == 1  # the queued one: dropped when its turn came
+
+
+# --- one iteration with lion's default concurrency ----------------------------------------------------
+
+def _judgement_problems(db: Path) -> dict[str, int]:
+    """The referee's replies: how many, how many unreadable or unscored, how many were JSON objects
+    (asked under its schema), and the shape of response_format remembered for the server."""
+    (unreadable, unscored, total) = _rows(db, "SELECT (SELECT COUNT(*) FROM judgements WHERE parse_error IS NOT NULL "
+                                              "OR teacher_score IS NULL), (SELECT COUNT(*) FROM labels WHERE "
+                                              "label = 'unscored'), (SELECT COUNT(*) FROM judgements)")[0]
+    structured = 0
+    for (raw,) in _rows(db, "SELECT raw_text FROM judgements"):
+        try:
+            structured += isinstance(json.loads(raw), dict)
+        except (TypeError, ValueError):
+            pass
+    shapes = sorted(str(shape) for (shape,) in _rows(db, "SELECT reply_shape FROM endpoint_capabilities"))
+    return {"judgements": total, "unreadable": unreadable, "unscored": unscored, "structured": structured,
+            "shape": ",".join(shapes)}
+
+
+def _assert_all_read_under_the_schema(problems: dict[str, int]) -> None:
+    assert problems["unreadable"] == 0 and problems["unscored"] == 0, problems
+    assert problems["structured"] == problems["judgements"], problems
+    assert problems["shape"] == "json_object+schema", problems
+
+
+def _run_to_end(args: list[str], log: Path, timeout: float) -> int:
+    proc = start_lion_logged(*args, log=log)
+    try:
+        return proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:]
+
+
+@pytest.mark.timeout(1800)
+def test_one_iteration_finishes_and_every_referee_reply_is_read(llama_server: LlamaServer, tiny_model_dir: Path,
+                                                                tmp_path: Path) -> None:
+    project = llama_project(tmp_path, llama_server, tiny_model_dir)
+    db, log = project / "lion.db", tmp_path / "lion-run.log"
+    t0 = time.time()
+    code = _run_to_end(["run", str(project)], log, timeout=1500)
+    t1 = time.time()
+    llama_server.settled_counts(since=t0)
+    rows = [span_numbers(name, start, end, db, llama_server, log) for name, start, end in stage_spans(db)]
+    rows.append(span_numbers("whole run", t0, t1, db, llama_server, log))
+    problems = _judgement_problems(db)
+    print_numbers(f"lion run against llama_cpp.server (exit {code}); referee: {problems}", rows)
+    assert code == 0, _tail(log)
+    assert problems["judgements"] >= 2 * 6
+    _assert_all_read_under_the_schema(problems)
+
+
+@pytest.mark.timeout(1800)
+def test_sigkill_in_the_referee_step_then_resume_repeats_no_recorded_request(
+        llama_server: LlamaServer, tiny_model_dir: Path, tmp_path: Path) -> None:
+    project = llama_project(tmp_path, llama_server, tiny_model_dir)
+    db, log = project / "lion.db", tmp_path / "lion-run.log"
+    paid = "SELECT cache_key FROM api_calls WHERE cached = 0 AND ok = 1"
+    t0 = time.time()
+    proc = start_lion_logged("run", str(project), log=log)
+    try:
+        wait_for(db, "SELECT COUNT(*) >= 4 FROM judgements WHERE iteration = 0", proc, timeout=1200)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    recorded = {k for (k,) in _rows(db, paid)}
+    judged = _rows(db, "SELECT instruction_id, order_name, attempt, raw_text FROM judgements ORDER BY id")
+    before_kill = llama_server.settled_counts(since=t0)  # it finishes what it had taken, for nobody
+    settled_at = time.time()
+
+    t1 = time.time()
+    code = _run_to_end(["resume", str(project)], log, timeout=1500)
+    t2 = time.time()
+    llama_server.settled_counts(since=t1)
+    rows = [span_numbers("run until SIGKILL, and the server finishing", t0, settled_at, db, llama_server, log),
+            *[span_numbers(name, max(start, t1), end, db, llama_server, log)
+              for name, start, end in stage_spans(db) if end >= t1],
+            span_numbers("resume", t1, t2, db, llama_server, log)]
+    print_numbers(f"SIGKILL during the referee step, then lion resume (exit {code}); "
+                  f"killed with {len(judged)} judgements recorded; answered by the server but not recorded "
+                  f"before the kill: {before_kill.answered - len(recorded)}", rows)
+
+    asked_again = _rows(db, "SELECT cache_key, COUNT(*) FROM api_calls WHERE cached = 0 AND ok = 1 "
+                            "GROUP BY cache_key HAVING COUNT(*) > 1")
+    assert asked_again == [], asked_again
+    resumed = {k for (k,) in _rows(db, paid + " AND ts >= ?", (t1,))}
+    assert not (resumed & recorded)
+    # The server answered during the resume exactly the requests lion recorded as paid then: no
+    # request went out that lion did not record, none twice (the reply shape was remembered: no probe).
+    assert llama_server.counts(t1, t2).answered == len(resumed)
+    # The verdicts recorded before the kill are kept as they were.
+    kept = _rows(db, "SELECT instruction_id, order_name, attempt, raw_text FROM judgements ORDER BY id")
+    assert kept[:len(judged)] == judged
+    assert code == 0, _tail(log)
+    _assert_all_read_under_the_schema(_judgement_problems(db))
