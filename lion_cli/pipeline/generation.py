@@ -34,8 +34,8 @@ from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.item_failures import Item, or_failed, report_failures
 from lion_cli.pipeline.progress import StepProgress, log
 from lion_cli.store.failures import generator_item
-from lion_cli.store.loop_rows import CandidateRow, candidates, label_ids, save_candidate, save_tokens, tokens_for
-from lion_cli.store.pools import add_instruction, get_instructions, pool_ids, set_pool
+from lion_cli.store.loop_rows import CandidateRow, candidates, label_ids, save_candidate, save_tokens
+from lion_cli.store.pools import add_instruction, carry_pool, get_instructions, pool_texts, set_pool
 
 REQUEST_FAILED = "request_failed"   # the reject reason of a slot whose request failed for good
 
@@ -58,18 +58,14 @@ class PoolNovelty:
 
 def pool_novelty(ctx: LoopContext, iteration: int) -> PoolNovelty:
     """The Cache Pool's ROUGE-L tokens, from the store's cache (tokenised once, ever)."""
-    ids = pool_ids(ctx.store, iteration, Pool.CACHE)
-    cached = tokens_for(ctx.store, ids)
-    missing = [i for i in ids if cached.get(i) is None]
-    if missing:
-        fresh = [(ins.id, " ".join(tokenize(ins.text))) for ins in get_instructions(ctx.store, missing)]
+    members = pool_texts(ctx.store, iteration, Pool.CACHE)
+    fresh = [(i, " ".join(tokenize(text))) for i, text, tokens in members if tokens is None]
+    if fresh:
         save_tokens(ctx.store, fresh)
-        cached.update(dict(fresh))
-    names = {i.id: i.text for i in get_instructions(ctx.store, ids)}
-    pool = PoolNovelty(NoveltyIndex(), [])
-    for i in ids:
-        pool.add((cached[i] or "").split(), names[i])
-    return pool
+    cached = dict(fresh)
+    # One bulk build: adding tens of thousands of items one by one costs seconds every stage.
+    index = NoveltyIndex((tokens if tokens is not None else cached[i]).split() for i, _, tokens in members)
+    return PoolNovelty(index, [text for _, text, _ in members])
 
 
 @dataclass
@@ -199,7 +195,7 @@ def seed_labels(ctx: LoopContext, iteration: int) -> tuple[list[int], list[int]]
 def next_pools(ctx: LoopContext, iteration: int, new_ids: list[int]) -> None:
     """The new instructions replace the Train Pool and join the Cache Pool."""
     set_pool(ctx.store, iteration + 1, Pool.TRAIN, new_ids)
-    set_pool(ctx.store, iteration + 1, Pool.CACHE, [*pool_ids(ctx.store, iteration, Pool.CACHE), *new_ids])
+    carry_pool(ctx.store, Pool.CACHE, iteration, iteration + 1, new_ids)
 
 
 async def run_generation(ctx: LoopContext, iteration: int) -> dict[str, Any]:

@@ -56,10 +56,10 @@ def _insert_seeds(store: Store, c: sqlite3.Connection, seeds: dict[str, SeedItem
 
 
 def _add_members(store: Store, iteration: int, pool: Pool, ids: Iterable[int]) -> None:
-    # replace, not ignore: every column is the key, so the two are the same here, and sqlite-utils
-    # cannot report an ignored single row of a WITHOUT ROWID table
-    store.db.table("pool_members").insert_all(
-        ({"iteration": iteration, "pool": pool.value, "instruction_id": i} for i in ids), replace=True)
+    # replace, not ignore: every column is the key, so the two are the same here. A plain
+    # executemany: the Cache Pool is tens of thousands of rows every stage.
+    store.conn.executemany("INSERT OR REPLACE INTO pool_members (iteration, pool, instruction_id) VALUES (?, ?, ?)",
+                           ((iteration, pool.value, i) for i in ids))
 
 
 def add_instruction(store: Store, text: str, input_text: str, origin: Origin, iteration: int,
@@ -79,10 +79,29 @@ def set_pool(store: Store, iteration: int, pool: Pool, ids: Iterable[int]) -> No
         _add_members(store, iteration, pool, ids)
 
 
+def carry_pool(store: Store, pool: Pool, from_iteration: int, to_iteration: int, more: Iterable[int]) -> None:
+    """Set `to_iteration`'s pool to `from_iteration`'s members plus `more`, copied inside SQLite (the
+    Cache Pool is tens of thousands of rows)."""
+    with store.tx() as c:
+        c.execute("DELETE FROM pool_members WHERE iteration=? AND pool=?", (to_iteration, pool.value))
+        c.execute("INSERT OR REPLACE INTO pool_members (iteration, pool, instruction_id)"
+                  " SELECT ?, pool, instruction_id FROM pool_members WHERE iteration=? AND pool=?",
+                  (to_iteration, from_iteration, pool.value))
+        _add_members(store, to_iteration, pool, more)
+
+
 def pool_ids(store: Store, iteration: int, pool: Pool) -> list[int]:
     return [r[0] for r in store.query(
         "SELECT instruction_id FROM pool_members WHERE iteration=? AND pool=? ORDER BY instruction_id",
         (iteration, pool.value))]
+
+
+def pool_texts(store: Store, iteration: int, pool: Pool) -> list[tuple[int, str, str | None]]:
+    """(id, text, cached ROUGE-L tokens or None) of a pool's members in id order, in one query: the
+    Cache Pool is tens of thousands of rows every generation stage."""
+    return [(r[0], r[1], r[2]) for r in store.query(
+        "SELECT i.id, i.text, i.tokens FROM pool_members m JOIN instructions i ON i.id = m.instruction_id"
+        " WHERE m.iteration=? AND m.pool=? ORDER BY m.instruction_id", (iteration, pool.value))]
 
 
 def get_instructions(store: Store, ids: Sequence[int]) -> list[Instruction]:
