@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from lion_cli.core.bench_tasks import BBH_ALL_TASKS
-from lion_cli.eval.protocol_run import Example, load_task_examples, run_protocol
-from lion_cli.eval.protocols import Decoding, get_protocol
+from lion_cli.eval.protocol_run import Example, get_protocol, load_task_examples, run_protocol
+from lion_cli.eval.protocols import Decoding
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not DATA.is_dir():

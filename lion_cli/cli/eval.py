@@ -146,8 +146,7 @@ def _evaluator(benchmark: str, protocol: str, modes: list[str], items: dict[str,
         from lion_cli.eval.bench import run_modes
 
         return lambda student: run_modes(items, modes, student.replies, student.option_scores)
-    from lion_cli.eval.protocol_run import run_protocol
-    from lion_cli.eval.protocols import get_protocol
+    from lion_cli.eval.protocol_run import get_protocol, run_protocol
 
     chosen = get_protocol(protocol)
     return lambda student: run_protocol(benchmark, items, chosen, generate=student.generate,
@@ -160,8 +159,8 @@ def _load(benchmark: str, protocol: str, tasks: list[str], all_tasks: bool, mode
     from lion_cli.core.bench_tasks import BenchDataError
     from lion_cli.eval.bench import EvalInputError, load_task_items, select_tasks
     from lion_cli.eval.data import DataError
-    from lion_cli.eval.protocol_run import load_task_examples
-    from lion_cli.eval.protocols import PROTOCOLS, get_protocol
+    from lion_cli.eval.protocol_run import get_protocol, load_task_examples
+    from lion_cli.eval.protocols import PROTOCOLS
 
     if protocol not in PROTOCOLS:
         fail(f"--protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")

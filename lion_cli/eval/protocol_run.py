@@ -17,10 +17,27 @@ from typing import Any
 from lion_cli.core.bench_answers import SampleResult, TaskResult
 from lion_cli.core.bench_tasks import agieval_items, bbh_items
 from lion_cli.eval.data import load_examples
-from lion_cli.eval.protocols import BenchProtocol, Decoding, Example
+from lion_cli.eval.harness_rules import HarnessProtocol
+from lion_cli.eval.protocols import (
+    PROTOCOLS,
+    AgievalProtocol,
+    BenchProtocol,
+    Decoding,
+    Example,
+    LionProtocol,
+    PaperProtocol,
+)
 
 Generate = Callable[[list[dict[str, Any]], Decoding, bool], Mapping[str, str]]
 Score = Callable[[list[dict[str, Any]], bool], Mapping[str, tuple[Sequence[float], Sequence[int]]]]
+
+
+def get_protocol(name: str) -> BenchProtocol:
+    table: dict[str, type[BenchProtocol]] = {"paper": PaperProtocol, "agieval": AgievalProtocol,
+                                             "harness": HarnessProtocol, "lion": LionProtocol}
+    if name not in table:
+        raise ValueError(f"--protocol: expected one of {', '.join(PROTOCOLS)}, got {name!r}")
+    return table[name]()
 
 
 def examples_of(benchmark: str, task: str, rows: list[dict[str, Any]]) -> list[Example]:

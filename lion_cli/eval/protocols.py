@@ -167,13 +167,3 @@ class LionProtocol(BenchProtocol):
     def read(self, ex: Example, reply: str) -> Reading:
         got = extract_answer(ex.item, reply)
         return Reading(got, 1.0 if is_correct(ex.item, got) else 0.0)
-
-
-def get_protocol(name: str) -> BenchProtocol:
-    from lion_cli.eval.harness_rules import HarnessProtocol
-
-    table: dict[str, type[BenchProtocol]] = {"paper": PaperProtocol, "agieval": AgievalProtocol,
-                                             "harness": HarnessProtocol, "lion": LionProtocol}
-    if name not in table:
-        raise ValueError(f"--protocol: expected one of {', '.join(PROTOCOLS)}, got {name!r}")
-    return table[name]()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,24 @@ def _check_base(base: TensorFolder, manifest: dict[str, Any]) -> None:
                               "(SHA-256 mismatch): wrong or modified base model")
 
 
+@contextmanager
+def new_output_folder(out_dir: Path) -> Iterator[Path]:
+    """A temporary folder beside `out_dir` to write the model into, renamed to `out_dir` only when the
+    block ends without an error (and removed when it does not): a failed recovery leaves nothing."""
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ExportError(f"{out_dir}: exists and is not empty; choose a new --out folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        yield tmp
+        if out_dir.exists():
+            out_dir.rmdir()
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def recover(base_dir: Path, delta_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Rebuild the tuned model into out_dir; returns a summary. Raises ExportError on any mismatch."""
     import torch
@@ -68,11 +88,7 @@ def recover(base_dir: Path, delta_dir: Path, out_dir: Path) -> dict[str, Any]:
 
     manifest = read_manifest(delta_dir)
     stored = _load_delta(delta_dir, manifest)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise ExportError(f"{out_dir}: exists and is not empty; choose a new --out folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    with new_output_folder(out_dir) as tmp:
         with TensorFolder(base_dir) as base:
             _check_base(base, manifest)
             tensors = manifest["tuned"]["tensors"]
@@ -93,11 +109,5 @@ def recover(base_dir: Path, delta_dir: Path, out_dir: Path) -> dict[str, Any]:
         for side in manifest.get("copied_files", []):
             if (delta_dir / side).is_file():
                 shutil.copy2(delta_dir / side, tmp / side)
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return {"out": str(out_dir), "tensors": len(manifest["tuned"]["tensors"]), "dtype": manifest["dtype"],
             "exact": manifest["exact"], "max_abs_error": manifest["max_abs_error"], "fixups": manifest["fixups"]}

@@ -11,13 +11,11 @@ check hashes against, the shapes are checked (a wrong base shows there first).
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from lion_cli.export.delta import MANIFEST
+from lion_cli.export.recover import new_output_folder
 from lion_cli.export.tensors import ExportError
 
 PAD_TOKEN = "[PAD]"
@@ -74,16 +72,8 @@ def recover_official(base_dir: Path, diff_dir: Path, out_dir: Path) -> dict[str,
                                   f"{list(tensor.shape)}: wrong base model")
             tensor.add_(raw_state[name])
     saved_dtype = getattr(diff.config, "dtype", None) or getattr(diff.config, "torch_dtype", None) or torch.float32
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    with new_output_folder(out_dir) as tmp:
         diff.to(saved_dtype).save_pretrained(str(tmp))
         diff_tokenizer.save_pretrained(str(tmp))
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return {"out": str(out_dir), "format": "official weight diff", "tensors": len(diff_state),
             "base_given_pad_token": padded, "dtype": str(saved_dtype)}

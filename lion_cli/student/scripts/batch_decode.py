@@ -198,9 +198,8 @@ def generate_batch(
     sampling: Sampling | list[Sampling],
     stop_strings: Sequence[str] = (),
 ) -> list[Completion]:
-    """Decode a batch of tokenised prompts together (left padding); each row stops on its own, at a
-    stop token, at one of `stop_strings` (cut from the text) or at its own max_new_tokens. `sampling`
-    is one setting for all rows or one per row."""
+    """Decode a batch of tokenised prompts together (left padding); each row stops on its own, at a stop
+    token, one of `stop_strings` (cut from the text) or its max_new_tokens; `sampling`: one or one per row."""
     samplings = sampling if isinstance(sampling, list) else [sampling] * len(prompts)
     if not len(prompts) == len(seeds) == len(samplings):
         raise ValueError("one seed and one sampling setting per prompt")
