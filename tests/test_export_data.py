@@ -133,3 +133,94 @@ def test_train_from_previous_exports_only_that_iterations_train_pool(lion_cli: A
     info0 = _export(lion_cli, project, "--format", "jsonl", "--out", str(tmp_path / "it0.jsonl"), "--iteration", "0",
                     "--no-pairs")
     assert info0["examples"] == 4
+
+
+# --- every layout, read back; TRL's DPO pairs; what is refused -------------------------------------
+
+def _referee(project: Path) -> None:
+    """Referee replies for the first seed: teacher-first unreadable at attempt 0, readable at 1 and 2."""
+    from lion_cli.core.types import Order
+    from lion_cli.store.loop_rows import save_judgement
+
+    with open_store(project / "lion.db") as store:
+        save_judgement(store, 1, 0, Order.TEACHER_FIRST, 0, "ref", "garbled", None, None, "unreadable")
+        save_judgement(store, 1, 0, Order.TEACHER_FIRST, 1, "ref", "Scores: 9 4", 9.0, 4.0, None)
+        save_judgement(store, 1, 0, Order.TEACHER_FIRST, 2, "ref", "Scores: 8 4", 8.0, 4.0, None)  # not the first
+        save_judgement(store, 1, 0, Order.STUDENT_FIRST, 0, "ref", "Scores: 5 9", 5.0, 9.0, None)
+
+
+def _seeds_of(project: Path) -> list[tuple[str, str]]:
+    with open_store(project / "lion.db") as store:
+        return [(r["text"], r["input"]) for r in store.query("SELECT text, input FROM instructions ORDER BY id")]
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("alpaca", "d.json"), ("jsonl", "d.jsonl"), ("sharegpt", "d.sharegpt.json"),
+                                           ("openai", "d.openai.jsonl"), ("parquet", "d.parquet"), ("hf", "d")])
+def test_every_layout_reads_back_to_the_same_instructions(lion_cli: Any, project: Path, tmp_path: Path, fmt: str,
+                                                          name: str) -> None:
+    out = tmp_path / name
+    info = _export(lion_cli, project, "--out", str(out))         # the format from the name
+    assert info["format"] == fmt and info["examples"] == 5
+    res = lion_cli("init", str(tmp_path / "again"), "--seed", str(out), "--json")
+    assert res.exit_code == 0, res.stderr
+    exported = [(s["instruction"], s["input"]) for s in SEEDS] + [("Explain why lions roar.", "")]
+    assert _seeds_of(tmp_path / "again") == exported            # inputs with newlines included, order kept
+
+
+def test_hf_folder_and_parquet_are_what_datasets_and_pyarrow_read(lion_cli: Any, project: Path,
+                                                                  tmp_path: Path) -> None:
+    import datasets
+    import pyarrow.parquet as pq
+
+    _export(lion_cli, project, "--out", str(tmp_path / "hf"))
+    train = datasets.load_dataset(str(tmp_path / "hf"), split="train", cache_dir=str(tmp_path / "cache"))
+    pairs = datasets.load_dataset(str(tmp_path / "hf"), "pairs", split="train", cache_dir=str(tmp_path / "cache"))
+    assert train.num_rows == 5 and train[1]["output"] == "Bonjour"
+    assert pairs.num_rows == 3 and {"prompt", "chosen", "rejected"} <= set(pairs.column_names)
+    info = _export(lion_cli, project, "--out", str(tmp_path / "d.parquet"))
+    assert info["pairs_out"] == str(tmp_path / "d.pairs.parquet")
+    assert pq.read_table(tmp_path / "d.parquet").num_rows == 5
+    assert pq.read_table(tmp_path / "d.pairs.parquet").column_names[:3] == ["prompt", "chosen", "rejected"]
+
+
+def test_pairs_in_trls_dpo_layout_with_both_referee_replies(lion_cli: Any, project: Path, tmp_path: Path) -> None:
+    _referee(project)
+    with open_store(project / "lion.db") as store, store.tx() as c:   # the referee preferred the student here
+        c.execute("UPDATE labels SET teacher_score=7.0, student_score=8.0, gap=-1.0 WHERE instruction_id=2")
+    info = _export(lion_cli, project, "--out", str(tmp_path / "d.jsonl"))
+    pairs = [json.loads(line) for line in Path(info["pairs_out"]).read_text(encoding="utf-8").splitlines()]
+    first, second = pairs[0], pairs[1]
+    assert (first["prompt"], first["chosen"], first["chosen_from"]) == (SEEDS[0]["instruction"], ANSWERS[0], "teacher")
+    assert first["referee_teacher_first"] == "Scores: 9 4"        # the readable attempt, the one that counted
+    assert first["referee_student_first"] == "Scores: 5 9"
+    assert second["prompt"] == "Translate to French.\n\nGood morning"   # the user turn: instruction, then input
+    assert (second["chosen"], second["rejected"], second["chosen_from"]) == ("student says 2", "Bonjour", "student")
+    assert second["gap"] == -1.0 and second["referee_teacher_first"] == ""
+
+
+def test_an_iteration_that_does_not_exist_is_refused(lion_cli: Any, project: Path, tmp_path: Path) -> None:
+    res = lion_cli("export", "data", "--project", str(project), "--out", str(tmp_path / "d.jsonl"), "--iteration", "5")
+    assert res.exit_code == 2 and "--iteration 5: this project has iterations 0–1" in res.stderr
+    assert not (tmp_path / "d.jsonl").exists() and not (tmp_path / "d.pairs.jsonl").exists()
+
+
+def test_no_overwrite_without_force(lion_cli: Any, project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "d.jsonl"
+    out.write_text("mine\n", encoding="utf-8")
+    res = lion_cli("export", "data", "--project", str(project), "--out", str(out))
+    assert res.exit_code == 2 and f"{out}: already exists (--force replaces it)" in res.stderr
+    assert out.read_text(encoding="utf-8") == "mine\n" and not (tmp_path / "d.pairs.jsonl").exists()
+    out.unlink()
+    (tmp_path / "d.pairs.jsonl").write_text("mine\n", encoding="utf-8")   # the pairs file alone is guarded too
+    assert lion_cli("export", "data", "--project", str(project), "--out", str(out)).exit_code == 2
+    assert not out.exists()
+    _export(lion_cli, project, "--out", str(out), "--force")
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 5
+
+
+def test_pairs_file_written_even_with_no_pairs_and_a_name_that_says_no_format(lion_cli: Any, project: Path,
+                                                                             tmp_path: Path) -> None:
+    info = _export(lion_cli, project, "--out", str(tmp_path / "it1.jsonl"), "--iteration", "1")
+    assert info["pairs"] == 0 and Path(info["pairs_out"]).read_text(encoding="utf-8") == ""
+    res = lion_cli("export", "data", "--project", str(project), "--out", str(tmp_path / "d.txt"))
+    assert res.exit_code == 2 and "the name does not say the format" in res.stderr

@@ -44,9 +44,11 @@ def seed_file_gone(settings: Settings, project_dir: Path) -> tuple[Path, int] | 
     """(the seed file, the seeds lion.db holds) when project.seed_file names a file that is not there.
     `lion init` read it into lion.db: once the store holds the seeds the file is not needed any more
     (a copied project, a deleted download), so it is a problem only for a store without seeds."""
+    from lion_cli.seeds_io.read import looks_like_hub_id
+
     seed = settings.project.seed_file
     path = resolve_path(project_dir, seed)
-    if not seed or path.is_file():
+    if not seed or path.exists() or looks_like_hub_id(seed):  # a seed folder, or a dataset on the hub
         return None
     return path, stored_seed_count(project_dir / DB_NAME)
 
