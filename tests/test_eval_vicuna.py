@@ -152,3 +152,18 @@ def test_teacher_as_reference_through_the_engine() -> None:
 
     refs = asyncio.run(go())
     assert refs == {q.question_id: scripted_teacher_answer(q.text) for q in QUESTIONS}
+
+
+def test_scripted_structured_verdict_carries_the_computed_scores() -> None:
+    # The scores are an enum of 1..10 in the reply schema: the scripted server must still put the scores it
+    # computed there (a drawn enum member would make every structured verdict random).
+    import random
+
+    from lion_cli.core.reply_schemas import REFEREE_REPLY, parse_structured_scores
+    from lion_cli.server.schema import example
+
+    value = example(REFEREE_REPLY.schema, "why", [7.0, 3.0], random.Random(0))
+    assert (value["assistant_1"], value["assistant_2"]) == (7, 3)
+    import json
+    assert parse_structured_scores(json.dumps(value)) == parse_structured_scores(
+        json.dumps({"reasoning": "why", "assistant_1": 7, "assistant_2": 3}))

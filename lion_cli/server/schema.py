@@ -109,6 +109,16 @@ def _number_in(schema: dict[str, Any], wanted: float | None, rng: random.Random,
     return round(value) if whole else round(value, 2)
 
 
+def _enum_member(members: list[Any], numbers: list[float], rng: random.Random) -> Any:
+    """A numeric enum (the referee's 1..10 scores) takes the caller's next number, clamped to the nearest
+    member, so the scores a scripted referee computed reach its structured reply; other enums draw."""
+    numeric = [m for m in members if isinstance(m, int | float) and not isinstance(m, bool)]
+    if numeric and numbers:
+        wanted = numbers.pop(0)
+        return min(numeric, key=lambda m: (abs(m - wanted), m))
+    return rng.choice(members)
+
+
 def example(schema: dict[str, Any], text: str, numbers: list[float], rng: random.Random,
             root: dict[str, Any] | None = None) -> Any:
     """A value that fits `schema`: strings carry `text`, numbers are taken from `numbers` in order (then drawn
@@ -118,8 +128,10 @@ def example(schema: dict[str, Any], text: str, numbers: list[float], rng: random
     branches = schema.get("anyOf") or schema.get("oneOf")
     if branches:
         return example(branches[0], text, numbers, rng, root)
-    if "const" in schema or "enum" in schema:
-        return schema["const"] if "const" in schema else rng.choice(schema["enum"])
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return _enum_member(schema["enum"], numbers, rng)
     types = schema.get("type")
     kind = (types if isinstance(types, str) else next((t for t in types or [] if t != "null"), None)) or (
         "object" if "properties" in schema else "string")
