@@ -73,9 +73,9 @@ def _delta_one(name: str, t: Any, b: Any | None, dtype: str, exact: bool
         stored[f"{name}::extra"] = extra
     recovered = _apply(b, stored[name], extra, t.dtype)
     entry: dict[str, Any] = {"kind": "delta", "base_rows": rows}
-    wrong = (bits(recovered) != bits(t)).reshape(-1)
-    if exact and bool(wrong.any()):
-        idx = torch.nonzero(wrong).reshape(-1)
+    # torch.equal first: no mask the size of the tensor in the usual case, where every element matches
+    if exact and not torch.equal(bits(recovered), bits(t)):
+        idx = torch.nonzero((bits(recovered) != bits(t)).reshape(-1)).reshape(-1)
         stored[f"{name}::fix_idx"] = idx
         stored[f"{name}::fix_val"] = t.reshape(-1)[idx].contiguous()
         entry["fixups"] = int(idx.numel())
