@@ -14,7 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lion_cli.core.api import EndpointSpec
 from lion_cli.core.prices import PRICE_KEYS, price_problem
@@ -30,6 +30,8 @@ from lion_cli.core.value_checks import (
 )
 from lion_cli.student.specs import (
     LORA_TARGET_MODULES,
+    DPOLoss,
+    DPOSpec,
     GenBackend,
     GenSpec,
     LaunchConfig,
@@ -160,6 +162,37 @@ class StudentSettings(_Strict):
     generation: StudentGeneration = Field(default_factory=StudentGeneration)
 
 
+class PreferenceSettings(_Strict):
+    """The preference stage (DPO on the referee's judgements, the LIONs pipeline's step after SFT)."""
+
+    enabled: bool = False
+    # "each": after every iteration's imitation, from that iteration's student; "final": once, after the
+    # last iteration's imitation.
+    when: Literal["each", "final"] = "each"
+    # A pair is (chosen = the teacher's answer, rejected = the student's) where the referee's averaged gap
+    # (teacher − student, both orders) is at least this; "tau" takes [loop] tau. Unscored items never pair.
+    margin: float | str = "tau"
+    beta: float = Field(DPOSpec.beta, gt=0.0)
+    loss_type: DPOLoss = DPOSpec.loss_type
+    lr: float = Field(DPOSpec.lr, gt=0.0)
+    epochs: float = Field(DPOSpec.epochs, gt=0.0)
+    global_batch_size: int = Field(DPOSpec.global_batch_size, ge=1)
+    per_device_batch_size: int = Field(DPOSpec.per_device_batch_size, ge=1)
+    max_length: int = Field(DPOSpec.max_length, ge=16)
+    max_pairs: int = Field(0, ge=0)  # 0 = every pair; else the pairs with the widest gaps first
+    precompute_ref: bool = DPOSpec.precompute_ref
+
+    @field_validator("margin")
+    @classmethod
+    def _margin_in_range(cls, value: float | str) -> float | str:
+        if value != "tau" and (isinstance(value, str) or not 0.0 <= value <= 9.0):
+            raise ValueError("expected a number in [0, 9] (a score gap) or \"tau\"")
+        return value
+
+    def pair_margin(self, tau: float) -> float:
+        return tau if self.margin == "tau" else float(self.margin)
+
+
 class BudgetSettings(_Strict):
     # 0 means no cap. When the spend reaches the cap the run pauses cleanly; raise it and resume.
     max_usd: float = Field(0.0, ge=0.0)
@@ -176,6 +209,7 @@ class Settings(BaseModel):
     referee: EndpointSpec = _endpoint_default(Role.REFEREE)
     generator: EndpointSpec = _endpoint_default(Role.GENERATOR)
     student: StudentSettings = Field(default_factory=StudentSettings)
+    preference: PreferenceSettings = Field(default_factory=PreferenceSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
 
     def endpoint(self, role: Role | str) -> EndpointSpec:

@@ -68,6 +68,29 @@ def test_status_reports_the_finished_run(baseline: dict[str, Any]) -> None:
     assert data["spent_usd"] > 0 and data["projected_total_usd"] == pytest.approx(data["spent_usd"])
 
 
+def test_the_final_imitation_trains_on_seeds_and_every_iteration_s_new(baseline: dict[str, Any]) -> None:
+    """The paper's 70K in small: after the last generation stage, one more training job, on the 24
+    seeds plus 2 iterations × 8 new instructions, shown by `lion status`."""
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(baseline["project"] / "lion.db")
+    try:
+        jobs = conn.execute("SELECT iteration, spec_json FROM train_jobs WHERE kind='train' ORDER BY id").fetchall()
+        stages = conn.execute("SELECT stage, status FROM stages WHERE iteration=2").fetchall()
+    finally:
+        conn.close()
+    assert [it for it, _ in jobs] == [0, 1, 2]
+    data = baseline["project"] / json.loads(jobs[-1][1])["data_path"]   # relative to the project
+    assert len(data.read_text(encoding="utf-8").splitlines()) == 24 + 2 * 8
+    assert stages == [("imitation", "done")]   # the final iteration has that stage only
+    out = lion("status", str(baseline["project"]), "--json")
+    final = json.loads(out.stdout)["final_imitation"]
+    assert final == {"iteration": 2, "status": "done", "train_examples": 40, "trained": True}
+    text = lion("status", str(baseline["project"])).stdout
+    assert "final imitation (iteration 2): done, trained on 40 examples" in text
+
+
 KILL_POINTS = [
     # Row counts, not the progress rows: progress is written in steps and a fast stage can skip past them.
     ("imitation", "SELECT COUNT(*) >= 5 FROM responses WHERE role='teacher'"),

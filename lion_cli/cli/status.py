@@ -23,6 +23,7 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
     from lion_cli.store.endpoint_state import endpoint_states
     from lion_cli.store.failures import active_failures
     from lion_cli.store.lock import latest_run_state
+    from lion_cli.store.loop_rows import cut_off_per_iteration
     from lion_cli.store.progress import next_position
     from lion_cli.store.summary import iteration_summaries, shown_stages
     from lion_cli.store.totals import last_minute, read_totals
@@ -38,6 +39,10 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         pos = next_position(store, plan.iterations)
         endpoints = endpoint_states(store)
         failed_items = active_failures(store)
+        final = final_imitation(store, plan.iterations)
+        cut_off = cut_off_per_iteration(store, "teacher")
+    for it in its:  # kept and trained on (the paper's rule), counted so a too small max_tokens shows
+        it["teacher_cut_off"] = cut_off.get(it["iteration"], 0)
     for row, state in shown:
         for it in its:
             if it["iteration"] == row.iteration and row.stage.value in it["stages"]:
@@ -63,7 +68,23 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         "endpoints": [{**asdict(e), "text": e.describe(), "age_s": max(0.0, now - e.at)} for e in endpoints],
         # Items a request failed for good (left out of their stage until `lion retry-failed`).
         "failed_items": [asdict(f) for f in failed_items],
+        "final_imitation": final,
     }
+
+
+def final_imitation(store: Any, iterations: int) -> dict[str, Any]:
+    """The last stage, an imitation on every Train Pool (seeds + iterations × new): its state and its
+    training set's size (the trained count once done; before, what the pools hold so far)."""
+    from lion_cli.core.types import Stage
+    from lion_cli.store.progress import stage_row
+    from lion_cli.store.training_set import train_pool_ids
+
+    row = stage_row(store, iterations, Stage.IMITATION)
+    done = row is not None and row.status.value == "done"
+    size = row.detail.get("train_examples") if row is not None and done else None
+    return {"iteration": iterations, "status": row.status.value if row is not None else "pending",
+            "train_examples": size if isinstance(size, int) else len(train_pool_ids(store, range(iterations + 1))),
+            "trained": done}
 
 
 def _iteration_lines(d: dict[str, Any]) -> list[str]:
@@ -75,6 +96,8 @@ def _iteration_lines(d: dict[str, Any]) -> list[str]:
         lines.append(f"  iteration {i['iteration']}: train {i['train_pool']}, cache {i['cache_pool']} | "
                      f"hard {i['hard']}, easy {i['easy']}, unscored {i['unscored']} (hard rate {hr}, "
                      f"order consistency {oc}) | new accepted {i['accepted']}, rejected {i['rejected']} | {stages}")
+        if i.get("teacher_cut_off"):
+            lines.append(f"      {i['teacher_cut_off']} teacher answer(s) cut off by max_tokens (kept, trained on)")
         lines += [f"      {k} {v['note'] if v['status'] == 'gave up' else v['status'] + ': ' + v['note']}"
                   for k, v in i["stages"].items() if v.get("note")]
         lines += [f"      {k}: {v['failed']} item(s) failed for good"
@@ -116,7 +139,10 @@ def print_status(project: Project, as_json: bool) -> None:
         return
     nxt = "finished" if d["finished"] else f"next: iteration {d['next']['iteration']} {d['next']['stage']}"
     print(f"{d['project']}  ({d['iterations']} iterations planned; {nxt}; run: {d['run_status']})")
+    fin = d["final_imitation"]
     lines = _iteration_lines(d) + _failure_lines(d)
+    lines.append(f"  final imitation (iteration {fin['iteration']}): {fin['status']}, "
+                 f"{'trained on' if fin['trained'] else 'training set so far'} {fin['train_examples']:,} examples")
     for role, u in sorted(d["api"].items()):
         lines.append(f"  {role:<9} {u['calls']} calls ({u['cached']} cached), {u['prompt_tokens']}+"
                      f"{u['completion_tokens']} tokens, ${u['cost_usd']:.4f}, {u['retries']} retries, "

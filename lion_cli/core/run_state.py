@@ -17,6 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lion_cli.core.types import Stage
+
+# After the last generation stage, one more imitation on everything (the paper's 70K: seeds plus every
+# iteration's new instructions): iteration `iterations` of the loop, which has this stage only.
+FINAL_STAGES: tuple[Stage, ...] = (Stage.IMITATION,)
+
 RUN_ALIVE = "running"
 FINISHED = ("done", "gave up")     # shown states after which the loop goes on to the next stage
 # What a stage left running shows, by how its run ended (any other end: interrupted).

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lion_cli.config import model_location
+from lion_cli.core.teacher_answers import unusable_answer
 from lion_cli.core.training_set import trained_iterations
 from lion_cli.core.types import Pool, Role, Stage
 from lion_cli.pipeline.context import LoopContext
@@ -17,7 +18,7 @@ from lion_cli.pipeline.progress import TrainProgress, log
 from lion_cli.pipeline.teacher import ensure_teacher_answers
 from lion_cli.store.failures import active_failures
 from lion_cli.store.jobs import add_metric, project_job_id, start_job
-from lion_cli.store.loop_rows import answers
+from lion_cli.store.loop_rows import answers, cut_off_answers
 from lion_cli.store.pools import get_instructions
 from lion_cli.store.progress import set_student_path, student_path
 from lion_cli.store.training_set import train_pool_ids
@@ -30,8 +31,9 @@ def training_ids(ctx: LoopContext, iteration: int) -> list[int]:
 def write_training_data(ctx: LoopContext, iteration: int, path: Path) -> int:
     ids = training_ids(ctx, iteration)
     got = answers(ctx.store, ids, Role.TEACHER, ctx.keys.teacher_model, ctx.keys.teacher_hash)
+    # An answer stored before replies were checked (core/teacher_answers.py) is never trained on either.
     rows = [{"instruction": ins.text, "input": ins.input, "output": got[ins.id]}
-            for ins in get_instructions(ctx.store, ids) if ins.id in got]
+            for ins in get_instructions(ctx.store, ids) if ins.id in got and unusable_answer(got[ins.id]) is None]
     random.Random(ctx.settings.loop.rng_seed + iteration).shuffle(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -98,6 +100,9 @@ async def train_student(ctx: LoopContext, iteration: int) -> Path:
 async def run_imitation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
     asked = await ensure_teacher_answers(ctx, iteration, Pool.TRAIN, Stage.IMITATION)
     final = await train_student(ctx, iteration)
-    return {"teacher_asked": asked, "student_path": str(final),
-            "train_examples": len(training_ids(ctx, iteration)),
+    ids = training_ids(ctx, iteration)
+    return {"teacher_asked": asked, "student_path": str(final), "train_examples": len(ids),
+            # Kept and trained on, as the paper did; counted so a too small max_tokens shows.
+            "teacher_cut_off": cut_off_answers(ctx.store, ids, Role.TEACHER, ctx.keys.teacher_model,
+                                               ctx.keys.teacher_hash),
             "failed_items": len(active_failures(ctx.store, iteration, Stage.IMITATION.value))}

@@ -1,5 +1,6 @@
-"""The adversarial loop: imitation → discrimination → generation, per iteration, from wherever the
-store says the project stands. Every stage does only what is missing, so resuming is just running."""
+"""The adversarial loop: imitation → discrimination → generation, per iteration, then a final imitation
+on everything (iteration `iterations`), from wherever the store says the project stands. Every stage
+does only what is missing, so resuming is just running."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lion_cli.core.redact import redact_and_cut
-from lion_cli.core.types import API_ROLES, Pool, Stage, StageStatus
+from lion_cli.core.run_state import FINAL_STAGES
+from lion_cli.core.types import API_ROLES, STAGES, Pool, Stage, StageStatus
 from lion_cli.llm.errors import BudgetExceeded
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.discrimination import run_discrimination
@@ -48,11 +50,12 @@ def describe_position(ctx: LoopContext, iterations: int) -> str:
     if pos is None:
         return f"all {iterations} iterations are done"
     it, stage = pos
+    where = f"the final {stage.value} (iteration {it})" if it == iterations else f"iteration {it}, stage {stage.value}"
     row = stage_row(ctx.store, it, stage)
     if row is None or row.status is StageStatus.PENDING:
-        return f"starting iteration {it}, stage {stage.value}"
+        return f"starting {where}"
     part = f" ({row.step} {row.done}/{row.total} done)" if row.step else ""
-    return f"resuming iteration {it}, stage {stage.value}{part}"
+    return f"resuming {where}{part}"
 
 
 def stage_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
@@ -87,7 +90,7 @@ async def run_loop(ctx: LoopContext, iterations: int, until: Stage | None = None
     outcome = LoopOutcome(finished=False)
     while (pos := next_position(ctx.store, iterations)) is not None:
         it, stage = pos
-        ensure_iteration(ctx.store, it)
+        ensure_iteration(ctx.store, it, FINAL_STAGES if it == iterations else STAGES)
         if stage is Stage.IMITATION and pool_size(ctx.store, it, Pool.TRAIN) == 0:
             raise RuntimeError(f"iteration {it} has an empty Train Pool (the previous generation stage "
                                "accepted nothing)")

@@ -3,10 +3,15 @@
 An instruction is never sent to the teacher twice with the same settings: the response row is
 keyed by (instruction, model, settings hash), and the API engine's request cache sits beneath it.
 An instruction the teacher's server refused for good (too long for its context, ...) is marked failed
-and left out, here and in every later pool, until `lion retry-failed` clears the mark."""
+and left out, here and in every later pool, until `lion retry-failed` clears the mark. An empty reply
+or an error text in its place is asked again with a fresh sample (core/teacher_answers.py); after
+TEACHER_ATTEMPTS such replies the instruction is marked failed, never trained on."""
 
 from __future__ import annotations
 
+from functools import partial
+
+from lion_cli.core.teacher_answers import TEACHER_ATTEMPTS, unusable_answer
 from lion_cli.core.types import Instruction, Pool, Role, Stage
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.item_failures import Item, mark_failed, or_failed, report_failures
@@ -28,13 +33,22 @@ async def ensure_teacher_answers(ctx: LoopContext, iteration: int, pool: Pool, s
 
     async def answer(ins: Instruction) -> None:
         item = Item(Role.TEACHER.value, teacher_item(ins.id), ins.id)
-        res = await or_failed(ctx, iteration, stage, item,
-                              lambda: ctx.engine.chat(Role.TEACHER.value, ctx.prompts.teacher(ins.text, ins.input)))
-        if res is not None and res.finish_reason == "content_filter":  # what came back is not the answer
-            mark_failed(ctx, iteration, stage, item, None, "the reply was stopped by the server's content filter")
-        elif res is not None:
-            save_response(ctx.store, ins.id, Role.TEACHER, model, h, iteration, res.text, res.finish_reason,
-                          res.prompt_tokens, res.completion_tokens)
+        messages = ctx.prompts.teacher(ins.text, ins.input)
+        why = ""
+        for attempt in range(TEACHER_ATTEMPTS):  # each attempt its own sample (and request-cache key)
+            res = await or_failed(ctx, iteration, stage, item,
+                                  partial(ctx.engine.chat, Role.TEACHER.value, messages, sample_index=attempt))
+            if res is None:
+                return
+            if res.finish_reason == "content_filter":  # what came back is not the answer
+                mark_failed(ctx, iteration, stage, item, None, "the reply was stopped by the server's content filter")
+                return
+            why = unusable_answer(res.text) or ""
+            if not why:
+                save_response(ctx.store, ins.id, Role.TEACHER, model, h, iteration, res.text, res.finish_reason,
+                              res.prompt_tokens, res.completion_tokens)
+                return
+        mark_failed(ctx, iteration, stage, item, None, f"the teacher's reply was {why} in {TEACHER_ATTEMPTS} attempts")
 
     bar = StepProgress(ctx.store, iteration, stage, "teacher", len(missing), spent=ctx.spent,
                        api=lambda: ctx.engine.state("teacher"))

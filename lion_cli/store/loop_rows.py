@@ -32,6 +32,21 @@ def answers(store: Store, ids: Sequence[int], role: str, model: str, settings_ha
         (role, model, settings_hash)) if r[0] in wanted}
 
 
+def cut_off_per_iteration(store: Store, role: str) -> dict[int, int]:
+    """iteration → how many of the answers it asked `role` for were cut off by max_tokens."""
+    return {r[0]: r[1] for r in store.query(
+        "SELECT iteration, COUNT(*) FROM responses WHERE role=? AND finish_reason='length' GROUP BY iteration",
+        (role,))}
+
+
+def cut_off_answers(store: Store, ids: Sequence[int], role: str, model: str, settings_hash: str) -> int:
+    """How many of the answers to `ids` were cut off by max_tokens (finish_reason length)."""
+    wanted = set(ids)
+    return sum(1 for r in store.query(
+        "SELECT instruction_id FROM responses WHERE role=? AND model=? AND settings_hash=? AND finish_reason='length'",
+        (role, model, settings_hash)) if r[0] in wanted)
+
+
 def missing_in_pool(store: Store, iteration: int, pool: Pool, role: str, model: str,
                     settings_hash: str) -> list[int]:
     """Pool members without an answer of this (role, model, settings) — the work still to do."""

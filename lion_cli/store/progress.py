@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from lion_cli.core.run_state import RunIterations
+from lion_cli.core.run_state import FINAL_STAGES, RunIterations
 from lion_cli.core.types import STAGES, Stage, StageStatus
 from lion_cli.core.value_checks import shown_url
 from lion_cli.store.db import Store
@@ -26,10 +26,11 @@ class StageRow:
     detail: dict[str, Any]
 
 
-def ensure_iteration(store: Store, iteration: int) -> None:
+def ensure_iteration(store: Store, iteration: int, stages: tuple[Stage, ...] = STAGES) -> None:
+    """The iteration's row and its stages' rows (the final imitation's iteration has that stage only)."""
     with store.tx() as c:
         c.execute("INSERT OR IGNORE INTO iterations (iteration) VALUES (?)", (iteration,))
-        for s in STAGES:
+        for s in stages:
             c.execute("INSERT OR IGNORE INTO stages (iteration, stage) VALUES (?, ?)", (iteration, s.value))
 
 
@@ -79,9 +80,10 @@ def finish_stage(store: Store, iteration: int, stage: Stage, detail: dict[str, A
         c.execute("UPDATE stages SET status=?, step='', detail_json=?, "
                   "finished_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE iteration=? AND stage=?",
                   (status.value, json.dumps(detail, sort_keys=True), iteration, stage.value))
-        if stage is Stage.GENERATION and status is StageStatus.DONE:
+        if status is StageStatus.DONE:  # the iteration is done with its last stage (whichever stages it has)
             c.execute("UPDATE iterations SET status='done', finished_at=strftime('%Y-%m-%dT%H:%M:%fZ','now')"
-                      " WHERE iteration=?", (iteration,))
+                      " WHERE iteration=? AND NOT EXISTS (SELECT 1 FROM stages WHERE iteration=? AND status!='done')",
+                      (iteration, iteration))
 
 
 def stop_stage(store: Store, iteration: int, stage: Stage, status: StageStatus, error: str | None = None) -> None:
@@ -112,12 +114,16 @@ def latest_student_iteration(store: Store) -> int | None:
 
 
 def next_position(store: Store, iterations: int) -> tuple[int, Stage] | None:
-    """The first stage not done, in loop order, within `iterations` iterations; None when finished."""
+    """The first stage not done, in loop order, within `iterations` iterations and then the final
+    imitation (iteration `iterations`, FINAL_STAGES); None when finished."""
     done = {(r.iteration, r.stage) for r in all_stages(store) if r.status is StageStatus.DONE}
     for it in range(iterations):
         for s in STAGES:
             if (it, s) not in done:
                 return it, s
+    for s in FINAL_STAGES:
+        if (iterations, s) not in done:
+            return iterations, s
     return None
 
 

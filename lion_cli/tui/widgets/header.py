@@ -110,13 +110,17 @@ class StageStrip(SnapshotView, Static):
         for it in range(first, last + 1):
             if it or t:
                 t.append("\n")
-            t.append_text(iteration_line(it, by_iteration.get(it, {}), narrow))
+            final = snap.iterations_planned is not None and it >= snap.iterations_planned
+            t.append_text(iteration_line(it, by_iteration.get(it, {}), narrow, final))
         self.update(t)
 
 
-def iteration_line(it: int, stages: dict[str, StageView], narrow: bool) -> Text:
+def iteration_line(it: int, stages: dict[str, StageView], narrow: bool, final: bool = False) -> Text:
+    """`final`: the iteration after the last one planned, which is the final imitation on everything."""
     t = Text(f"it{it:<3}" if not narrow else f"it{it} ", style="bold")
-    for k, name in enumerate(STAGE_NAMES):
+    if final:
+        t.append("final ", style="bold")
+    for k, name in enumerate(("imitation",) if final else STAGE_NAMES):
         if k:
             t.append(" → " if narrow else "  →  ", style="grey50")
         v = stages.get(name)
