@@ -12,73 +12,20 @@ Both resume from the newest checkpoint in the output folder. `generate` lives in
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_project_dir, open_project
+from lion_cli.cli.common import Project, err, fail, find_project_dir
+from lion_cli.cli.student_common import job_summary, print_summary, progress_printer, project_if_any, with_overrides
 
 if TYPE_CHECKING:
     from lion_cli.config import Settings
 
 student_app = typer.Typer(help="Train the student or make it answer, by hand.", no_args_is_help=True,
                           rich_markup_mode=None)
-
-
-def _project_if_any(directory: Path | None) -> Project | None:
-    d = find_project_dir(directory)
-    return open_project(d) if (d / CONFIG_NAME).exists() and (d / DB_NAME).exists() else None
-
-
-def _with_overrides(settings: Settings, launcher: str | None, nproc: int | None, strategy: str | None) -> Settings:
-    """The settings with the command line's launcher choices applied (the project file is not changed)."""
-    update: dict[str, Any] = {}
-    if launcher is not None:
-        from lion_cli.student.specs import LAUNCHERS
-
-        if launcher not in LAUNCHERS:
-            fail(f"--launcher {launcher}: expected one of {', '.join(LAUNCHERS)}")
-        update["launcher"] = launcher
-    if nproc is not None:
-        update["nproc_per_node"] = nproc
-    if strategy is not None:
-        update["strategy"] = strategy
-    return settings.model_copy(update={"student": settings.student.model_copy(update=update)})
-
-
-def _progress() -> Any:
-    def report(m: dict[str, Any]) -> None:
-        if isinstance(m.get("step"), int) and "loss" in m:
-            err(f"step {m['step']}/{m.get('total_steps', '?')} · loss {m['loss']:.4f} · lr {m.get('lr', 0):.2e}"
-                f" · {m.get('tokens_per_s', 0):.0f} tok/s")
-        elif m.get("event") == "resume":
-            err(f"resumed from checkpoint step {m.get('from_step')}")
-
-    return report
-
-
-def _summary(final: Path, extra: dict[str, Any]) -> dict[str, Any]:
-    out = final.parent
-    done: dict[str, Any] = {}
-    metrics = out / "metrics.jsonl"
-    if metrics.exists():
-        for line in metrics.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            if row.get("event") == "done":
-                done = row
-    return {"final": str(final), "steps": done.get("step"), "train_loss": done.get("train_loss"), **extra}
-
-
-def _print(summary: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(summary))
-    else:
-        loss = summary.get("train_loss")
-        print(f"student written to {summary['final']} ({summary.get('steps')} steps"
-              + (f", mean loss {loss:.4f})" if isinstance(loss, float) else ")"))
 
 
 def _run_files(project: Project | None, data: Path, out: Path, model: str, settings: Settings,
@@ -93,7 +40,7 @@ def _run_files(project: Project | None, data: Path, out: Path, model: str, setti
     spec, launch = specs_from_settings(settings, model_path=model, data_path=data.resolve(), output_dir=out.resolve(),
                                        project_dir=project.dir if project else None, max_steps=max_steps)
     job = start_job(project.store, None, "train", spec.to_json(), spec.output_dir, max_steps) if project else None
-    report = _progress()
+    report = progress_printer()
 
     def on_metric(m: dict[str, Any]) -> None:
         report(m)
@@ -112,7 +59,7 @@ def _run_files(project: Project | None, data: Path, out: Path, model: str, setti
         fail(f"training failed: {exc}", code=1)
     if project is not None and job is not None:
         finish_job(project.store, job, "done", 0, None)
-    _print(_summary(final, {"job_id": job, "seconds": round(time.perf_counter() - t0, 2)}), as_json)
+    print_summary(job_summary(final, {"job_id": job, "seconds": round(time.perf_counter() - t0, 2)}), as_json)
 
 
 def _current_iteration(project: Project) -> int:
@@ -141,7 +88,7 @@ def _run_project(project: Project, iteration: int | None, as_json: bool) -> None
         fail(f"training failed: {exc}", code=1)
     except (RuntimeError, ValueError) as exc:  # e.g. no teacher answers yet, a spec that cannot work
         fail(str(exc))
-    _print(_summary(final, {"iteration": it, "seconds": round(time.perf_counter() - t0, 2)}), as_json)
+    print_summary(job_summary(final, {"iteration": it, "seconds": round(time.perf_counter() - t0, 2)}), as_json)
 
 
 def add_train_command(app: typer.Typer) -> None:
@@ -162,7 +109,7 @@ def add_train_command(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Fine-tune the student: on a JSONL file, or on a project iteration's teacher answers."""
-        project = _project_if_any(directory)
+        project = project_if_any(directory)
         if data is not None or out is not None:
             if data is None or out is None:
                 fail("files mode needs both --data and --out")
@@ -183,20 +130,22 @@ def add_train_command(app: typer.Typer) -> None:
                 fail("--model is needed outside a project (or set student.base_model in lion.toml)")
             if nproc is not None and nproc > 1 and launcher is None and settings.student.launcher == "python":
                 launcher = "torchrun"
-            settings = _with_overrides(settings, launcher, nproc, strategy)
+            settings = with_overrides(settings, launcher, nproc, strategy)
             _run_files(project, data, out, base, settings, max_steps, as_json)
             return
         if project is None:
             fail(f"{find_project_dir(directory)}: no lion project here; use --data/--out to train on a file")
         if model is not None or max_steps is not None:
             fail("--model and --max-steps apply to files mode (--data/--out); a project trains from its settings")
-        project.settings = _with_overrides(project.settings, launcher, nproc, strategy)
+        project.settings = with_overrides(project.settings, launcher, nproc, strategy)
         _run_project(project, iteration, as_json)
 
 
 def register(app: typer.Typer) -> None:
+    from lion_cli.cli.student_dpo import add_dpo_command
     from lion_cli.cli.student_generate import add_generate_command
 
     add_train_command(student_app)
     add_generate_command(student_app)
+    add_dpo_command(student_app)
     app.add_typer(student_app, name="student")

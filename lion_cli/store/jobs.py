@@ -13,6 +13,8 @@ from lion_cli.store.db import Store
 from lion_cli.store.paths import stored_path, stored_spec_json
 
 JOB_STATUSES = ("running", "done", "failed", "cancelled")
+# A DPO job's step lines carry these too (migration 0014); NULL for other jobs.
+DPO_METRICS = ("rewards_chosen", "rewards_rejected", "margin", "accuracy")
 
 
 def start_job(store: Store, iteration: int | None, kind: str, spec_json: str, output_dir: str,
@@ -51,7 +53,7 @@ def add_metric(store: Store, job_id: int, metric: dict[str, Any]) -> bool:
         store.db.table("train_metrics").upsert(
             {"job_id": job_id, "step": step, "epoch": num("epoch"), "loss": num("loss"), "lr": num("lr"),
              "tokens": tokens if isinstance(tokens, int) else None, "tokens_per_s": num("tokens_per_s"),
-             "ts": num("ts") or time.time()}, pk=("job_id", "step"))
+             "ts": num("ts") or time.time(), **{k: num(k) for k in DPO_METRICS}}, pk=("job_id", "step"))
         total = metric.get("total_steps")
         if isinstance(total, int):
             c.execute("UPDATE train_jobs SET total_steps=? WHERE id=? AND total_steps IS NOT ?", (total, job_id, total))

@@ -1,4 +1,4 @@
-"""What the pipeline, eval and the CLI call to run the student: train(), generate(), score_options().
+"""What the pipeline, eval and the CLI call to run the student: train(), dpo(), generate(), score_options().
 
 Each writes its job's spec (student/specs/) beside the job's output, runs the matching entry script under
 the chosen launcher as a subprocess (launcher.run_job), and reads what the script wrote. torch is
@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from lion_cli.student.launcher import build_argv, job_env, run_job
-from lion_cli.student.specs import GenSpec, LaunchConfig, ScoreSpec, TrainSpec
+from lion_cli.student.specs import DPOSpec, GenSpec, LaunchConfig, ScoreSpec, TrainSpec
 
 TRAIN_SCRIPT = "lion_cli.student.scripts.train"
+DPO_SCRIPT = "lion_cli.student.scripts.dpo"
 GENERATE_SCRIPT = "lion_cli.student.scripts.generate"
 SCORE_SCRIPT = "lion_cli.student.scripts.score"
 
@@ -40,6 +41,18 @@ def train(spec: TrainSpec, launch: LaunchConfig, *, on_metric: Callable[[dict[st
     A checkpoint already in output_dir is resumed from. Raises JobFailed (exit code, log tail, OOM
     named) when the job fails or is cancelled, SpecError (a ValueError) for a spec that cannot work.
     """
+    return _run_training(spec, launch, TRAIN_SCRIPT, "train", "training job", on_metric, cancel)
+
+
+def dpo(spec: DPOSpec, launch: LaunchConfig, *, on_metric: Callable[[dict[str, Any]], None] | None = None,
+        cancel: threading.Event | None = None) -> Path:
+    """As train(), for the DPO script: preference-tune spec.model_path on the pairs in spec.data_path.
+    The reference log-probabilities it stores in output_dir are reused by a resumed job."""
+    return _run_training(spec, launch, DPO_SCRIPT, "dpo", "DPO job", on_metric, cancel)
+
+
+def _run_training(spec: TrainSpec, launch: LaunchConfig, script: str, log_name: str, what: str,
+                  on_metric: Callable[[dict[str, Any]], None] | None, cancel: threading.Event | None) -> Path:
     spec.validate(launch.world_size)
     launch = effective_launch(spec, launch)
     # The job runs in output_dir: a relative path in its spec would point somewhere else.
@@ -47,12 +60,12 @@ def train(spec: TrainSpec, launch: LaunchConfig, *, on_metric: Callable[[dict[st
     logs = Path(spec.output_dir) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     spec.write(spec.spec_path)
-    log_path = logs / f"train-{len(list(logs.glob('train-*.log'))):03d}.log"
-    run_job(build_argv(launch, TRAIN_SCRIPT, ["--spec", str(spec.spec_path)]), cwd=Path(spec.output_dir),
+    log_path = logs / f"{log_name}-{len(list(logs.glob(f'{log_name}-*.log'))):03d}.log"
+    run_job(build_argv(launch, script, ["--spec", str(spec.spec_path)]), cwd=Path(spec.output_dir),
             env=job_env(launch), metrics_path=spec.metrics_path, on_metric=on_metric, cancel=cancel,
-            log_path=log_path, what="training job")
+            log_path=log_path, what=what)
     if not (spec.final_dir / "config.json").exists():
-        raise RuntimeError(f"training exited cleanly but wrote no model to {spec.final_dir}; see {log_path}")
+        raise RuntimeError(f"{what} exited cleanly but wrote no model to {spec.final_dir}; see {log_path}")
     return spec.final_dir
 
 

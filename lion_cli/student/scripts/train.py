@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lion_cli.student.specs import DEEPSPEED_STRATEGIES, SpecError, TrainSpec
+from lion_cli.student.specs.train import decoder_layer_classes, fsdp_arguments
 
 DS_CONFIGS = Path(__file__).with_name("ds_configs")
 
@@ -77,7 +79,7 @@ def _single_process_env() -> None:
     os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
 
 
-def training_args(spec: TrainSpec, ds_config: str | None, world: int, layer_cls: str | None) -> Any:
+def training_args(spec: TrainSpec, ds_config: str | None, world: int, layer_cls: list[str]) -> Any:
     import torch
     from transformers import TrainingArguments
 
@@ -86,13 +88,10 @@ def training_args(spec: TrainSpec, ds_config: str | None, world: int, layer_cls:
     if not cuda and precision != "fp32":
         log(f"precision {precision} asked but no CUDA device: training in fp32 on CPU")
         precision = "fp32"
-    fsdp: dict[str, Any] = {}
-    if spec.strategy == "fsdp" and not ds_config:
-        if cuda:
-            fsdp = {"fsdp": "full_shard auto_wrap",
-                    "fsdp_config": {"transformer_layer_cls_to_wrap": [layer_cls]} if layer_cls else {}}
-        else:
-            log("strategy fsdp needs CUDA devices; on CPU the Trainer ignores it, so this run uses DDP")
+    fsdp = fsdp_arguments(spec.strategy, world, layer_cls) if not ds_config else {}
+    if fsdp and not cuda:
+        log("strategy fsdp needs CUDA devices; on CPU the Trainer ignores it, so this run uses DDP")
+        fsdp = {}
     accum = spec.accumulation(world)
     log(f"world size {world} × per-device batch {spec.per_device_batch_size} × accumulation {accum} "
         f"= global batch {spec.global_batch_size}")
@@ -139,7 +138,7 @@ def load_for_training(spec: TrainSpec, ds_config: str | None, world: int) -> tup
     from lion_cli.student.scripts.sft_data import ensure_pad_token, training_forward_mode
 
     # DeepSpeed args come first so that ZeRO-3 loads the model already partitioned (zero.Init).
-    args = training_args(spec, ds_config, world, None) if ds_config else None
+    args = training_args(spec, ds_config, world, []) if ds_config else None
     if args is not None:
         # Set up torch.distributed and DeepSpeed's comm layer now: zero.Init inside from_pretrained
         # otherwise sizes the batch for a world of 1 and fails DeepSpeed's batch assertion.
@@ -150,8 +149,7 @@ def load_for_training(spec: TrainSpec, ds_config: str | None, world: int) -> tup
     tokenizer = AutoTokenizer.from_pretrained(spec.model_path)
     model: Any = AutoModelForCausalLM.from_pretrained(spec.model_path, dtype=torch.float32)
     if args is None:
-        layers = getattr(getattr(model, "model", None), "layers", None)
-        args = training_args(spec, None, world, type(layers[0]).__name__ if layers else None)
+        args = training_args(spec, None, world, decoder_layer_classes(model))
     gather = None
     if is_deepspeed_zero3_enabled():
         import deepspeed
@@ -169,25 +167,39 @@ def load_for_training(spec: TrainSpec, ds_config: str | None, world: int) -> tup
     return model, tokenizer, args
 
 
-def run(spec: TrainSpec, ds_override: str | None) -> Path:
+def prepare(spec: TrainSpec, ds_override: str | None) -> tuple[Any, Any, Any]:
+    """The job's folder made and (model, tokenizer, TrainingArguments) loaded: what SFT and DPO share."""
     import transformers
-    from transformers import Trainer
-    from transformers.trainer_callback import PrinterCallback
-
-    from lion_cli.student.scripts.sft_data import SFTCollator
-    from lion_cli.student.scripts.train_callbacks import MetricsCallback, finish, is_rank0
 
     transformers.logging.set_verbosity_warning()
     transformers.logging.disable_progress_bar()
-    out = Path(spec.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
     ds_config = deepspeed_config(spec.strategy, ds_override)
     if ds_config:
         _single_process_env()
-    model, tokenizer, args = load_for_training(spec, ds_config, int(os.environ.get("WORLD_SIZE", "1")))
+    return load_for_training(spec, ds_config, int(os.environ.get("WORLD_SIZE", "1")))
+
+
+def run(spec: TrainSpec, ds_override: str | None) -> Path:
+    from transformers import Trainer
+
+    from lion_cli.student.scripts.sft_data import SFTCollator
+    from lion_cli.student.scripts.train_callbacks import MetricsCallback
+
+    model, tokenizer, args = prepare(spec, ds_override)
     metrics = MetricsCallback(spec.metrics_path)
     trainer = Trainer(model=model, args=args, train_dataset=build_dataset(spec, tokenizer), processing_class=tokenizer,
                       data_collator=SFTCollator(tokenizer.pad_token_id, packed=spec.packing), callbacks=[metrics])
+    return train_and_finish(trainer, spec, metrics)
+
+
+def train_and_finish(trainer: Any, spec: TrainSpec, metrics: Any) -> Path:
+    """Resume from this job's own checkpoint if any, train, write final/ and the done line."""
+    from transformers.trainer_callback import PrinterCallback
+
+    from lion_cli.student.scripts.train_callbacks import finish, is_rank0
+
+    out = Path(spec.output_dir)
     trainer.remove_callback(PrinterCallback)  # the log dicts go to metrics.jsonl, not stdout
     resume = own_checkpoint(trainer, spec, out)
     if resume is not None:
@@ -201,15 +213,19 @@ def run(spec: TrainSpec, ds_override: str | None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lion_cli.student.scripts.train",
-                                description="Fine-tune the student (SFT).")
-    p.add_argument("--spec", required=True, type=Path, help="the training spec (JSON; see specs.TrainSpec)")
+    return entry(argv, "train", "Fine-tune the student (SFT).", lambda path, ds: run(TrainSpec.read(path), ds))
+
+
+def entry(argv: list[str] | None, name: str, description: str, job: Callable[[Path, str | None], Path]) -> int:
+    """The command line every training entry script takes; exit 2 for a spec or data file that cannot work."""
+    p = argparse.ArgumentParser(prog=f"python -m lion_cli.student.scripts.{name}", description=description)
+    p.add_argument("--spec", required=True, type=Path, help="the job's spec (JSON; see lion_cli.student.specs)")
     p.add_argument("--deepspeed", default=None, help="a DeepSpeed JSON config (overrides the spec's strategy)")
     p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        final = run(TrainSpec.read(a.spec), a.deepspeed)
+        final = job(a.spec, a.deepspeed)
     except SpecError as exc:  # also a data file problem or a batch that does not split
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -2,6 +2,7 @@
 
 metrics.jsonl lines (rank 0 only, flushed at once so a parent process can tail the file):
   {"step", "epoch", "loss", "lr", "tokens", "tokens_per_s", "total_steps", "ts"}  one per logging step
+      (the DPO job adds "rewards_chosen", "rewards_rejected", "margin", "accuracy")
   {"event": "resume", "from_step"}                                             when a checkpoint is resumed
   {"event": "done", "step", "total_steps", "train_loss", "runtime_s", "final"} after final/ is written
 `tokens` counts non-padding input tokens seen since step 0 (restored on resume).
@@ -26,8 +27,12 @@ def is_rank0() -> bool:
 
 
 class MetricsCallback(TrainerCallback):  # type: ignore[misc]
-    def __init__(self, path: Path) -> None:
+    # Keys of a job's own log dicts copied into its step lines too (the DPO job's rewards and margin).
+    extra_keys: tuple[str, ...] = ()
+
+    def __init__(self, path: Path, extra_keys: tuple[str, ...] = ()) -> None:
         self.path = path
+        self.extra_keys = extra_keys
         self._last: tuple[float, int] | None = None
 
     def _write(self, row: dict[str, Any]) -> None:
@@ -52,7 +57,8 @@ class MetricsCallback(TrainerCallback):  # type: ignore[misc]
         rate = (tokens - tok0) / (now - t0) if now > t0 else 0.0
         self._write({"step": state.global_step, "epoch": round(float(state.epoch or 0.0), 4),
                      "loss": float(logs["loss"]), "lr": float(logs.get("learning_rate", 0.0)), "tokens": tokens,
-                     "tokens_per_s": round(rate, 1), "total_steps": state.max_steps, "ts": now})
+                     "tokens_per_s": round(rate, 1), "total_steps": state.max_steps, "ts": now,
+                     **{k: float(logs[k]) for k in self.extra_keys if k in logs}})
 
     def done(self, state: Any, metrics: dict[str, Any], final: Path) -> None:
         self._write({"event": "done", "step": state.global_step, "total_steps": state.max_steps,

@@ -11,9 +11,10 @@ One validation, `validate()`, serves both sides: the parent calls it before laun
 reading a spec calls it too. Types come from the annotations (a Literal lists the choices), ranges
 from each class's `limits`; every error names the key.
 
-A new kind of job (DPO, distillation ...) is a module here with a dataclass deriving from Spec: its
-path fields first (no default: a JSON spec must give them), then its settings with their defaults, a
-`limits` table, and a `validate()` that calls `super().validate()` before its own cross-field checks.
+A new kind of job (distillation ...) is a module here with a dataclass deriving from Spec (or from a
+spec it extends, as dpo.DPOSpec extends TrainSpec): its path fields first (no default: a JSON spec
+must give them), then its settings with their defaults, a `limits` table, and a `validate()` that
+calls `super().validate()` before its own cross-field checks.
 The JSON round trip (`to_json` / `from_json` / `read`) comes with Spec. Export it below.
 """
 
@@ -36,14 +37,16 @@ from lion_cli.student.specs.choices import (
     PromptFormat,
     ScorePromptFormat,
 )
+from lion_cli.student.specs.dpo import DPO_LOSSES, DPOLoss, DPOSpec
 from lion_cli.student.specs.generate import GenSpec
 from lion_cli.student.specs.launch import LaunchConfig
 from lion_cli.student.specs.score import ScoreSpec
 from lion_cli.student.specs.train import BatchSizeError, LoraSpec, TrainSpec, grad_accum_steps
 
 __all__ = [
-    "DEEPSPEED_STRATEGIES", "DTYPES", "GEN_BACKENDS", "GEN_PROMPT_FORMATS", "LAUNCHERS", "LORA_TARGET_MODULES",
-    "PROMPT_FORMATS", "STRATEGIES", "BatchSizeError", "DType", "GenBackend", "GenPromptFormat", "GenSpec",
+    "DEEPSPEED_STRATEGIES", "DPO_LOSSES", "DTYPES", "GEN_BACKENDS", "GEN_PROMPT_FORMATS", "LAUNCHERS",
+    "LORA_TARGET_MODULES", "PROMPT_FORMATS", "STRATEGIES", "BatchSizeError", "DPOLoss", "DPOSpec", "DType",
+    "GenBackend", "GenPromptFormat", "GenSpec",
     "LaunchConfig", "Launcher", "LoraSpec", "LrScheduler", "Precision", "PromptFormat", "ScorePromptFormat",
     "ScoreSpec", "Spec", "SpecError", "TrainSpec", "grad_accum_steps",
 ]

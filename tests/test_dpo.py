@@ -1,0 +1,119 @@
+"""The DPO pieces without a training job: the loss and its statistics, the pairs file, the reference
+file's fingerprint, the [preference] settings and the pair selection (unscored never, margin, cap)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lion_cli.config import ConfigError, Settings, parse_settings
+from lion_cli.pipeline.preference import dpo_spec, select_pairs
+from lion_cli.student.scripts.dpo_data import dpo_loss, load_pairs, tokenize_pair
+from lion_cli.student.scripts.sft_data import IGNORE, DataError
+from lion_cli.student.specs import DPOSpec, SpecError
+
+
+def test_sigmoid_ipo_and_hinge_losses_and_the_reward_statistics() -> None:
+    import torch
+
+    pc, pr = torch.tensor([-1.0, -4.0]), torch.tensor([-3.0, -2.0])
+    rc, rr = torch.tensor([-2.0, -3.0]), torch.tensor([-2.0, -3.0])
+    beta = 0.5
+    delta = (pc - pr) - (rc - rr)  # [2, -2]
+    loss, stats = dpo_loss(pc, pr, rc, rr, beta, "sigmoid")
+    torch.testing.assert_close(loss, -torch.nn.functional.logsigmoid(beta * delta).mean())
+    assert stats["rewards_chosen"] == pytest.approx(0.5 * ((1.0 + -1.0) / 2))
+    assert stats["rewards_rejected"] == pytest.approx(0.5 * ((-1.0 + 1.0) / 2))
+    assert stats["margin"] == pytest.approx(0.5 * (2 + -2) / 2)
+    assert stats["accuracy"] == pytest.approx(0.5)  # the first pair ranks chosen higher, the second not
+    ipo, _ = dpo_loss(pc, pr, rc, rr, beta, "ipo")
+    torch.testing.assert_close(ipo, ((delta - 1 / (2 * beta)) ** 2).mean())
+    hinge, _ = dpo_loss(pc, pr, rc, rr, beta, "hinge")
+    torch.testing.assert_close(hinge, torch.relu(1 - beta * delta).mean())
+    with pytest.raises(ValueError, match="unknown DPO loss"):
+        dpo_loss(pc, pr, rc, rr, beta, "kto")
+
+
+def test_policy_equal_to_reference_gives_log_2_and_zero_rewards() -> None:
+    import torch
+
+    same = torch.tensor([-2.5, -7.0])
+    loss, stats = dpo_loss(same, same - 1, same, same - 1, 0.1, "sigmoid")
+    assert float(loss) == pytest.approx(float(torch.log(torch.tensor(2.0))))
+    assert stats["margin"] == 0.0 and stats["accuracy"] == 0.0
+
+
+def test_pairs_file_in_trl_layout_with_errors_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    rows = [{"prompt": "Name a river.", "chosen": "The Nile.", "rejected": "Bread."},
+            {"prompt": "Sum\n\n2 and 3", "instruction": "Sum", "input": "2 and 3", "chosen": "5", "rejected": "6",
+             "chosen_from": "teacher", "gap": 3.0}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert load_pairs(path) == [
+        {"instruction": "Name a river.", "input": "", "chosen": "The Nile.", "rejected": "Bread."},
+        {"instruction": "Sum", "input": "2 and 3", "chosen": "5", "rejected": "6"}]
+    path.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"prompt": "x", "chosen": "y"}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"pairs.jsonl:2: key 'rejected' must be a string"):
+        load_pairs(path)
+
+
+def test_a_pair_masks_its_shared_prompt(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    pair = {"instruction": "Name a river.", "input": "", "chosen": "The Nile flows north.", "rejected": "Bread."}
+    rows = tokenize_pair(tok, pair, "alpaca", 256)
+    assert rows is not None
+    chosen, rejected = rows["chosen"], rows["rejected"]
+    prompt_len = chosen["labels"].count(IGNORE)
+    assert prompt_len == rejected["labels"].count(IGNORE) > 0
+    assert chosen["input_ids"][:prompt_len] == rejected["input_ids"][:prompt_len]
+    assert chosen["labels"][-1] == tok.eos_token_id and rejected["labels"][-1] == tok.eos_token_id
+    assert tokenize_pair(tok, pair, "alpaca", prompt_len) is None  # the prompt alone fills max_length
+
+
+def test_dpo_spec_validates_like_the_training_spec(tmp_path: Path) -> None:
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("{}\n", encoding="utf-8")
+    base = {"model_path": "m", "data_path": str(data), "output_dir": str(tmp_path / "o")}
+    spec = DPOSpec.from_json(json.dumps({**base, "beta": 0.2, "loss_type": "ipo"}))
+    assert (spec.beta, spec.loss_type, spec.reference_model, spec.precompute_ref) == (0.2, "ipo", "m", True)
+    with pytest.raises(SpecError, match="key 'beta'"):
+        DPOSpec.from_json(json.dumps({**base, "beta": 0}))
+    with pytest.raises(SpecError, match="key 'loss_type'"):
+        DPOSpec.from_json(json.dumps({**base, "loss_type": "kto"}))
+    with pytest.raises(SpecError, match="global_batch_size 8 is not divisible"):
+        DPOSpec.from_json(json.dumps({**base, "per_device_batch_size": 3}))
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ("margin = 'wide'", "preference.margin"), ("margin = 12", "preference.margin"),
+    ("loss_type = 'kto'", "preference.loss_type"), ("when = 'never'", "preference.when"),
+    ("beta = 0", "preference.beta"), ("max_pairs = -1", "preference.max_pairs"), ("epochs = 0", "preference.epochs"),
+])
+def test_bad_preference_values_name_the_key(table: str, key: str) -> None:
+    import tomllib
+
+    with pytest.raises(ConfigError) as info:
+        parse_settings(tomllib.loads(f"[preference]\n{table}\n"))
+    assert [p.key for p in info.value.problems] == [key]
+
+
+def test_preference_is_off_by_default_and_takes_its_job_defaults_from_the_spec(tmp_path: Path) -> None:
+    s = Settings()
+    assert s.preference.enabled is False and s.preference.pair_margin(s.loop.tau) == s.loop.tau
+    assert parse_settings({"preference": {"margin": 2}}).preference.pair_margin(1.0) == 2.0
+    spec, launch = dpo_spec(s, model_path="m", pairs_path=tmp_path / "p.jsonl", output_dir=tmp_path / "o")
+    defaults = DPOSpec(model_path="m", data_path="d", output_dir="o")
+    assert (spec.beta, spec.lr, spec.epochs, spec.loss_type) == (defaults.beta, defaults.lr, defaults.epochs, "sigmoid")
+    assert spec.precision == s.student.precision and spec.lora.enabled is s.student.lora.enabled
+    assert launch.launcher == s.student.launcher
+
+
+def test_pair_selection_keeps_gaps_at_the_margin_never_unscored_and_the_widest_when_capped() -> None:
+    rows = [{"instruction_id": i, "gap": g} for i, g in enumerate([0.5, 1.0, None, 3.0, 2.0, 1.5])]
+    assert [r["instruction_id"] for r in select_pairs(rows, 1.0, 0)] == [1, 3, 4, 5]
+    assert [r["instruction_id"] for r in select_pairs(rows, 1.0, 2)] == [3, 4]
+    assert select_pairs(rows, 9.0, 0) == []
