@@ -142,7 +142,8 @@ class StudentSettings(_Strict):
     node_rank: int = Field(LaunchConfig.node_rank, ge=0)
     rdzv_endpoint: HostPort = LaunchConfig.rdzv_endpoint
     hostfile: str = LaunchConfig.hostfile
-    # ddp, fsdp, zero2, zero3, zero3_offload, or a path to a DeepSpeed JSON config.
+    # fsdp (the default, the paper's: full shard when more than one process trains), ddp, zero2, zero3,
+    # zero3_offload, or a path to a DeepSpeed JSON config.
     strategy: str = TrainSpec.strategy
     precision: Precision = TrainSpec.precision
     tf32: bool = TrainSpec.tf32

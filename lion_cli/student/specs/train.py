@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from lion_cli.student.specs.base import FRACTION, NOT_NEGATIVE, POSITIVE, Limit, Spec, SpecError
 from lion_cli.student.specs.choices import (
@@ -15,6 +16,25 @@ from lion_cli.student.specs.choices import (
     Precision,
     PromptFormat,
 )
+
+
+def decoder_layer_classes(model: Any) -> list[str]:
+    """The class names FSDP wraps one unit each: the model's own decoder layer, read from transformers'
+    `_no_split_modules` (LlamaDecoderLayer, ...); else the class of `model.model.layers[0]`."""
+    named = [str(n) for n in (getattr(model, "_no_split_modules", None) or [])]
+    if named:
+        return named
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    return [type(layers[0]).__name__] if layers else []
+
+
+def fsdp_arguments(strategy: str, world_size: int, layer_classes: Sequence[str]) -> dict[str, Any]:
+    """The Trainer's FSDP arguments for a strategy: full shard with auto-wrapping of `layer_classes`
+    for fsdp when more than one process trains; nothing otherwise (ddp, DeepSpeed, a single process)."""
+    if strategy != "fsdp" or world_size <= 1:
+        return {}
+    config = {"transformer_layer_cls_to_wrap": list(layer_classes)} if layer_classes else {}
+    return {"fsdp": "full_shard auto_wrap", "fsdp_config": config}
 
 
 class BatchSizeError(SpecError):
@@ -81,8 +101,10 @@ class TrainSpec(Spec):
     tf32: bool = True  # allow TF32 matmuls (CUDA only)
     gradient_checkpointing: bool = False
     packing: bool = False  # pack examples into rows of ≤ max_length, no attention across examples
-    # A Strategy name, or the path of a DeepSpeed JSON config; fsdp needs CUDA (CPU runs use DDP).
-    strategy: str = "ddp"
+    # A Strategy name, or the path of a DeepSpeed JSON config. fsdp (the paper's): full shard, each of the
+    # model's decoder layers wrapped, when more than one process trains (fsdp_arguments); one process
+    # trains plainly, and CPU runs use DDP (the Trainer ignores FSDP without CUDA).
+    strategy: str = "fsdp"
     lora: LoraSpec = field(default_factory=LoraSpec)
     save_steps: int = 200  # checkpoint-N every this many optimizer steps
     save_total_limit: int = 2  # checkpoints kept, the newest ones
