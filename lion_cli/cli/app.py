@@ -34,11 +34,11 @@ def _root(
 
 def _register() -> None:
     # Each module adds its commands to `app`; the order here is the order in `lion --help`.
-    from lion_cli.cli import check, db, demo, init, rerun, retry_failed, run, serve, status, student, tui
+    from lion_cli.cli import check, db, demo, init, plan, rerun, retry_failed, run, serve, status, student, tui
     from lion_cli.cli import eval as eval_cmds
     from lion_cli.cli import export as export_cmds
 
-    for module in (init, check, run, status, retry_failed, rerun, demo, tui, serve, student, db, eval_cmds,
+    for module in (init, check, plan, run, status, retry_failed, rerun, demo, tui, serve, student, db, eval_cmds,
                    export_cmds):
         module.register(app)
 

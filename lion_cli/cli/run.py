@@ -132,10 +132,16 @@ def register(app: typer.Typer) -> None:
         iterations: int = typer.Option(None, "--iterations", min=1, help="Iterations in total (default: lion.toml)."),
         until: str = typer.Option(None, "--until", help="Stop after this stage: imitation|discrimination|generation."),
         tui: bool = typer.Option(False, "--tui", help="Run in a subprocess and watch it in the dashboard."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print `lion plan` for the run and send nothing."),
     ) -> None:
         """Run the adversarial loop from wherever the project stands."""
         if until and until not in ("imitation", "discrimination", "generation"):
             fail(f"--until {until!r}: expected imitation, discrimination or generation")
+        if dry_run:
+            from lion_cli.cli.plan import print_plan
+
+            print_plan(open_project(directory, readonly=True), iterations, as_json=False)
+            raise typer.Exit(0)
         refuse_unless_ready(directory)
         if tui:
             raise typer.Exit(_run_with_tui(directory, iterations, until))

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lion_cli.core.prices import AUTO, Price, Prices, resolve_prices
+from lion_cli.core.prices import AUTO, Price, Prices, batch_prices, resolve_prices
 
 Messages = list[dict[str, Any]]
 
@@ -49,6 +49,9 @@ class EndpointSpec:
     # setting(): pydantic cannot mark a union strict, so config.py checks a price itself (price_problem).
     price_input_per_1k: Price = field(default=AUTO)
     price_output_per_1k: Price = field(default=AUTO)
+    # The same through the provider's batch API; "auto": half the online price (core/prices.py).
+    batch_price_input_per_1k: Price = field(default=AUTO)
+    batch_price_output_per_1k: Price = field(default=AUTO)
     timeout_s: float = setting(120.0, gt=0.0)
     max_retries: int = setting(8, ge=0)
     # Ask for JSON replies under a schema (response_format json_schema, or json_object + schema where
@@ -60,6 +63,11 @@ class EndpointSpec:
     def prices(self) -> Prices:
         """The prices this endpoint is charged at, "auto" resolved (core/prices.py)."""
         return resolve_prices(self.base_url, self.model, self.price_input_per_1k, self.price_output_per_1k)
+
+    @property
+    def batch_prices(self) -> Prices:
+        """The prices of a request sent through the batch API, "auto" resolved (core/prices.py)."""
+        return batch_prices(self.prices, self.batch_price_input_per_1k, self.batch_price_output_per_1k)
 
     @property
     def limit_key(self) -> tuple[str, str, str]:

@@ -17,7 +17,11 @@ from urllib.parse import urlsplit
 
 AUTO: Literal["auto"] = "auto"
 Price = float | Literal["auto"]
-PRICE_KEYS = ("price_input_per_1k", "price_output_per_1k")
+# A provider's batch API (files uploaded, results within a completion window) has its own price keys;
+# "auto" there is the endpoint's online price × BATCH_DISCOUNT, OpenAI's batch discount.
+BATCH_PRICE_KEYS = ("batch_price_input_per_1k", "batch_price_output_per_1k")
+PRICE_KEYS = ("price_input_per_1k", "price_output_per_1k", *BATCH_PRICE_KEYS)
+BATCH_DISCOUNT = 0.5
 
 # USD per 1K tokens (input, output): gpt-3.5-turbo's price when the Lion paper ran, kept for any
 # hosted model the table does not know.
@@ -86,6 +90,14 @@ def resolve_prices(base_url: str, model: str, price_input: Price, price_output: 
         by_rule, source = DEFAULT_PRICES, "default"
     return Prices(by_rule[0] if price_input == AUTO else float(price_input),
                   by_rule[1] if price_output == AUTO else float(price_output), source)
+
+
+def batch_prices(online: Prices, batch_input: Price, batch_output: Price) -> Prices:
+    """The prices of a request sent through the batch API: each one set as it is, each "auto" one the
+    online price × BATCH_DISCOUNT (so a local server's stays 0)."""
+    return Prices(online.input_per_1k * BATCH_DISCOUNT if batch_input == AUTO else float(batch_input),
+                  online.output_per_1k * BATCH_DISCOUNT if batch_output == AUTO else float(batch_output),
+                  online.source)
 
 
 def price_problem(value: Any) -> str | None:
