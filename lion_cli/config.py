@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from lion_cli.core.api import EndpointSpec
 from lion_cli.core.prices import PRICE_KEYS, price_problem
-from lion_cli.core.types import API_ROLES, Role
+from lion_cli.core.types import ENDPOINT_ROLES, Role
 from lion_cli.core.value_checks import (
     Problem,
     api_key_env_problem,
@@ -107,6 +107,8 @@ ROLE_DEFAULTS: dict[Role, dict[str, Any]] = {
     Role.TEACHER: {"temperature": 0.7, "max_tokens": 1024},
     Role.REFEREE: {"temperature": 0.2, "max_tokens": 512},
     Role.GENERATOR: {"temperature": 1.0, "max_tokens": 512},
+    # Vicuna-80's judge (`lion eval vicuna`): GPT-4 in the paper, at the temperature of Vicuna's own reviews.
+    Role.JUDGE: {"model": "gpt-4", "temperature": 0.2, "max_tokens": 512},
 }
 
 
@@ -163,6 +165,13 @@ class StudentSettings(_Strict):
     generation: StudentGeneration = Field(default_factory=StudentGeneration)
 
 
+class VicunaSettings(_Strict):
+    # Setting 2 (Multiple Evidence Calibration): the judge writes its evidence, then its scores, this many
+    # times per order, sampled at evidence_temperature so the samples differ.
+    evidence_samples: int = Field(3, ge=1, le=10)
+    evidence_temperature: float = Field(1.0, ge=0.0, le=2.0)
+
+
 class PreferenceSettings(_Strict):
     """The preference stage (DPO on the referee's judgements, the LIONs pipeline's step after SFT)."""
 
@@ -209,6 +218,8 @@ class Settings(BaseModel):
     teacher: EndpointSpec = _endpoint_default(Role.TEACHER)
     referee: EndpointSpec = _endpoint_default(Role.REFEREE)
     generator: EndpointSpec = _endpoint_default(Role.GENERATOR)
+    judge: EndpointSpec = _endpoint_default(Role.JUDGE)
+    vicuna: VicunaSettings = Field(default_factory=VicunaSettings)
     student: StudentSettings = Field(default_factory=StudentSettings)
     preference: PreferenceSettings = Field(default_factory=PreferenceSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
@@ -265,7 +276,7 @@ _ENDPOINT_VALUE_CHECKS = {"base_url": url_problem, "model": name_problem, "api_k
 def _endpoint_value_problems(data: Mapping[str, Any], source: str) -> list[Problem]:
     """Read from the raw tables, so they are reported together with any type error elsewhere."""
     problems = []
-    for role in API_ROLES:
+    for role in ENDPOINT_ROLES:
         section = data.get(role.value)
         if not isinstance(section, dict):
             continue

@@ -119,4 +119,6 @@ def test_loader_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_every_shipped_prompt_file_is_a_role_template() -> None:
-    assert sorted(p.stem for p in PROMPTS.glob("*.txt")) == sorted(ROLE_TEMPLATES)
+    from lion_cli.eval.vicuna import JUDGE_TEMPLATES
+
+    assert sorted(p.stem for p in PROMPTS.glob("*.txt")) == sorted(ROLE_TEMPLATES + JUDGE_TEMPLATES)

@@ -75,28 +75,62 @@ def test_bad_inputs_exit_2(lion_cli: Any, tiny_model_dir: Path, tmp_path: Path) 
         assert res.exit_code == 2 and msg in res.stderr, (args, res.stderr)
 
 
+class CountingBackend(ScriptedBackend):
+    """The scripted server, counting the judge's requests that reach it (a cached verdict never does)."""
+
+    judge_requests = 0
+
+    async def complete(self, request: dict[str, Any], role: str | None) -> tuple[str, str, int, int]:
+        if role == "judge" and "[Assistant 1]" in str(request.get("messages")):
+            type(self).judge_requests += 1
+        return await super().complete(request, role)
+
+
+def _judge_sets(url: str) -> list[str]:
+    return [f"judge.base_url={url}", "judge.api_key_env=", "judge.rpm=60000", "judge.tpm=10000000",
+            "judge.model=judge"]
+
+
 def test_vicuna_with_scripted_judge(lion_cli: Any, tiny_model_dir: Path, tmp_path: Path) -> None:
     backend = ScriptedBackend(bad_reply_rate=0.0)
     with server_in_thread(build_server(backend)) as url:
-        root = _project(lion_cli, tmp_path, tiny_model_dir, f"referee.base_url={url}", "referee.api_key_env=",
-                        "referee.rpm=60000", "referee.tpm=10000000", "referee.model=judge")
+        root = _project(lion_cli, tmp_path, tiny_model_dir, *_judge_sets(url))
         res = lion_cli("eval", "vicuna", "-C", str(root), "--iteration", "1", "--limit", "4",
                        "--max-new-tokens", "8", "--json")
     assert res.exit_code == 0, res.stderr
     data = json.loads(res.stdout)["results"][0]
-    overall = data["rows"][-1]
-    assert overall["category"] == "overall" and overall["n"] == 4 and overall["unscored"] == 0
+    assert data["judge"] == "judge"
+    overall = {r["setting"]: r for r in data["rows"] if r["category"] == "overall"}
+    assert set(overall) == {1, 2} and all(r["n"] == 4 and r["unscored"] == 0 for r in overall.values())
     with open_store(root / "lion.db") as store:
-        rows = {r.task: r for r in results(store, benchmark="vicuna")}
-        assert set(rows) == {"generic", "overall"} and rows["overall"].iteration == 1
-        got = samples(store, rows["overall"].id)
-        # The scripted judge's score of an answer is a function of its text: recompute by hand.
-        s = [backend.score(q.prompt, q.reply) for q in got]
-        r = [backend.score(q.prompt, q.target or "") for q in got]
-        assert rows["overall"].accuracy == pytest.approx(sum(s) / sum(r))
-        assert overall["mean_pct"] == pytest.approx(100 * sum(s) / sum(r))
-        assert rows["overall"].detail["reference"].startswith("gpt-3.5-turbo")
-        judged = store.scalar("SELECT COUNT(*) FROM api_calls WHERE role='referee' AND cache_key IS NOT NULL")
-        assert judged == 8                                         # 4 questions × 2 orders, logged
+        rows = {(r.mode, r.task): r for r in results(store, benchmark="vicuna")}
+        assert set(rows) == {(m, t) for m in ("setting1", "setting2") for t in ("generic", "overall")}
+        for mode in ("setting1", "setting2"):
+            got = samples(store, rows[mode, "overall"].id)
+            # The scripted judge's score of an answer is a function of its text (whatever the order or
+            # sample): both settings come to the same ratio, recomputed here by hand.
+            s = [backend.score(q.prompt, q.reply) for q in got]
+            r = [backend.score(q.prompt, q.target or "") for q in got]
+            assert rows[mode, "overall"].accuracy == pytest.approx(sum(s) / sum(r))
+            assert overall[int(mode[-1])]["pct"] == pytest.approx(100 * sum(s) / sum(r))
+            assert rows[mode, "overall"].detail["reference"].startswith("gpt-3.5-turbo")
+            assert rows[mode, "overall"].detail["judge"] == "judge"
+        judged = store.scalar("SELECT COUNT(*) FROM api_calls WHERE role='judge' AND cache_key IS NOT NULL")
+        assert judged == 4 * (1 + 2 * 3)                 # setting 1: 1 per question; setting 2: 2 orders × k=3
+        assert store.scalar("SELECT COUNT(*) FROM api_calls WHERE role='referee'") == 0
         # ...and the one structured-replies probe of the judge's endpoint, recorded like any attempt.
-        assert store.scalar("SELECT COUNT(*) FROM api_calls WHERE role='referee' AND cache_key IS NULL") == 1
+        assert store.scalar("SELECT COUNT(*) FROM api_calls WHERE role='judge' AND cache_key IS NULL") == 1
+
+
+def test_vicuna_run_again_pays_only_for_new_verdicts(lion_cli: Any, tiny_model_dir: Path, tmp_path: Path) -> None:
+    CountingBackend.judge_requests = 0
+    with server_in_thread(build_server(CountingBackend(bad_reply_rate=0.0))) as url:
+        root = _project(lion_cli, tmp_path, tiny_model_dir, *_judge_sets(url), "vicuna.evidence_samples=2")
+        args = ["eval", "vicuna", "-C", str(root), "--iteration", "1", "--max-new-tokens", "8", "--setting", "2"]
+        first = lion_cli(*args, "--limit", "2")
+        assert first.exit_code == 0, first.stderr
+        assert CountingBackend.judge_requests == 2 * 2 * 2                 # 2 questions × 2 orders × k=2
+        again = lion_cli(*args, "--limit", "3")                        # as a resume after a kill would
+        assert again.exit_code == 0, again.stderr
+        assert CountingBackend.judge_requests == 8 + 1 * 2 * 2             # only the third question is paid
+        assert "setting 2" in again.stdout and "setting 1 (" not in again.stdout

@@ -225,23 +225,27 @@ def test_auto_falls_back_to_text_when_the_server_refuses_response_format(tmp_pat
 # -- the Vicuna judge and the generator -----------------------------------------------------------------
 
 def _vicuna(url: str, structured: str) -> Any:
-    from lion_cli.eval.vicuna import Question, evaluate_vicuna
+    from lion_cli.eval.vicuna import JUDGE_TEMPLATES, JudgePlan, Question, evaluate_vicuna
+    from lion_cli.prompts_loader import load_template
 
     questions = [Question(1, "How do I sleep better?", "generic"), Question(2, "What is 2+2?", "math")]
+    templates = {name: load_template(name) for name in JUDGE_TEMPLATES}
 
     async def go() -> Any:
-        async with LLMEngine({"referee": spec(url, structured=structured, model="judge")}) as engine:
-            return await evaluate_vicuna(engine, load_role_prompts(), questions, {1: "s1", 2: "s2"},
-                                         {1: "r1", 2: "r2"}, retries=1)
+        async with LLMEngine({"judge": spec(url, structured=structured, model="judge")}) as engine:
+            return await evaluate_vicuna(engine, templates, questions, {1: "s1", 2: "s2"}, {1: "r1", 2: "r2"},
+                                         JudgePlan(retries=1))
     return asyncio.run(go())
 
 
 def test_the_vicuna_judge_asks_for_structured_verdicts() -> None:
     with loopback(ScriptedBackend(bad_reply_rate=1.0)) as url:
         on, off = _vicuna(url, "on"), _vicuna(url, "off")
-    assert all(v.scores is not None for v in [*on.ref_first.values(), *on.student_first.values()])
-    assert json.loads(on.ref_first[1].raw)["reasoning"]
-    assert all(v.scores is None for v in [*off.ref_first.values(), *off.student_first.values()])
+    assert all(v.scores is not None for vs in on.verdicts.values() for v in vs)
+    # Setting 1's verdict gives its scores, then an explanation; setting 2's writes its evidence first.
+    assert list(json.loads(on.verdicts[1, 1][0].raw)) == ["assistant_1", "assistant_2", "explanation"]
+    assert list(json.loads(on.verdicts[2, 1][0].raw)) == ["evidence", "assistant_1", "assistant_2"]
+    assert all(v.scores is None for vs in off.verdicts.values() for v in vs)
 
 
 def test_the_generator_reads_a_structured_instruction_strictly() -> None:

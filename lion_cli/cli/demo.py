@@ -29,10 +29,12 @@ def demo_overrides(url: str, model: str, student: Path, real_model: bool) -> lis
         "teacher": {"max_tokens": 64 if real_model else 256},
         "referee": {"max_tokens": 64 if real_model else 128},
         "generator": {"max_tokens": 48 if real_model else 96},
+        # The same server judges `lion eval vicuna` on the demo project, like the referee.
+        "judge": {"max_tokens": 64 if real_model else 128},
     }
     if real_model:  # guided score lines are written into free text: no JSON schema for this referee
-        per_role["referee"]["structured"] = "off"
-        per_role["generator"]["structured"] = "off"
+        for role in ("referee", "generator", "judge"):
+            per_role[role]["structured"] = "off"
     sets: dict[str, Any] = {
         "loop.iterations": 1, "loop.new_per_iteration": 12, "loop.max_attempts_factor": 4.0,
         "student.base_model": str(student), "student.launcher": "python", "student.precision": "fp32",

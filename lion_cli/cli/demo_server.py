@@ -14,7 +14,7 @@ from typing import Any
 
 from lion_cli.cli.common import CONFIG_NAME, Project, err
 from lion_cli.cli.project_files import DEMO_RECORD
-from lion_cli.core.types import API_ROLES
+from lion_cli.core.types import ENDPOINT_ROLES
 
 TOML_NOTE = ("# A `lion demo` project: teacher, referee and generator are lion's local server, and `lion resume`\n"
              f"# starts it again (on a new port) when it is gone: {DEMO_RECORD} says how.\n")
@@ -27,7 +27,7 @@ def write_server_record(directory: Path, backend: str, options: dict[str, Any]) 
     args = serve_command(backend, **options)[3:]  # without the interpreter: `lion serve …`
     record = {"about": "how `lion run` / `lion resume` start this demo's local server again (a fresh port)",
               "command": ["lion", *args], "backend": backend, "options": options,
-              "roles": [r.value for r in API_ROLES]}
+              "roles": [r.value for r in ENDPOINT_ROLES]}
     (directory / DEMO_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     config = directory / CONFIG_NAME
     config.write_text(TOML_NOTE + config.read_text(encoding="utf-8"), encoding="utf-8")

@@ -16,7 +16,7 @@ from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_p
 if TYPE_CHECKING:
     from lion_cli.core.role_prompts import RolePrompts
     from lion_cli.eval.targets import EvalTarget
-    from lion_cli.eval.vicuna import Question, VicunaOutcome
+    from lion_cli.eval.vicuna import JudgePlan, Question, VicunaOutcome
     from lion_cli.student.specs import LaunchConfig, PromptFormat
 
 eval_app = typer.Typer(help="Evaluate a student on BBH, AGIEval (accuracy) or Vicuna-80 (judged).",
@@ -230,12 +230,12 @@ def run_benchmark(benchmark: str, *, directory: Path | None, model: Path | None,
 
 
 def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | None, all_its: bool,
-               categories: list[str], limit: int | None, data_dir: Path | None, reference: str,
+               categories: list[str], limit: int | None, data_dir: Path | None, reference: str, setting: str,
                prompt_format: str | None, batch_size: int, max_new_tokens: int | None, as_json: bool) -> None:
     from dataclasses import asdict
 
     from lion_cli.eval.results import learning_curve
-    from lion_cli.eval.vicuna import format_vicuna, store_vicuna
+    from lion_cli.eval.vicuna_results import format_vicuna, store_vicuna
     from lion_cli.prompts_loader import load_role_prompts
     from lion_cli.store.evals import results as stored_results
     from lion_cli.student.launcher import JobFailed
@@ -244,6 +244,7 @@ def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | N
     assert project is not None
     targets = _targets(project, model, iteration, all_its)
     questions, stored_ref = _vicuna_questions(project, data_dir, categories, limit, reference)
+    plan = _judge_plan(project, setting)
     settings = project.settings
     prompts = load_role_prompts()
     ref_name = "gpt-3.5-turbo (stored answers)" if reference == "stored" else f"teacher {settings.teacher.model}"
@@ -257,12 +258,12 @@ def run_vicuna(*, directory: Path | None, model: Path | None, iteration: int | N
         except (JobFailed, RuntimeError) as exc:
             fail(f"{target.label}: generation failed: {exc}", code=1)
         student_answers = {q.question_id: answers[str(q.question_id)] for q in questions}
-        outcome = _judge_vicuna(project, prompts, questions, student_answers, stored_ref)
-        store_vicuna(project.store, target, outcome, reference_name=ref_name, judge_model=settings.referee.model)
+        outcome = _judge_vicuna(project, prompts, questions, student_answers, stored_ref, plan)
+        store_vicuna(project.store, target, outcome, reference_name=ref_name, judge_model=settings.judge.model)
         out.append({"model": target.label, "iteration": target.iteration, "reference": ref_name,
-                    "rows": [asdict(r) for r in outcome.ratios]})
+                    "judge": settings.judge.model, "rows": [asdict(r) for r in outcome.ratios]})
         if not as_json:
-            print(format_vicuna(target.label, outcome.ratios, ref_name))
+            print(format_vicuna(target.label, outcome.ratios, ref_name, settings.judge.model))
             print()
     if as_json:
         print(json.dumps({"benchmark": "vicuna", "results": out}, indent=2))
@@ -292,23 +293,38 @@ def _vicuna_questions(project: Project, data_dir: Path | None, categories: list[
     return [q for q in questions if not wanted or q.category in wanted][:limit], stored_ref
 
 
+def _judge_plan(project: Project, setting: str) -> JudgePlan:
+    from lion_cli.eval.vicuna import JudgePlan
+
+    chosen = {"1": (1,), "2": (2,), "both": (1, 2)}.get(setting)
+    if chosen is None:
+        fail(f"--setting: expected 1, 2 or both, got {setting!r}")
+    vicuna = project.settings.vicuna
+    return JudgePlan(chosen, vicuna.evidence_samples, vicuna.evidence_temperature,
+                     project.settings.loop.referee_retries)
+
+
 def _judge_vicuna(project: Project, prompts: RolePrompts, questions: list[Question], student_answers: dict[int, str],
-                  stored_ref: dict[int, str]) -> VicunaOutcome:
-    """The reference answers (stored, or the teacher's) and both orders judged, through the API engine."""
+                  stored_ref: dict[int, str], plan: JudgePlan) -> VicunaOutcome:
+    """The reference answers (stored, or the teacher's) and the judge's verdicts, through the API engine."""
     import asyncio
 
     from lion_cli.cli.wiring import build_engine
-    from lion_cli.eval.vicuna import evaluate_vicuna, teacher_references
+    from lion_cli.eval.vicuna import JUDGE_TEMPLATES, evaluate_vicuna, teacher_references
     from lion_cli.llm.errors import ApiError, BudgetExceeded
+    from lion_cli.prompts_loader import load_template
 
     settings = project.settings
+    templates = {name: load_template(name) for name in JUDGE_TEMPLATES}
+    err(f"judge: {settings.judge.model}, settings {'+'.join(map(str, plan.settings))}, "
+        f"{plan.calls_per_question() * len(questions)} verdicts")
 
     async def go() -> VicunaOutcome:
         engine = build_engine(settings, project.store)
         try:  # teacher answers are cached in the store: a second target does not pay for them again
             refs = stored_ref or await teacher_references(engine, prompts, questions)
-            return await evaluate_vicuna(engine, prompts, questions, student_answers, refs,
-                                         retries=settings.loop.referee_retries, on_done=_judge_progress)
+            return await evaluate_vicuna(engine, templates, questions, student_answers, refs, plan,
+                                         on_done=_judge_progress)
         finally:
             await engine.aclose()
 
@@ -360,14 +376,18 @@ def vicuna_cmd(
     limit: int = _LIMIT, data_dir: Path = _DATA,
     reference: str = typer.Option("stored", "--reference", help="stored (gpt-3.5-turbo's answers, as in the "
                                   "paper) | teacher (ask the project's teacher endpoint)"),
+    setting: str = typer.Option("both", "--setting", help="1 (one verdict per question, reference first) | 2 "
+                                "(evidence first, both orders × [vicuna] evidence_samples) | both (the paper's "
+                                "table)"),
     prompt_format: str = _FORMAT, batch_size: int = _BATCH,
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Answer length (default: the project's "
                                        "[student.generation] max_new_tokens)."),
     as_json: bool = _JSON,
 ) -> None:
-    """Vicuna-80: student vs reference, judged by the referee endpoint in both orders."""
+    """Vicuna-80: student vs reference, scored by the [judge] endpoint in the paper's two settings."""
     run_vicuna(directory=directory, model=model, iteration=iteration, all_its=all_its, categories=tasks, limit=limit,
-               data_dir=data_dir, reference=reference, prompt_format=prompt_format, batch_size=batch_size,
+               data_dir=data_dir, reference=reference, setting=setting, prompt_format=prompt_format,
+               batch_size=batch_size,
                max_new_tokens=max_new_tokens, as_json=as_json)
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from lion_cli.core.answer_keys import AnswerKeys, student_hash, teacher_hash
 from lion_cli.core.api import EndpointSpec
-from lion_cli.core.types import API_ROLES
+from lion_cli.core.types import ENDPOINT_ROLES
 
 if TYPE_CHECKING:
     from lion_cli.config import Settings
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def endpoint_specs(settings: Settings) -> dict[str, EndpointSpec]:
-    return {r.value: settings.endpoint(r) for r in API_ROLES}
+    return {r.value: settings.endpoint(r) for r in ENDPOINT_ROLES}
 
 
 def answer_keys(settings: Settings, prompts: RolePrompts) -> AnswerKeys:

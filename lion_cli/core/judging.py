@@ -21,6 +21,7 @@ class ChatEngine(Protocol):
     """The part of the API engine (lion_cli.llm.engine.LLMEngine) the referee routine uses."""
 
     async def chat(self, role: str, messages: list[dict[str, Any]], *, sample_index: int = 0,
+                   temperature: float | None = None,
                    response_format: dict[str, Any] | None = None) -> ChatResult: ...
 
     async def response_format(self, role: str, reply: ReplySchema) -> dict[str, Any] | None: ...
@@ -41,13 +42,17 @@ class RefereeAttempt:
 
 async def ask_referee(engine: ChatEngine, messages: list[dict[str, Any]], *, attempts: int, first_attempt: int = 0,
                       record: Callable[[RefereeAttempt], None] | None = None,
-                      response_format: dict[str, Any] | None = None) -> RefereeAttempt | None:
+                      response_format: dict[str, Any] | None = None, role: str = Role.REFEREE.value,
+                      schema: ReplySchema = REFEREE_REPLY, temperature: float | None = None
+                      ) -> RefereeAttempt | None:
     """Ask with sample indexes first_attempt, first_attempt + 1, … below `attempts`, stopping at the first
-    readable reply; returns the last attempt made (None when none was left to make)."""
+    readable reply; returns the last attempt made (None when none was left to make). `role`, `schema`
+    and `temperature` let Vicuna-80's judge ask the same way under its own endpoint and reply schema."""
     last: RefereeAttempt | None = None
+    sampling = {} if temperature is None else {"temperature": temperature}  # None: the endpoint's own
     for attempt in range(first_attempt, attempts):
-        res = await engine.chat(Role.REFEREE.value, messages, sample_index=attempt, response_format=response_format)
-        parsed = parse_scores(res.text) if response_format is None else parse_structured_scores(res.text)
+        res = await engine.chat(role, messages, sample_index=attempt, response_format=response_format, **sampling)
+        parsed = parse_scores(res.text) if response_format is None else parse_structured_scores(res.text, schema)
         if isinstance(parsed, ParseFailure):
             last = RefereeAttempt(attempt, res.text, None, parsed.reason)
         else:

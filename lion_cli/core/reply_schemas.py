@@ -50,6 +50,12 @@ def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
 _SCORE = {"type": "integer", "enum": list(range(int(LOW), int(HIGH) + 1))}
 REFEREE_REPLY = ReplySchema("referee_verdict", _object_schema(
     {"reasoning": {"type": "string"}, "assistant_1": _SCORE, "assistant_2": _SCORE}))
+# Vicuna-80's judge: setting 1 asks for the two scores and then an explanation, as Vicuna's reviews
+# did; setting 2 (Multiple Evidence Calibration) wants the evidence written before any score.
+JUDGE_SCORES_REPLY = ReplySchema("judge_scores", _object_schema(
+    {"assistant_1": _SCORE, "assistant_2": _SCORE, "explanation": {"type": "string"}}))
+JUDGE_EVIDENCE_REPLY = ReplySchema("judge_evidence", _object_schema(
+    {"evidence": {"type": "string"}, "assistant_1": _SCORE, "assistant_2": _SCORE}))
 GENERATOR_REPLY = ReplySchema("new_instruction", _object_schema({"instruction": {"type": "string"}}))
 
 
@@ -95,13 +101,15 @@ def _score(value: Any, key: str) -> int | str:
     return value
 
 
-def parse_structured_scores(reply: str) -> Scores | ParseFailure:
-    """The scores in a reply written under REFEREE_REPLY, or why it cannot be read."""
-    fields = _fields(reply, REFEREE_REPLY)
+def parse_structured_scores(reply: str, schema: ReplySchema = REFEREE_REPLY) -> Scores | ParseFailure:
+    """The scores in a reply written under `schema` (REFEREE_REPLY or a judge's: two scores and one
+    text field), or why it cannot be read."""
+    fields = _fields(reply, schema)
     if isinstance(fields, ParseFailure):
         return fields
-    if not isinstance(fields["reasoning"], str):
-        return ParseFailure(f"reasoning is not a string: {fields['reasoning']!r}")
+    for key, spec in schema.schema["properties"].items():
+        if spec.get("type") == "string" and not isinstance(fields[key], str):
+            return ParseFailure(f"{key} is not a string: {fields[key]!r}")
     first, second = _score(fields["assistant_1"], "assistant_1"), _score(fields["assistant_2"], "assistant_2")
     if isinstance(first, str) or isinstance(second, str):
         return ParseFailure(first if isinstance(first, str) else str(second))

@@ -15,9 +15,13 @@ class Role(StrEnum):
     REFEREE = "referee"
     GENERATOR = "generator"
     STUDENT = "student"
+    JUDGE = "judge"
 
 
+# The loop's API roles. The judge (Vicuna-80's, `lion eval vicuna`) has an endpoint too, but the loop
+# never calls it: ENDPOINT_ROLES is every role a lion.toml endpoint section configures.
 API_ROLES: tuple[Role, ...] = (Role.TEACHER, Role.REFEREE, Role.GENERATOR)
+ENDPOINT_ROLES: tuple[Role, ...] = (*API_ROLES, Role.JUDGE)
 
 
 class Stage(StrEnum):

@@ -1,33 +1,40 @@
-"""Vicuna-80: the student and a reference answer the 80 questions; a judge scores each pair twice.
+"""Vicuna-80 as the paper ran it: the student and a reference answer the 80 questions; the judge (its
+own `[judge]` endpoint, GPT-4 by default) scores both answers in the paper's two settings
+(core/vicuna_score.py has the arithmetic):
 
-- Student answers come from the student engine (greedy, like the benchmarks).
-- The reference is the teacher: asked through the API engine's "teacher" role with the teacher
-  prompt, or (no API needed) gpt-3.5-turbo's stored answers from the dataset, which is what the
-  paper compared against ("ChatGPT").
-- The judge is the project's referee endpoint and prompt: each pair is judged with the reference
-  shown first and with the student shown first; an unreadable verdict is asked again with another
-  sample index (up to `retries` times), then left unscored, and the question leaves every total
-  (core/vicuna_score.py).
-API calls go through the engine, so they are cached, paced, retried and logged like the loop's.
+- setting 1: one verdict per question, the reference shown first, scores before the explanation;
+- setting 2: Multiple Evidence Calibration (evidence before scores, k samples at the evidence
+  temperature) with Balanced Position Calibration (both orders): 2k verdicts per question.
+
+Student answers come from the student engine (greedy, like the benchmarks). The reference is the
+teacher (its endpoint and prompt) or gpt-3.5-turbo's stored answers, the paper's "ChatGPT". The judge
+is asked for a JSON verdict when its endpoint takes a schema (core/reply_schemas.py: setting 2's has
+the evidence first), free text otherwise; an unreadable verdict is asked again with the next sample
+index (up to `retries` times). Every call goes through the engine, so it is cached in the store,
+paced, retried and logged like the loop's: run again after a kill, only the missing verdicts are paid.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lion_cli.core.judging import ask_referee, referee_format
+from lion_cli.core.judging import ask_referee
+from lion_cli.core.prompts import Template, render
+from lion_cli.core.reply_schemas import JUDGE_EVIDENCE_REPLY, JUDGE_SCORES_REPLY, ReplySchema
 from lion_cli.core.types import Order, Role, shown_pair
-from lion_cli.core.vicuna_score import VicunaJudged, VicunaRatio, vicuna_ratios
-from lion_cli.eval.targets import EvalTarget
-from lion_cli.store.db import Store
-from lion_cli.store.evals import EvalSample, save_result
+from lion_cli.core.vicuna_score import Pair, VicunaJudged, VicunaRatio, setting2_pair, vicuna_ratios
 
 if TYPE_CHECKING:
     from lion_cli.core.role_prompts import RolePrompts
     from lion_cli.llm.engine import LLMEngine
+
+# The judge's templates in prompts/: each setting's free-text prompt and its variant for a JSON reply.
+JUDGE_TEMPLATES: tuple[str, ...] = ("judge_scores", "judge_scores_structured", "judge_evidence",
+                                    "judge_evidence_structured")
+_SETTING_PROMPT = {1: ("judge_scores", JUDGE_SCORES_REPLY), 2: ("judge_evidence", JUDGE_EVIDENCE_REPLY)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +45,25 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
-    """One order's final verdict: (first shown, second shown) scores or None, and the raw reply."""
+class JudgePlan:
+    """How the judge is asked: which settings, setting 2's k and sampling temperature, and how many
+    times an unreadable verdict is asked again."""
 
-    scores: tuple[float, float] | None
+    settings: tuple[int, ...] = (1, 2)
+    evidence_samples: int = 3
+    evidence_temperature: float = 1.0
+    retries: int = 1
+
+    def calls_per_question(self) -> int:
+        return (1 if 1 in self.settings else 0) + (2 * self.evidence_samples if 2 in self.settings else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One verdict: (first shown, second shown) scores or None, the raw reply, the attempts it took."""
+
+    order: Order
+    scores: Pair | None
     raw: str
     attempts: int
 
@@ -51,13 +73,20 @@ class VicunaOutcome:
     questions: list[Question]
     student: dict[int, str]
     reference: dict[int, str]
-    ref_first: dict[int, Verdict]
-    student_first: dict[int, Verdict]
-    ratios: list[VicunaRatio]
+    verdicts: dict[tuple[int, int], list[Verdict]]  # (setting, question id) → its verdicts
+    plan: JudgePlan
+    ratios: list[VicunaRatio] = field(default_factory=list)
+
+    def scores(self, setting: int, question_id: int) -> Pair | None:
+        """(reference, student) in `setting`, None when unscored or not run."""
+        got = self.verdicts.get((setting, question_id), [])
+        if setting == 1:
+            return (got[0].scores[0], got[0].scores[1]) if got and got[0].scores is not None else None
+        return setting2_pair([(v.order, v.scores) for v in got])
 
     def judged(self) -> list[VicunaJudged]:
-        return [VicunaJudged(q.question_id, q.category, self.ref_first[q.question_id].scores,
-                             self.student_first[q.question_id].scores) for q in self.questions]
+        return [VicunaJudged(q.question_id, q.category, self.scores(1, q.question_id), self.scores(2, q.question_id))
+                for q in self.questions]
 
 
 def questions_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[Question]:
@@ -74,87 +103,74 @@ async def teacher_references(engine: LLMEngine, prompts: RolePrompts, questions:
     return dict(await asyncio.gather(*(one(q) for q in questions)))
 
 
-async def _judge(engine: LLMEngine, prompts: RolePrompts, question: str, first: str, second: str,
-                 retries: int, reply_format: dict[str, Any] | None) -> Verdict:
-    messages = prompts.referee(question, "", first, second, structured=reply_format is not None)
-    last = await ask_referee(engine, messages, attempts=retries + 1, response_format=reply_format)
-    if last is None:
-        return Verdict(None, "", 0)
-    return Verdict(last.scores, last.raw, last.attempt + 1)
+@dataclass(frozen=True)
+class _Asking:
+    """One setting's way of asking: its template and schema, the response_format (None: free text)."""
+
+    template: Template
+    schema: ReplySchema
+    response_format: dict[str, Any] | None
+    temperature: float | None
 
 
-async def judge_pairs(engine: LLMEngine, prompts: RolePrompts, questions: Sequence[Question],
-                      student: Mapping[int, str], reference: Mapping[int, str], *, retries: int = 1,
-                      on_done: Callable[[int, int], None] | None = None
-                      ) -> tuple[dict[int, Verdict], dict[int, Verdict]]:
-    """Both orders for every question, concurrently (the engine paces them). The reference plays the
-    teacher's part: Order.TEACHER_FIRST shows it first. The judge is asked for a JSON verdict when its
-    endpoint takes a schema (core/reply_schemas.py), as the loop's referee is."""
-    total, done = 2 * len(questions), [0]
-    reply_format = await referee_format(engine)
-
-    async def one(q: Question, order: Order) -> tuple[int, Order, Verdict]:
-        first, second = shown_pair(order, reference[q.question_id], student[q.question_id])
-        v = await _judge(engine, prompts, q.text, first, second, retries, reply_format)
-        done[0] += 1
-        if on_done:
-            on_done(done[0], total)
-        return q.question_id, order, v
-
-    got = await asyncio.gather(*(one(q, o) for q in questions for o in (Order.TEACHER_FIRST, Order.STUDENT_FIRST)))
-    ref_first = {qid: v for qid, o, v in got if o is Order.TEACHER_FIRST}
-    student_first = {qid: v for qid, o, v in got if o is Order.STUDENT_FIRST}
-    return ref_first, student_first
-
-
-async def evaluate_vicuna(engine: LLMEngine, prompts: RolePrompts, questions: Sequence[Question],
-                          student: Mapping[int, str], reference: Mapping[int, str], *, retries: int = 1,
-                          on_done: Callable[[int, int], None] | None = None) -> VicunaOutcome:
-    missing = [q.question_id for q in questions if q.question_id not in student or q.question_id not in reference]
-    if missing:
-        raise RuntimeError(f"no student or reference answer for question(s) {missing[:5]}")
-    ref_first, student_first = await judge_pairs(engine, prompts, questions, student, reference,
-                                                 retries=retries, on_done=on_done)
-    out = VicunaOutcome(list(questions), dict(student), dict(reference), ref_first, student_first, [])
-    out.ratios = vicuna_ratios(out.judged())
+async def _askings(engine: LLMEngine, templates: Mapping[str, Template], plan: JudgePlan) -> dict[int, _Asking]:
+    out = {}
+    for setting in plan.settings:
+        name, schema = _SETTING_PROMPT[setting]
+        fmt = await engine.response_format(Role.JUDGE.value, schema)
+        out[setting] = _Asking(templates[f"{name}_structured" if fmt is not None else name], schema, fmt,
+                               plan.evidence_temperature if setting == 2 else None)
     return out
 
 
-def _fmt_pair(v: Verdict) -> str:
-    return "unscored" if v.scores is None else f"{v.scores[0]:g}/{v.scores[1]:g}"
+def _verdict_jobs(plan: JudgePlan) -> list[tuple[int, Order, int]]:
+    """(setting, order, sample) of every verdict one question gets: setting 1 once, reference first;
+    setting 2 k times in each order."""
+    jobs = [(1, Order.TEACHER_FIRST, 0)] if 1 in plan.settings else []
+    if 2 in plan.settings:
+        jobs += [(2, o, k) for o in (Order.TEACHER_FIRST, Order.STUDENT_FIRST) for k in range(plan.evidence_samples)]
+    return jobs
 
 
-def store_vicuna(store: Store, target: EvalTarget, outcome: VicunaOutcome, *, reference_name: str,
-                 judge_model: str) -> None:
-    """One row per category and one "overall" row (mode "judge"); `accuracy` = mean ratio / 100. The
-    per-question samples (answers, both verdicts) hang on the overall row."""
-    for ratio in outcome.ratios:
-        detail = {"reference": reference_name, "judge": judge_model, "unscored": ratio.unscored,
-                  "setting1_pct": ratio.setting1_pct, "setting2_pct": ratio.setting2_pct,
-                  "reference_total": ratio.reference_total, "path": str(target.path)}
-        samples: list[EvalSample] = []
-        if ratio.category == "overall":
-            for j, q in zip(outcome.judged(), outcome.questions, strict=True):
-                both = j.ref_first is not None and j.student_first is not None
-                score = (j.ref_first[1] + j.student_first[0]) / 2 if both else None  # type: ignore[index]
-                samples.append(EvalSample(
-                    q.question_id, q.text, outcome.student[q.question_id],
-                    f"reference first (ref/student) {_fmt_pair(outcome.ref_first[q.question_id])}; "
-                    f"student first (student/ref) {_fmt_pair(outcome.student_first[q.question_id])}",
-                    outcome.reference[q.question_id], score))
-        save_result(store, model=target.label, iteration=target.iteration, benchmark="vicuna", task=ratio.category,
-                    mode="judge", n=ratio.n, correct=ratio.student_total, accuracy=ratio.mean_pct / 100,
-                    skipped=ratio.unscored, detail=detail, samples=samples)
+async def judge_all(engine: LLMEngine, templates: Mapping[str, Template], questions: Sequence[Question],
+                    student: Mapping[int, str], reference: Mapping[int, str], plan: JudgePlan,
+                    on_done: Callable[[int, int], None] | None = None) -> dict[tuple[int, int], list[Verdict]]:
+    """Every verdict of every question, concurrently (the engine paces them). Sample k of an order asks
+    with sample indexes k·(retries+1) … so its retries never reuse another sample's request."""
+    askings = await _askings(engine, templates, plan)
+    jobs = _verdict_jobs(plan)
+    total, done = len(jobs) * len(questions), [0]
+
+    async def one(q: Question, setting: int, order: Order, k: int) -> tuple[int, int, Verdict]:
+        asking = askings[setting]
+        first, second = shown_pair(order, reference[q.question_id], student[q.question_id])
+        messages = render(asking.template, instruction=q.text, answer_1=first, answer_2=second)
+        base = k * (plan.retries + 1)
+        last = await ask_referee(engine, messages, attempts=base + plan.retries + 1, first_attempt=base,
+                                 response_format=asking.response_format, role=Role.JUDGE.value,
+                                 schema=asking.schema, temperature=asking.temperature)
+        done[0] += 1
+        if on_done:
+            on_done(done[0], total)
+        if last is None:
+            return setting, q.question_id, Verdict(order, None, "", 0)
+        return setting, q.question_id, Verdict(order, last.scores, last.raw, last.attempt - base + 1)
+
+    got = await asyncio.gather(*(one(q, s, o, k) for q in questions for s, o, k in jobs))
+    verdicts: dict[tuple[int, int], list[Verdict]] = {}
+    for setting, qid, v in got:
+        verdicts.setdefault((setting, qid), []).append(v)
+    return verdicts
 
 
-def format_vicuna(label: str, ratios: Sequence[VicunaRatio], reference_name: str) -> str:
-    from lion_cli.core.paper_tables import VICUNA_PAPER
-
-    lines = [f"VICUNA-80 — {label}: student total score as % of the reference ({reference_name})",
-             f"{'category':<16}{'n':>4}{'unscored':>10}{'ref 1st %':>11}{'stud 1st %':>12}{'mean %':>9}"]
-    for r in ratios:
-        lines.append(f"{r.category:<16}{r.n:>4}{r.unscored:>10}{r.setting1_pct:>11.2f}{r.setting2_pct:>12.2f}"
-                     f"{r.mean_pct:>9.2f}")
-    paper = ", ".join(f"{k} {v:.2f} %" for k, v in VICUNA_PAPER.items())
-    lines.append(f"paper (GPT-4 judge, vs ChatGPT): {paper}")
-    return "\n".join(lines)
+async def evaluate_vicuna(engine: LLMEngine, templates: Mapping[str, Template], questions: Sequence[Question],
+                          student: Mapping[int, str], reference: Mapping[int, str], plan: JudgePlan | None = None,
+                          on_done: Callable[[int, int], None] | None = None) -> VicunaOutcome:
+    plan = plan or JudgePlan()
+    missing = [q.question_id for q in questions if q.question_id not in student or q.question_id not in reference]
+    if missing:
+        raise RuntimeError(f"no student or reference answer for question(s) {missing[:5]}")
+    verdicts = await judge_all(engine, templates, questions, student, reference, plan, on_done)
+    out = VicunaOutcome(list(questions), dict(student), dict(reference), verdicts, plan)
+    out.ratios = vicuna_ratios(out.judged(), plan.settings)
+    return out

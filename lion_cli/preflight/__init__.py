@@ -14,6 +14,7 @@ from pathlib import Path
 from lion_cli.config import CONFIG_NAME, DB_NAME, ConfigError, Settings, load_settings, resolve_path
 from lion_cli.core.value_checks import Problem
 from lion_cli.preflight.endpoints import (
+    judge_key_notes,
     key_findings,
     limit_findings,
     price_notes,
@@ -88,7 +89,7 @@ def check_project(project_dir: Path, *, probe: bool = False) -> Report:
     if settings is None:
         return report
     report.problems += [Problem(str(cfg), key, message) for key, message in offline_findings(settings, project_dir)]
-    report.notes += student_notes(settings.student) + price_notes(settings)
+    report.notes += student_notes(settings.student) + price_notes(settings) + judge_key_notes(settings)
     gone = seed_file_gone(settings, project_dir)
     if gone is not None and gone[1] > 0:
         report.notes.append(f"project.seed_file {gone[0]}: no such file; lion.db holds its {gone[1]} seeds, "
