@@ -80,13 +80,19 @@ def _limit_config(rpm: int, tpm: int, window_s: float, api_key: str, api_key_env
                        service_time_s=service_time, structured=structured, context_tokens=context_tokens)
 
 
-def _serve(backend: Any, faults: Any, limits: Any, host: str, port: int, model_name: str | None) -> None:
+def _serve(backend: Any, faults: Any, limits: Any, host: str, port: int, model_name: str | None,
+           batch: str = "") -> None:
     import asyncio
 
     from lion_cli.server.app import build_server
+    from lion_cli.server.batch import BatchConfig
     from lion_cli.server.runner import serve_until_stopped
 
-    server = build_server(backend, faults, limits, host, port, model_name)
+    try:
+        batch_config = BatchConfig.parse(batch)
+    except ValueError as exc:
+        fail(f"--batch: {exc}")
+    server = build_server(backend, faults, limits, host, port, model_name, batch_config)
     try:
         asyncio.run(serve_until_stopped(server))
     except OSError as exc:
@@ -105,6 +111,10 @@ GET /v1/models/{id} answers for the served model (404 otherwise).
 JSON_TRIES_HELP = ("--model/--smollm2: response_format (json_schema / json_object) is generate-validate-retry, "
                    "not grammar-constrained: a reply that does not fit the schema is sampled again, up to this "
                    "many tries per choice (1 at temperature 0), then the request fails with a 422.")
+
+BATCH_HELP = ("The batch API (/v1/files, /v1/batches): seconds before each status change and faults, as "
+              "delay_s=0.5,fail_line_rate=0.1,expire_after=3,fail_uploads=1 (lines failed, lines served before "
+              "the batch expires, uploads answered 500 first).")
 
 CONTEXT_TOKENS_HELP = ("A prompt longer than this many tokens (about 4 characters each) gets a 400 "
                        "context_length_exceeded, as a model with that context does (0 = unlimited).")
@@ -147,8 +157,7 @@ def register(app: typer.Typer) -> None:
         fault_seed: int = typer.Option(0, help="Seeds every fault and latency draw (reproducible runs)."),
         retry_after_s: float = typer.Option(1.0, help="Retry-After sent with injected 429s."),
         timeout_hold_s: float = typer.Option(600.0, help="How long a timeout fault holds the request."),
-        first_attempt_only: bool = typer.Option(False, "--first-attempt-only",
-                                                help="Faults hit only the first arrival of each request."),
+        first_attempt_only: bool = typer.Option(False, "--first-attempt-only", help="Faults hit only first arrivals."),
         api_key: str = typer.Option("", help="Require this bearer key (prefer --api-key-env: argv is visible)."),
         api_key_env: str = typer.Option("", help="Require the bearer key held in this environment variable."),
         teacher_score: float = typer.Option(9.0, help="Scripted referee: score of the teacher's answer."),
@@ -156,6 +165,7 @@ def register(app: typer.Typer) -> None:
         student_max: float = typer.Option(9.0, help="Scripted referee: highest score of any other answer."),
         position_bias: float = typer.Option(0.0, help="Scripted referee: added to Assistant 1's score."),
         bad_reply_rate: float = typer.Option(0.05, help="Scripted referee: share of replies with no scores."),
+        batch: str = typer.Option("", help=BATCH_HELP),
     ) -> None:
         """Run a local OpenAI-compatible server; prints its base URL (…/v1) on stdout."""
         if sum((scripted, model is not None, smollm2)) > 1:
@@ -169,4 +179,4 @@ def register(app: typer.Typer) -> None:
             backend = _model_backend(model, smollm2, max_batch, batch_window_ms, guided_scores, json_tries)
         else:
             backend = _scripted_backend(teacher_score, student_min, student_max, position_bias, bad_reply_rate)
-        _serve(backend, faults, limits, host, port, model_name)
+        _serve(backend, faults, limits, host, port, model_name, batch)

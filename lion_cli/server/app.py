@@ -21,6 +21,8 @@ from collections import Counter
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from lion_cli.server.batch import BatchConfig
+from lion_cli.server.batch_service import BatchService
 from lion_cli.server.choices import Generated, halved, make_choices
 from lion_cli.server.faults import FaultConfig, LimitConfig, choose_fault, choose_latency, echo_body
 from lion_cli.server.http import Drop, HttpServer, Request, Response
@@ -82,7 +84,8 @@ class ServerStats:
 
 class OpenAIServer:
     def __init__(self, backend: Backend, faults: FaultConfig | None = None, limits: LimitConfig | None = None,
-                 host: str = "127.0.0.1", port: int = 0, model_name: str | None = None) -> None:
+                 host: str = "127.0.0.1", port: int = 0, model_name: str | None = None,
+                 batch: BatchConfig | None = None) -> None:
         self.backend = backend
         self.faults = faults or FaultConfig()
         self.limits = limits or LimitConfig()
@@ -93,6 +96,7 @@ class OpenAIServer:
         self.tpm = SlidingWindow(self.limits.tpm, self.limits.window_s) if self.limits.tpm else None
         self._arrivals: Counter[str] = Counter()
         self.slots = ServerSlots(self.limits.slots, self.limits.service_time_s)
+        self.batches = BatchService(batch or BatchConfig(), self._batch_line)
 
     async def start(self) -> str:
         host, port = await self.http.start()
@@ -110,6 +114,7 @@ class OpenAIServer:
             return Response.json(200, {"status": "ok"})
         if req.method == "GET" and path == "/stats":
             return Response.json(200, {**self.stats.as_json("log" in req.query), "slots": self.slots.as_json(),
+                                       "batch": self.batches.as_json(),
                                        "answered_after_client_left": self.http.answered_after_client_left})
         if req.method == "GET" and path == "/v1/models":
             return Response.json(200, {"object": "list", "data": [self._model_card()]})
@@ -123,7 +128,23 @@ class OpenAIServer:
             if req.method != "POST":
                 return _error(405, "use POST", "invalid_request_error")
             return await self._chat(req)
+        if path.startswith(("/v1/files", "/v1/batches")):
+            return await self.batches.handle(req, path) or _error(404, f"no route {req.path}", "invalid_request_error")
         return _error(404, f"no route {req.method} {req.path}", "invalid_request_error")
+
+    async def _batch_line(self, body: dict[str, Any], role: str | None) -> tuple[int, dict[str, Any]]:
+        """One line of a batch, answered by the chat route as a request of its own (counted alike)."""
+        headers = {"x-lion-role": role} if role else {}
+        if self.limits.api_key:  # the batch itself was created with the key
+            headers["authorization"] = f"Bearer {self.limits.api_key}"
+        req = Request("POST", "/v1/chat/completions", {}, headers, json.dumps(body).encode("utf-8"))
+        resp = await self._chat(req)
+        if not isinstance(resp, Response):
+            return 500, {"error": {"message": "the connection was dropped (injected)", "type": "server_error"}}
+        try:
+            return resp.status, json.loads(resp.body)
+        except ValueError:
+            return 500, {"error": {"message": "the reply was not JSON (injected)", "type": "server_error"}}
 
     def _model_card(self) -> dict[str, Any]:
         return {"id": self.model_name, "object": "model", "created": 0, "owned_by": "lion"}
@@ -255,6 +276,7 @@ class OpenAIServer:
 
 
 def build_server(backend: Backend, faults: FaultConfig | None = None, limits: LimitConfig | None = None,
-                 host: str = "127.0.0.1", port: int = 0, model_name: str | None = None) -> OpenAIServer:
+                 host: str = "127.0.0.1", port: int = 0, model_name: str | None = None,
+                 batch: BatchConfig | None = None) -> OpenAIServer:
     """The hook every caller uses: `lion serve`, `running_server`, the tests and the benchmark."""
-    return OpenAIServer(backend, faults, limits, host, port, model_name)
+    return OpenAIServer(backend, faults, limits, host, port, model_name, batch)
