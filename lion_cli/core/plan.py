@@ -31,7 +31,7 @@ class RequestSize:
 
     prompt_tokens: float
     completion_tokens: float
-    measured: bool
+    measured: bool = True     # False: the assumed size (assumed_size)
 
 
 @dataclass(frozen=True)
