@@ -14,9 +14,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from lion_cli.core.api import EndpointSpec
+from lion_cli.core.loop_protocol import loop_protocol
 from lion_cli.core.prices import PRICE_KEYS, price_problem
 from lion_cli.core.types import ENDPOINT_ROLES, Role
 from lion_cli.core.value_checks import (
@@ -76,6 +77,16 @@ def _passes(check: Callable[[str], str | None]) -> AfterValidator:
 
 
 NonBlank = Annotated[str, _passes(not_blank_problem)]
+
+
+def _top_k_value(value: Any) -> Any:
+    """One message for both shapes a top_k takes (a union's errors would name each branch)."""
+    if value == "protocol" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ValueError('expected a whole number ≥ 0 (0 = off) or "protocol"')
+
+
+TopK = Annotated[int | Literal["protocol"], BeforeValidator(_top_k_value)]
 HostPort = Annotated[str, _passes(host_port_problem)]
 
 
@@ -99,6 +110,8 @@ class LoopSettings(_Strict):
     # The generator is asked at most this many times the quota before the stage gives up.
     max_attempts_factor: float = Field(3.0, ge=1.0)
     referee_retries: int = Field(1, ge=0, le=5)
+    # "paper": the official Lion code's prompts and rules; "lion": lion's own (core/loop_protocol.py).
+    protocol: Literal["paper", "lion"] = "paper"
 
 
 # The [teacher], [referee] and [generator] sections are core.api.EndpointSpec itself (its fields,
@@ -128,7 +141,8 @@ class LoraSettings(_Strict):
 class StudentGeneration(_Strict):
     temperature: float = Field(GenSpec.temperature, ge=0.0, le=2.0)
     top_p: float = Field(GenSpec.top_p, gt=0.0, le=1.0)
-    top_k: int = Field(GenSpec.top_k, ge=0)
+    # "protocol": the loop protocol's (50 under "paper", off under "lion"); a number: that (0 = off).
+    top_k: TopK = "protocol"
     max_new_tokens: int = Field(GenSpec.max_new_tokens, ge=1)
     batch_size: int = Field(GenSpec.batch_size, ge=1)
     backend: GenBackend = GenSpec.backend
@@ -351,6 +365,12 @@ def resolve_path(project_dir: Path, value: str) -> Path:
     student.strategy (a .json path) and student.hostfile."""
     p = Path(value).expanduser()
     return p if p.is_absolute() else (project_dir / p)
+
+
+def student_top_k(settings: Settings) -> int:
+    """student.generation.top_k as the jobs take it: "protocol" is the loop protocol's value."""
+    top_k = settings.student.generation.top_k
+    return loop_protocol(settings.loop.protocol).student_top_k if top_k == "protocol" else top_k
 
 
 def model_location(project_dir: Path, value: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lion_cli.core.loop_protocol import loop_protocol
 from lion_cli.core.prompts import Template, parse_template
 from lion_cli.core.role_prompts import RolePrompts
 from lion_cli.resources import resource_dir
@@ -26,6 +27,12 @@ def load_role_templates(folder: Path | None = None) -> dict[str, Template]:
     return {name: load_template(name, folder) for name in ROLE_TEMPLATES}
 
 
-def load_role_prompts(folder: Path | None = None) -> RolePrompts:
-    """The role templates, ready to render a role's messages."""
-    return RolePrompts(load_role_templates(folder))
+def protocol_prompts_dir(protocol: str) -> Path:
+    """The shipped templates of a loop protocol (core/loop_protocol.py): prompts/paper/ or prompts/."""
+    sub = loop_protocol(protocol).prompts_folder
+    return resource_dir("prompts") / sub if sub else resource_dir("prompts")
+
+
+def load_role_prompts(folder: Path | None = None, protocol: str = "lion") -> RolePrompts:
+    """The role templates, ready to render a role's messages: from `folder`, else the protocol's."""
+    return RolePrompts(load_role_templates(folder or protocol_prompts_dir(protocol)))

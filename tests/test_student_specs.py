@@ -80,7 +80,11 @@ def test_student_settings_defaults_are_the_specs_defaults(tmp_path: Path) -> Non
     paths = {"model_path": "m", "data_path": "d", "output_dir": "o"}
     assert train_spec(settings, **paths) == TrainSpec(**paths, seed=seed)
     gen = gen_spec(settings, model_path=Path("m"), input_path=Path("i"), output_path=Path("o"))
-    assert gen == GenSpec("m", "i", "o", base_seed=seed)
+    # top_k is the loop protocol's ("protocol"): 50 under the default "paper", GenSpec's own (off) under "lion".
+    assert gen == GenSpec("m", "i", "o", base_seed=seed, top_k=50)
+    settings.loop.protocol = "lion"
+    assert gen_spec(settings, model_path=Path("m"), input_path=Path("i"), output_path=Path("o")) == GenSpec(
+        "m", "i", "o", base_seed=seed)
     launch = launch_config(settings)
     assert (launch.nproc_per_node, launch.nnodes, launch.node_rank, launch.rdzv_endpoint, launch.hostfile) == (
         LaunchConfig.nproc_per_node, LaunchConfig.nnodes, LaunchConfig.node_rank, LaunchConfig.rdzv_endpoint,

@@ -146,7 +146,8 @@ def data_cmd(
                                                                else "no iterations yet"))
     targets = [out / "train.jsonl", out / "README.md"] if fmt == "hf" else [out]
     _check_overwrite(targets + ([pairs_path(out, fmt)] if pairs else []), force)
-    src = ExportSource(project.store, answer_keys(project.settings, load_role_prompts()),
+    prompts = load_role_prompts(protocol=project.settings.loop.protocol)   # the teacher's, for its answers' key
+    src = ExportSource(project.store, answer_keys(project.settings, prompts),
                        project.settings.loop.train_from)
     try:
         result = export_data(src, fmt, out, iteration, with_pairs=pairs)

@@ -24,12 +24,14 @@ def endpoint_specs(settings: Settings) -> dict[str, EndpointSpec]:
 
 def answer_keys(settings: Settings, prompts: RolePrompts) -> AnswerKeys:
     """The keys of this project's answers under its current settings."""
+    from lion_cli.config import student_top_k
+
     teacher, gen = settings.teacher, settings.student.generation
     return AnswerKeys(
         teacher_model=teacher.model,
         teacher_hash=teacher_hash(model=teacher.model, temperature=teacher.temperature, top_p=teacher.top_p,
                                   max_tokens=teacher.max_tokens, prompt_source=prompts.teacher_source),
-        student_hash=student_hash(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k,
+        student_hash=student_hash(temperature=gen.temperature, top_p=gen.top_p, top_k=student_top_k(settings),
                                   max_new_tokens=gen.max_new_tokens, prompt_format=settings.student.prompt_format,
                                   rng_seed=settings.loop.rng_seed))
 
@@ -49,6 +51,6 @@ def build_context(project_dir: Path, settings: Settings, store: Store) -> LoopCo
     from lion_cli.pipeline.context import LoopContext
     from lion_cli.prompts_loader import load_role_prompts
 
-    prompts = load_role_prompts()
+    prompts = load_role_prompts(protocol=settings.loop.protocol)
     return LoopContext(project_dir, settings, store, build_engine(settings, store), prompts,
                        answer_keys(settings, prompts))

@@ -3,7 +3,7 @@ choice of which hard / easy instruction seeds each generator call.
 
 API used by lion_cli/pipeline/generation.py (one candidate per generator call, as the prompts ask):
     clean_generator_reply(reply) -> (instruction, input)      split_generator_reply(reply) -> [(instruction, input)]
-    reject_reason(instruction, finish_reason, markers) -> reason | None
+    reject_reason(instruction, finish_reason, markers, rejected_words) -> reason | None
     decide_candidate(instruction, finish_reason, tokens, index, threshold) -> CandidateDecision
     generation_quota(total, hard_ratio, have_hard, have_easy) -> {Label: count}
     sample_seeds(hard_ids, easy_ids, n, hard_ratio, rng_seed, iteration) -> [(Label, seed_id), ...]
@@ -23,7 +23,8 @@ from lion_cli.core.types import Label
 
 # Reasons a candidate is rejected, in the order they are checked (the first that applies is recorded);
 # "too_similar" is the novelty filter's, checked against the pool last (it is the costly one).
-REASONS = ("empty", "cut_off", "too_short", "non_ascii", "bad_start", "echo", "too_similar")
+# "rejected_word": a word the protocol refuses (the paper's "instruction", core/loop_protocol.py).
+REASONS = ("empty", "cut_off", "too_short", "non_ascii", "bad_start", "echo", "rejected_word", "too_similar")
 
 _NUMBERING = re.compile(r"^\s*(?:\d+[.):]|[-*•]|#+)\s+")
 _ITEM = re.compile(r"^\s*(?:\d+[.):]|[-*•])\s+\S")  # a top-level list item of a multi-item reply
@@ -90,8 +91,10 @@ def _one_candidate(lines: list[str]) -> tuple[str, str]:
     return instruction, "\n".join(tail).strip()
 
 
-def reject_reason(instruction: str, finish_reason: str | None, markers: Iterable[str]) -> str | None:
-    """Why a candidate is unusable, or None when it passes every filter but novelty."""
+def reject_reason(instruction: str, finish_reason: str | None, markers: Iterable[str],
+                  rejected_words: Iterable[str] = ()) -> str | None:
+    """Why a candidate is unusable, or None when it passes every filter but novelty. `rejected_words`:
+    a candidate containing one (any case, also inside a longer word: "instructions") is rejected."""
     text = instruction.strip()
     if not text:
         return "empty"
@@ -109,6 +112,8 @@ def reject_reason(instruction: str, finish_reason: str | None, markers: Iterable
     lowered = text.lower()
     if any(m.lower() in lowered for m in markers if m):
         return "echo"
+    if any(w.lower() in lowered for w in rejected_words if w):
+        return "rejected_word"
     return None
 
 
@@ -120,10 +125,11 @@ class CandidateDecision:
 
 
 def decide_candidate(instruction: str, finish_reason: str | None, tokens: Sequence[str], index: NoveltyIndex,
-                     threshold: float, markers: Iterable[str] = GENERATOR_MARKERS) -> CandidateDecision:
+                     threshold: float, markers: Iterable[str] = GENERATOR_MARKERS,
+                     rejected_words: Iterable[str] = ()) -> CandidateDecision:
     """Every filter in REASONS' order: the text filters, then novelty (rejected "too_similar" when its
     ROUGE-L F against some pool item is above `threshold`)."""
-    reason = reject_reason(instruction, finish_reason, markers)
+    reason = reject_reason(instruction, finish_reason, markers, rejected_words)
     if reason is not None:
         return CandidateDecision(reason, None, None)
     score, pos = index.max_rouge(tokens)

@@ -26,6 +26,7 @@ from lion_cli.core.candidates import (
     generation_quota,
     sample_seeds,
 )
+from lion_cli.core.loop_protocol import LoopProtocol, loop_protocol
 from lion_cli.core.novelty import NoveltyIndex, tokenize
 from lion_cli.core.referee import ParseFailure
 from lion_cli.core.reply_schemas import GENERATOR_REPLY, parse_structured_instruction
@@ -102,6 +103,11 @@ class GenerationRun:
     novelty: PoolNovelty
     reply_format: dict[str, Any] | None = None   # a JSON schema for the replies, when the endpoint takes one
 
+    @property
+    def protocol(self) -> LoopProtocol:
+        """The loop protocol's generator rules: max_tokens per seed, rejected words."""
+        return loop_protocol(self.ctx.settings.loop.protocol)
+
     def replay(self) -> int:
         """Take back the decisions an earlier (killed) run wrote; returns the next slot to ask."""
         done = candidates(self.ctx.store, self.iteration)
@@ -118,9 +124,13 @@ class GenerationRun:
         kind, seed_id = self.plan[slot]
         seed = self.seeds[seed_id]
         item = Item(Role.GENERATOR.value, generator_item(self.iteration, slot), seed_id)
+        max_tokens = self.protocol.generator_max_tokens(f"{seed.text} {seed.input}",
+                                                        self.ctx.settings.generator.max_tokens,
+                                                        self.reply_format is not None)
         return await or_failed(self.ctx, self.iteration, Stage.GENERATION, item, lambda: self.ctx.engine.chat(
             Role.GENERATOR.value, self.ctx.prompts.generator(kind, seed.text, seed.input), sample_index=slot,
-            seed=self.ctx.settings.loop.rng_seed * 100_003 + slot, response_format=self.reply_format))
+            seed=self.ctx.settings.loop.rng_seed * 100_003 + slot, max_tokens=max_tokens,
+            response_format=self.reply_format))
 
     def read(self, reply: ChatResult) -> tuple[str, str, str | None]:
         """The candidate in a reply (instruction, input) and, when a structured reply does not fit its
@@ -145,7 +155,8 @@ class GenerationRun:
             text, inp, unread = self.read(reply)
         tokens = tokenize(text)
         d = CandidateDecision(unread, None, None) if unread else decide_candidate(
-            text, reply.finish_reason, tokens, self.novelty.index, self.ctx.settings.loop.novelty_threshold)
+            text, reply.finish_reason, tokens, self.novelty.index, self.ctx.settings.loop.novelty_threshold,
+            rejected_words=self.protocol.rejected_words)
         store = self.ctx.store
 
         def row(instruction_id: int | None) -> CandidateRow:

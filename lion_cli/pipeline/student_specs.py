@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lion_cli.config import Settings, resolve_path
+from lion_cli.config import Settings, resolve_path, student_top_k
 from lion_cli.student.specs import GenSpec, LaunchConfig, LoraSpec, TrainSpec
 
 
@@ -58,5 +58,5 @@ def gen_spec(settings: Settings, *, model_path: Path, input_path: Path, output_p
     g = settings.student.generation
     return GenSpec(model_path=str(model_path), input_path=str(input_path), output_path=str(output_path),
                    prompt_format=settings.student.prompt_format, max_new_tokens=g.max_new_tokens,
-                   temperature=g.temperature, top_p=g.top_p, top_k=g.top_k, batch_size=g.batch_size,
+                   temperature=g.temperature, top_p=g.top_p, top_k=student_top_k(settings), batch_size=g.batch_size,
                    base_seed=settings.loop.rng_seed, backend=g.backend)
