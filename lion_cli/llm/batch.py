@@ -1,0 +1,134 @@
+"""Requests sent through a provider's OpenAI-compatible batch API, resumable in every phase.
+
+The lines are split to the provider's limits (core/batches.py); each chunk is uploaded to /v1/files
+(purpose batch), a batch is created on it, polled until it ends, and its output and error files are read
+back, each line mapped to its custom_id. Every id is written to the ledger (store/batch_ledger.py) the
+moment the provider gives it, and the batch carries its chunk key in its metadata, so a kill
+- during the upload: the file is uploaded again (uploads are free);
+- between creating the batch and recording it: the batch is found again by its metadata, not created twice;
+- while polling or downloading: the recorded batch is polled again and its files read again;
+and no paid line is submitted twice. Lines that failed or expired come back in `failed` for the caller
+to send again (in the next batch, or online). A refused upload (5xx) is retried."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from lion_cli.core.batches import FINISHED, BatchLimits, BatchLine, BatchRecord, chunk_key, split_lines
+
+UPLOAD_TRIES = 4
+METADATA_KEY = "lion_chunk"
+
+
+class BatchLedger(Protocol):
+    def get(self, chunk_key: str) -> BatchRecord | None: ...
+    def save(self, record: BatchRecord, role: str, base_url: str, lines: int) -> None: ...
+
+
+@dataclass
+class BatchOutcome:
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)   # custom_id → chat completion body
+    failed: dict[str, str] = field(default_factory=dict)               # custom_id → why (to be sent again)
+    batches: list[BatchRecord] = field(default_factory=list)
+
+
+class BatchRunner:
+    def __init__(self, client: httpx.AsyncClient, base_url: str, ledger: BatchLedger,
+                 limits: BatchLimits | None = None, headers: dict[str, str] | None = None) -> None:
+        self.client, self.base_url = client, base_url.rstrip("/")
+        self.ledger, self.limits, self.headers = ledger, limits or BatchLimits(), headers or {}
+
+    async def run(self, role: str, lines: Sequence[BatchLine]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        for chunk in split_lines(lines, self.limits):
+            record = await self._finished(role, chunk)
+            answers, failed = await self._results(record)
+            for line in chunk:
+                if line.custom_id not in answers and line.custom_id not in failed:
+                    failed[line.custom_id] = f"not in batch {record.batch_id}'s results ({record.status})"
+            outcome.answers.update(answers)
+            outcome.failed.update(failed)
+            outcome.batches.append(record)
+        return outcome
+
+    def _save(self, record: BatchRecord, role: str, chunk: Sequence[BatchLine]) -> None:
+        self.ledger.save(record, role, self.base_url, len(chunk))
+
+    async def _finished(self, role: str, chunk: Sequence[BatchLine]) -> BatchRecord:
+        """The chunk's batch, created if nothing of it exists yet, once it has ended."""
+        key = chunk_key(chunk)
+        record = self.ledger.get(key) or BatchRecord(key)
+        if record.batch_id is None:
+            record.batch_id = await self._created_before(key)
+        if record.batch_id is None:
+            if record.input_file_id is None:
+                record.input_file_id = await self._upload(b"".join(line.jsonl() for line in chunk))
+                self._save(record, role, chunk)
+            batch = await self._request("POST", "/batches", json={
+                "input_file_id": record.input_file_id, "endpoint": "/v1/chat/completions",
+                "completion_window": "24h", "metadata": {METADATA_KEY: key}})
+            record.batch_id, record.status = batch["id"], batch["status"]
+            self._save(record, role, chunk)
+        while record.status not in FINISHED:
+            batch = await self._request("GET", f"/batches/{record.batch_id}")
+            counts = batch.get("request_counts") or {}
+            changed = batch["status"] != record.status
+            record.status, record.completed, record.failed = (batch["status"], int(counts.get("completed", 0)),
+                                                              int(counts.get("failed", 0)))
+            record.output_file_id, record.error_file_id = batch.get("output_file_id"), batch.get("error_file_id")
+            if changed or record.status in FINISHED:
+                self._save(record, role, chunk)
+            if record.status not in FINISHED:
+                await asyncio.sleep(self.limits.poll_s)
+        return record
+
+    async def _created_before(self, key: str) -> str | None:
+        """A batch created for this chunk by a run killed before it could record the id."""
+        after: str | None = None
+        while True:
+            page = await self._request("GET", "/batches", params={"limit": 100, **({"after": after} if after else {})})
+            for batch in page.get("data", []):
+                if (batch.get("metadata") or {}).get(METADATA_KEY) == key and batch.get("status") != "failed":
+                    return str(batch["id"])
+            if not page.get("has_more") or not page.get("data"):
+                return None
+            after = page["data"][-1]["id"]
+
+    async def _upload(self, data: bytes) -> str:
+        for attempt in range(UPLOAD_TRIES):
+            resp = await self.client.post(f"{self.base_url}/files", headers=self.headers,
+                                          data={"purpose": "batch"}, files={"file": ("batch.jsonl", data)})
+            if resp.status_code < 500 or attempt == UPLOAD_TRIES - 1:
+                resp.raise_for_status()
+                return str(resp.json()["id"])
+            await asyncio.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        resp = await self.client.request(method, f"{self.base_url}{path}", headers=self.headers, **kwargs)
+        resp.raise_for_status()
+        return dict(resp.json())
+
+    async def _results(self, record: BatchRecord) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        answers: dict[str, dict[str, Any]] = {}
+        failed: dict[str, str] = {}
+        for file_id in (record.output_file_id, record.error_file_id):
+            if not file_id:
+                continue
+            resp = await self.client.get(f"{self.base_url}/files/{file_id}/content", headers=self.headers)
+            resp.raise_for_status()
+            for raw in resp.text.splitlines():
+                row = json.loads(raw)
+                response = row.get("response") or {}
+                if response.get("status_code") == 200:
+                    answers[row["custom_id"]] = response["body"]
+                else:
+                    error = row.get("error") or (response.get("body") or {}).get("error") or {}
+                    failed[row["custom_id"]] = str(error.get("code") or error.get("message") or "failed")
+        return answers, failed
