@@ -13,6 +13,7 @@ margin and accuracy.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,8 @@ def reference_logps(spec: DPOSpec, tokenizer: Any, examples: list[dict[str, Any]
         else:
             log(f"reference log-probs: reused from {spec.reference_path.name} (same fingerprint)")
             computed = False
-        MetricsCallback(spec.metrics_path)._write({"event": "reference", "computed": computed, "pairs": len(examples)})
+        MetricsCallback(spec.metrics_path)._write({"event": "reference", "computed": computed, "pairs": len(examples),
+                                                   "ts": time.time()})
     _barrier()
     found = ref.stored(spec.reference_path, expected)
     if found is None:
