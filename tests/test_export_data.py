@@ -35,7 +35,8 @@ def project(lion_cli: Any, tmp_path: Path) -> Path:
     assert res.exit_code == 0, res.stderr
     root = tmp_path / "p"
     with open_store(root / "lion.db") as store:
-        keys = answer_keys(load_settings(root / "lion.toml"), load_role_prompts())
+        settings = load_settings(root / "lion.toml")
+        keys = answer_keys(settings, load_role_prompts(protocol=settings.loop.protocol))
         t_model, t_hash, s_hash = keys.teacher_model, keys.teacher_hash, keys.student_hash
         ids = [r[0] for r in store.query("SELECT id FROM instructions ORDER BY id")]
         for iid, text in zip(ids, ANSWERS, strict=True):
