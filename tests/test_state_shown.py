@@ -79,9 +79,11 @@ def test_run_project_records_the_iterations_it_was_asked_for(tmp_path: Path, lio
     from lion_cli.cli.run import run_project
 
     d = build_known_project(tmp_path / "k", run_status="done")
-    with open_store(d / "lion.db") as w, w.tx() as c:   # both iterations finished
+    with open_store(d / "lion.db") as w, w.tx() as c:   # both iterations finished, and the final imitation
         c.execute("UPDATE iterations SET status='done'")
         c.execute("UPDATE stages SET status='done', done=total")
+        c.execute("INSERT INTO iterations (iteration, status) VALUES (2, 'done')")
+        c.execute("INSERT INTO stages (iteration, stage, status) VALUES (2, 'imitation', 'done')")
     assert run_project(open_project(d), 2, None, resume=True) == 0   # nothing left to do within 2
     status, text = _status(lion_cli, d)
     assert status["iterations"] == 2 and status["finished"] and "(2 iterations planned; finished" in text

@@ -23,13 +23,16 @@ from lion_cli.tui.queries import DashboardReader
 
 
 def _finished(tmp_path: Path) -> Path:
-    """The known project with its run over: lion.toml plans the 2 iterations it has, both done."""
+    """The known project with its run over: lion.toml plans the 2 iterations it has, both done, and the
+    final imitation after them (iteration 2)."""
     d = build_known_project(tmp_path / "done", run_status="done")
     toml = d / "lion.toml"
     toml.write_text(toml.read_text().replace("iterations = 3 ", "iterations = 2 ", 1))
     with open_store(d / "lion.db") as w, w.tx() as c:
         c.execute("UPDATE iterations SET status='done'")
         c.execute("UPDATE stages SET status='done', done=total")
+        c.execute("INSERT INTO iterations (iteration, status) VALUES (2, 'done')")
+        c.execute("INSERT INTO stages (iteration, stage, status) VALUES (2, 'imitation', 'done')")
     return d
 
 

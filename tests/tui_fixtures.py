@@ -139,7 +139,8 @@ def build_known_project(project_dir: Path, *, run_pid: int | None = None, run_st
             c.execute("INSERT INTO train_jobs (id, iteration, kind, status, spec_json, output_dir, total_steps)"
                       " VALUES (?, ?, 'train', 'done', '{}', ?, 10)", (job, it, f"/students/iter-{it}"))
             for step in range(1, 11):
-                c.execute("INSERT INTO train_metrics VALUES (?, ?, ?, ?, 2e-5, ?, 1500.0, ?)",
+                c.execute("INSERT INTO train_metrics (job_id, step, epoch, loss, lr, tokens, tokens_per_s, ts)"
+                          " VALUES (?, ?, ?, ?, 2e-5, ?, 1500.0, ?)",
                           (job, step, step / 10, round(2.0 - 0.1 * (step - 1) - 0.5 * it, 2), step * 1000,
                            CLOCK - 600 + step))
         # iteration 0's student answered its 8 Cache Pool instructions in 16 s: 0.5 rows/s
