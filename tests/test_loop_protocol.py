@@ -20,6 +20,7 @@ from lion_cli.core.reply_schemas import REFEREE_REPLY
 from lion_cli.core.types import Instruction, Label, Origin
 from lion_cli.pipeline.generation import GenerationRun, PoolNovelty, Tally
 from lion_cli.prompts_loader import load_role_prompts, protocol_prompts_dir
+from lion_cli.server.guided_scores import wants_score_lines
 
 SEED = "Explain why the sky looks blue."   # 6 words
 
@@ -41,6 +42,7 @@ def test_the_paper_s_prompts_follow_its_rules() -> None:
     for criterion in ("helpfulness", "relevance", "accuracy", "level of detail"):
         assert criterion in referee
     assert referee.rstrip().endswith("Assistant 1: <score>\nAssistant 2: <score>")
+    assert wants_score_lines(paper.referee("Name a colour.", "", "Blue.", "Seven."))   # the demo's guided scores
     assert parse_scores("Both are on topic; the first is right.\nAssistant 1: 8.5\nAssistant 2: 3") == Scores(8.5, 3)
     structured = paper.referee("Name a colour.", "", "Blue.", "Seven.", structured=True)[-1]["content"]
     assert "helpfulness" in structured and "<score>" not in structured

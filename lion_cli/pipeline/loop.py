@@ -91,7 +91,8 @@ async def run_loop(ctx: LoopContext, iterations: int, until: Stage | None = None
     while (pos := next_position(ctx.store, iterations)) is not None:
         it, stage = pos
         ensure_iteration(ctx.store, it, FINAL_STAGES if it == iterations else STAGES)
-        if stage is Stage.IMITATION and pool_size(ctx.store, it, Pool.TRAIN) == 0:
+        # The final imitation trains on every pool so far: the last generation's may be empty.
+        if stage is Stage.IMITATION and it < iterations and pool_size(ctx.store, it, Pool.TRAIN) == 0:
             raise RuntimeError(f"iteration {it} has an empty Train Pool (the previous generation stage "
                                "accepted nothing)")
         start_stage(ctx.store, it, stage)
