@@ -66,7 +66,8 @@ def _current_iteration(project: Project) -> int:
     from lion_cli.store.progress import next_position
 
     pos = next_position(project.store, project.settings.loop.iterations)
-    return pos[0] if pos is not None else project.settings.loop.iterations - 1
+    # A finished run's last student is the final imitation's (iteration `iterations`).
+    return pos[0] if pos is not None else project.settings.loop.iterations
 
 
 def _run_project(project: Project, iteration: int | None, as_json: bool) -> None:
