@@ -61,7 +61,8 @@ def test_the_planned_iterations_follow_the_last_runs_flag(tmp_path: Path, lion_c
     status, text = _status(lion_cli, d)
     assert status["iterations"] == 5 and "(5 iterations planned;" in text
     # the projection covers the 5 iterations: after iteration 1, three more batches of new_per_iteration (6,000)
-    assert status["projected_remaining_calls"]["teacher"] == 3 * 6000
+    # and the last iteration's for the final imitation
+    assert status["projected_remaining_calls"]["teacher"] == 4 * 6000
     snap = DashboardReader(d, clock=lambda: CLOCK, plan=open_project(d, readonly=True).plan).refresh()
     assert snap.iterations_planned == 5 and snap.plan is not None and snap.plan.iterations == 5
     assert "it1 (2/5)" in _strip(d)

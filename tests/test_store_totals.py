@@ -107,8 +107,8 @@ def test_fresh_projection_is_prices_times_expected_tokens(tmp_path: Path, lion_c
         per_call = (ASSUMED_PROMPT_TOKENS * ep.price_input_per_1k + ep.max_tokens / 2 * ep.price_output_per_1k) / 1000
         assert status["projected_cost_per_call"][role] == pytest.approx(per_call)
         expected += n * per_call
-    # lion.toml: 3 iterations × 6,000 new per iteration over 8 seeds
-    assert status["projected_remaining_calls"]["teacher"] == 8 + 2 * 6000
+    # lion.toml: 3 iterations × 6,000 new per iteration over 8 seeds, the last 6,000 for the final imitation
+    assert status["projected_remaining_calls"]["teacher"] == 8 + 3 * 6000
     assert status["projected_total_usd"] == pytest.approx(expected) and expected > 0
 
 
@@ -141,14 +141,14 @@ def test_eta_uses_measured_rates_else_the_limits() -> None:
     assert plan is not None
     fresh = RunTotals(cache_size=5, teacher_missing=5)
     p = project(fresh, plan)
-    # teacher 5, referee 10, generator 20 requests; the limiter reserves 200 assumed prompt tokens +
-    # max_tokens 600 = 800 of tpm 6,000 per request: 7.5 requests/min (8 s each) < rpm 60
-    assert p.remaining_calls == {"teacher": 5, "referee": 10, "generator": 20}
-    assert p.eta_s == pytest.approx(35 * 8.0) and not p.eta_measured
+    # teacher 5 + the final imitation's 10, referee 10, generator 20 requests; the limiter reserves 200
+    # assumed prompt tokens + max_tokens 600 = 800 of tpm 6,000 per request: 7.5 requests/min (8 s each) < rpm 60
+    assert p.remaining_calls == {"teacher": 15, "referee": 10, "generator": 20}
+    assert p.eta_s == pytest.approx(45 * 8.0) and not p.eta_measured
     measured = RunTotals(cache_size=5, teacher_missing=5, roles={"teacher": RoleTotals(calls=2, cost_usd=1.0)},
                          request_rates={"teacher": 2.0, "referee": 1.0, "generator": 4.0})
     p = project(measured, plan)
-    assert p.eta_s == pytest.approx(5 / 2.0 + 10 / 1.0 + 20 / 4.0) and p.eta_measured
+    assert p.eta_s == pytest.approx(15 / 2.0 + 10 / 1.0 + 20 / 4.0) and p.eta_measured
     assert p.cost_per_call["teacher"] == 0.5   # observed: $1 over 2 paid requests
 
 
@@ -157,17 +157,18 @@ def test_the_whole_run_eta_adds_training_and_student_answers(tmp_path: Path, lio
     status = _status(lion_cli, d)
     parts = {p["name"]: p for p in status["eta"]["parts"]}
     # iteration 2 trains the base on Train Pools 8 + 4 + 6,000 (new_per_iteration): 6,012 // 128 = 46
-    # steps an epoch × 3 epochs = 138 steps, at the 1.0 s a step both training jobs logged
-    assert (parts["training"]["work"], parts["training"]["seconds"]) == (138, 138.0)
+    # steps an epoch × 3 epochs = 138 steps; the final imitation on 12,012: 93 × 3 = 279; at the 1.0 s a
+    # step both training jobs logged
+    assert (parts["training"]["work"], parts["training"]["seconds"]) == (138 + 279, 417.0)
     # iteration 1's student has not answered its Cache Pool of 12 yet, iteration 2's is 12 + 6,000;
     # iteration 0's generation job answered 8 rows in 16 s: 0.5 rows/s
     assert parts["student answers"]["work"] == 6024
     assert parts["student answers"]["seconds"] == pytest.approx(12048.0, abs=0.1)   # SQLite's julianday: ~ms
     assert parts["API"]["seconds"] == status["api_eta_s"] and parts["API"]["basis"] == "measured"
-    assert status["eta"]["seconds"] == pytest.approx(status["api_eta_s"] + 138 + 12048, abs=0.1)
+    assert status["eta"]["seconds"] == pytest.approx(status["api_eta_s"] + 417 + 12048, abs=0.1)
     assert status["eta"]["complete"] and status["eta"]["basis"] == "measured"
     text = lion_cli("status", str(d)).stdout
-    assert "run ETA: about" in text and "training 0:02:18 (138 steps, measured)" in text
+    assert "run ETA: about" in text and "training 0:06:57 (417 steps, measured)" in text
 
 
 def test_nothing_measured_yet_says_so(tmp_path: Path, lion_cli: Any) -> None:
@@ -176,7 +177,9 @@ def test_nothing_measured_yet_says_so(tmp_path: Path, lion_cli: Any) -> None:
     parts = {p["name"]: p for p in status["eta"]["parts"]}
     assert parts["API"]["basis"] == "assumed" and parts["API"]["seconds"] > 0     # at the limits
     assert parts["training"]["seconds"] is None and parts["training"]["basis"] == "not measured yet"
-    assert parts["training"]["work"] == 3 * (8 // 128 or 1) + 3 * (6008 // 128) + 3 * (12008 // 128)
+    # three iterations and the final imitation (8 seeds + 3 × 6,000)
+    assert parts["training"]["work"] == 3 * (8 // 128 or 1) + 3 * (6008 // 128) + 3 * (12008 // 128) + 3 * (
+        18008 // 128)
     assert parts["student answers"]["seconds"] is None and parts["student answers"]["work"] == 8 + 6008 + 12008
     assert not status["eta"]["complete"] and status["eta"]["seconds"] == parts["API"]["seconds"]
     text = lion_cli("status", str(d)).stdout

@@ -81,7 +81,7 @@ def training_steps_left(t: RunTotals, plan: RunPlan) -> int:
     work = t.student
     sizes = dict(work.train_pool_sizes)
     steps = 0
-    for it in range(t.iteration, plan.iterations):
+    for it in range(t.iteration, plan.iterations + 1):   # the last one: the final imitation's training
         if it == t.iteration and work.trained:
             continue
         if it == t.iteration and work.train_job is not None and work.train_job[1] > 0:

@@ -3,7 +3,8 @@
 The model of the work left: each remaining iteration asks the teacher once per new instruction (the
 Cache Pool's older members are already answered), the referee twice per Cache Pool member (both
 orders, plus retries at the rate seen so far), and the generator new_per_iteration ÷ acceptance
-rate times; what the current iteration already did is subtracted. A request costs what the role's
+rate times; the last iteration's new instructions are answered for the final imitation; what the
+current iteration already did is subtracted. A request costs what the role's
 paid requests cost on average so far, or, before its first one, the endpoint's prices × the
 assumed request size (core/totals.py).
 
@@ -33,7 +34,8 @@ class Projection:
 
 def remaining_calls(t: RunTotals, plan: RunPlan) -> dict[str, int]:
     left = max(plan.iterations - t.iterations_done, 0)
-    calls = {"teacher": t.teacher_missing if left else 0, "referee": 0, "generator": 0}
+    final_left = t.iterations_done <= plan.iterations   # the final imitation (iteration `iterations`) is not done
+    calls = {"teacher": t.teacher_missing if final_left else 0, "referee": 0, "generator": 0}
     accept = t.accepted / t.generated if t.generated and t.accepted else DEFAULT_ACCEPTANCE
     retry_rate = t.referee_retries / t.referee_first if t.referee_first else 0.0
     cache = t.cache_size
@@ -45,8 +47,8 @@ def remaining_calls(t: RunTotals, plan: RunPlan) -> dict[str, int]:
             gen = max(gen - t.generator_done, 0)
         calls["referee"] += round(pairs)
         calls["generator"] += round(gen)
-        if k < left - 1:  # the next iteration's new instructions need teacher answers
-            calls["teacher"] += plan.new_per_iteration
+        # The next iteration's new instructions need teacher answers (the last one's: for the final imitation).
+        calls["teacher"] += plan.new_per_iteration
         cache += plan.new_per_iteration
     return calls
 
