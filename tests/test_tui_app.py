@@ -49,7 +49,7 @@ async def test_panels_show_the_known_numbers(known: Path) -> None:
         assert "fixture-lion" in text and "it1 (2/3)" in text and "discrimination · referee running" in text
         assert "elapsed 0:30:00" in text and "run: running" in text
         assert "25% referee 6/24" in text
-        assert "12 / 16" in text and "2 / 60" in text and "2,448 (600) / 10.0k" in text   # teacher row: reserved (used)
+        assert "12 / 20" in text and "2 / 60" in text and "2,448 (600) / 10.0k" in text   # teacher row: reserved (used)
         assert "teacher:   TPM-bound by max_tokens: each request reserves ~1,224 tokens → at most 8 req/min" in text
         assert "1,200 / 2,400" in text and "$0.0240" in text
         assert "spent $0.0455" in text and "budget $5.00, left $4.9545" in text
@@ -206,7 +206,7 @@ async def test_empty_project(tmp_path: Path) -> None:
         await loaded(pilot, app)
         text = screen_text(app)
         assert "run: never run" in text and "it0 (1/3)" in text
-        assert "0 / 12,008" in text and "no cap" in text
+        assert "0 / 18,008" in text and "no cap" in text   # 8 seeds + 3 iterations' new, the last for the final imitation
         for key, expected in (("2", "No training job in the store yet."), ("3", "No labels yet."),
                               ("4", "No candidates yet."), ("5", "No evaluation results yet")):
             await pilot.press(key)

@@ -70,7 +70,7 @@ async def test_no_cell_of_the_api_panel_is_cut(known: Path, size: tuple[int, int
                 assert cell in line, (role, API_COLUMNS[k].header, cell, line)
         panel_text = "\n".join(lines)
         assert "…" not in panel_text
-        assert "spent $0.0455   projected total $0.1235   budget $5.00, left $4.9545" in panel_text
+        assert "spent $0.0455   projected total $0.1315   budget $5.00, left $4.9545" in panel_text
 
 
 async def test_question_mark_lists_the_keys(known: Path) -> None:
