@@ -41,8 +41,8 @@ def _parse_override(raw: str, template: str) -> tuple[str, object]:
         parsed: object = json.loads(text)
     except json.JSONDecodeError:
         parsed = text  # not JSON: a plain string, which validation refuses where a number is expected
-    # "auto" stands for a computed default of a key that also takes a number (a price).
-    if current.startswith(("\"", "'")) and current.strip("\"'") != "auto" and not isinstance(parsed, str):
+    # "auto" and "tau" stand for a computed default of a key that also takes a number (a price, a margin).
+    if current.startswith(("\"", "'")) and current.strip("\"'") not in ("auto", "tau") and not isinstance(parsed, str):
         parsed = text
     if parsed is None or isinstance(parsed, dict):
         fail(f"--set {raw!r}: expected a number, boolean, string or list for '{key}'")

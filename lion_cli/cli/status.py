@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from lion_cli.cli.common import Project, open_project
+from lion_cli.cli.status_preference import preference_line, preference_states
 
 
 def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
@@ -41,8 +42,11 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         failed_items = active_failures(store)
         final = final_imitation(store, plan.iterations)
         cut_off = cut_off_per_iteration(store, "teacher")
+        preference = preference_states(store)
     for it in its:  # kept and trained on (the paper's rule), counted so a too small max_tokens shows
         it["teacher_cut_off"] = cut_off.get(it["iteration"], 0)
+        if it["iteration"] in preference:
+            it["preference"] = preference[it["iteration"]]
     for row, state in shown:
         for it in its:
             if it["iteration"] == row.iteration and row.stage.value in it["stages"]:
@@ -98,6 +102,8 @@ def _iteration_lines(d: dict[str, Any]) -> list[str]:
                      f"order consistency {oc}) | new accepted {i['accepted']}, rejected {i['rejected']} | {stages}")
         if i.get("teacher_cut_off"):
             lines.append(f"      {i['teacher_cut_off']} teacher answer(s) cut off by max_tokens (kept, trained on)")
+        if i.get("preference"):
+            lines.append(preference_line(i["preference"]))
         lines += [f"      {k} {v['note'] if v['status'] == 'gave up' else v['status'] + ': ' + v['note']}"
                   for k, v in i["stages"].items() if v.get("note")]
         lines += [f"      {k}: {v['failed']} item(s) failed for good"

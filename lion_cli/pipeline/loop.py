@@ -18,6 +18,7 @@ from lion_cli.pipeline.discrimination import run_discrimination
 from lion_cli.pipeline.generation import run_generation
 from lion_cli.pipeline.imitation import run_imitation
 from lion_cli.pipeline.job_thread import stopped_by
+from lion_cli.pipeline.preference import with_preference
 from lion_cli.pipeline.progress import log
 from lion_cli.store.pools import pool_size
 from lion_cli.store.progress import (
@@ -99,6 +100,8 @@ async def run_loop(ctx: LoopContext, iterations: int, until: Stage | None = None
         ctx.store.event(f"iteration {it}: {stage.value} started", iteration=it, stage=stage.value)
         try:
             detail = await STAGE_FNS[stage](ctx, it)
+            if stage is Stage.IMITATION:  # DPO of the new student, when [preference] asks for it here
+                detail = await with_preference(ctx, it, iterations, detail)
         except BaseException as exc:
             record_stop(ctx, it, stage, exc)
             raise
