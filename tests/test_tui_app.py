@@ -206,7 +206,8 @@ async def test_empty_project(tmp_path: Path) -> None:
         await loaded(pilot, app)
         text = screen_text(app)
         assert "run: never run" in text and "it0 (1/3)" in text
-        assert "0 / 18,008" in text and "no cap" in text   # 8 seeds + 3 iterations' new, the last for the final imitation
+        # 8 seeds + 3 iterations' new, the last for the final imitation
+        assert "0 / 18,008" in text and "no cap" in text
         for key, expected in (("2", "No training job in the store yet."), ("3", "No labels yet."),
                               ("4", "No candidates yet."), ("5", "No evaluation results yet")):
             await pilot.press(key)
