@@ -14,12 +14,24 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from lion_cli.cli.common import Project, err, fail, find_project_dir
-from lion_cli.cli.student_common import job_summary, print_summary, progress_printer, project_if_any, with_overrides
+from lion_cli.cli.student_common import (
+    JSON_OPTION,
+    LAUNCHER_OPTION,
+    NPROC_OPTION,
+    STRATEGY_OPTION,
+    base_model,
+    job_summary,
+    launched_settings,
+    print_summary,
+    project_if_any,
+    run_by_hand,
+    with_overrides,
+)
 
 if TYPE_CHECKING:
     from lion_cli.config import Settings
@@ -31,35 +43,15 @@ student_app = typer.Typer(help="Train the student or make it answer, by hand.", 
 def _run_files(project: Project | None, data: Path, out: Path, model: str, settings: Settings,
                max_steps: int | None, as_json: bool) -> None:
     from lion_cli.pipeline.student_specs import specs_from_settings
-    from lion_cli.store.jobs import add_metric, finish_job, start_job
     from lion_cli.student.jobs import train
-    from lion_cli.student.launcher import JobFailed
 
     if not data.is_file():
         fail(f"--data {data}: no such file")
     spec, launch = specs_from_settings(settings, model_path=model, data_path=data.resolve(), output_dir=out.resolve(),
                                        project_dir=project.dir if project else None, max_steps=max_steps)
-    job = start_job(project.store, None, "train", spec.to_json(), spec.output_dir, max_steps) if project else None
-    report = progress_printer()
-
-    def on_metric(m: dict[str, Any]) -> None:
-        report(m)
-        if project is not None and job is not None:
-            add_metric(project.store, job, m)
-
     err(f"training {model} on {data} → {out} ({launch.launcher}, {launch.world_size} process(es))")
-    t0 = time.perf_counter()
-    try:
-        final = train(spec, launch, on_metric=on_metric)
-    except (JobFailed, RuntimeError, ValueError) as exc:
-        if project is not None and job is not None:
-            finish_job(project.store, job, "failed", getattr(exc, "exit_code", None), str(exc)[-2000:])
-        if isinstance(exc, ValueError):
-            fail(str(exc))
-        fail(f"training failed: {exc}", code=1)
-    if project is not None and job is not None:
-        finish_job(project.store, job, "done", 0, None)
-    print_summary(job_summary(final, {"job_id": job, "seconds": round(time.perf_counter() - t0, 2)}), as_json)
+    print_summary(run_by_hand(project, "train", spec, max_steps,
+                              lambda on_metric: train(spec, launch, on_metric=on_metric)), as_json)
 
 
 def _current_iteration(project: Project) -> int:
@@ -103,11 +95,8 @@ def add_train_command(app: typer.Typer) -> None:
         model: str = typer.Option(None, "--model", help="Files mode: model folder or hub id to start from "
                                   "(default: the project's student.base_model)."),
         max_steps: int = typer.Option(None, "--max-steps", min=1, help="Files mode: stop after N optimizer steps."),
-        launcher: str = typer.Option(None, "--launcher", help="python | torchrun | deepspeed | accelerate."),
-        nproc: int = typer.Option(None, "--nproc", min=1, help="Processes per node."),
-        strategy: str = typer.Option(None, "--strategy", help="ddp | fsdp | zero2 | zero3 | zero3_offload | a "
-                                     "DeepSpeed .json path."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        launcher: str = LAUNCHER_OPTION, nproc: int = NPROC_OPTION, strategy: str = STRATEGY_OPTION,
+        as_json: bool = JSON_OPTION,
     ) -> None:
         """Fine-tune the student: on a JSONL file, or on a project iteration's teacher answers."""
         project = project_if_any(directory)
@@ -122,16 +111,8 @@ def add_train_command(app: typer.Typer) -> None:
                 from lion_cli.config import Settings
 
                 settings = Settings()
-            base = model or settings.student.base_model
-            if base and model is None and project is not None:  # lion.toml's paths are relative to it
-                from lion_cli.config import model_location
-
-                base = model_location(project.dir, base)
-            if not base:
-                fail("--model is needed outside a project (or set student.base_model in lion.toml)")
-            if nproc is not None and nproc > 1 and launcher is None and settings.student.launcher == "python":
-                launcher = "torchrun"
-            settings = with_overrides(settings, launcher, nproc, strategy)
+            base = base_model(project, settings, model)
+            settings = launched_settings(settings, launcher, nproc, strategy)
             _run_files(project, data, out, base, settings, max_steps, as_json)
             return
         if project is None:

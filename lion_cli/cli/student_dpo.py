@@ -11,13 +11,13 @@ Added to the `student` sub-app by lion_cli/cli/student.py (`add_dpo_command(stud
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from lion_cli.cli.common import err, fail
+from lion_cli.cli.student_common import JSON_OPTION, LAUNCHER_OPTION, NPROC_OPTION, STRATEGY_OPTION
 
 
 def _settings(project: Any, loss_type: str | None, beta: float | None) -> Any:
@@ -37,40 +37,23 @@ def _settings(project: Any, loss_type: str | None, beta: float | None) -> Any:
 
 def run_dpo_files(project: Any, pairs: Path, out: Path, model: str, settings: Any, ref_model: str | None,
                   max_steps: int | None) -> dict[str, Any]:
-    from lion_cli.cli.student_common import job_summary, progress_printer
+    from lion_cli.cli.student_common import run_by_hand
     from lion_cli.pipeline.preference import dpo_spec
-    from lion_cli.store.jobs import add_metric, finish_job, start_job
     from lion_cli.student.jobs import dpo
-    from lion_cli.student.launcher import JobFailed
 
     if not pairs.is_file():
         fail(f"--pairs {pairs}: no such file")
     spec, launch = dpo_spec(settings, model_path=model, pairs_path=pairs.resolve(), output_dir=out.resolve(),
                             project_dir=project.dir if project else None, max_steps=max_steps)
     spec.ref_model_path = ref_model or ""
-    job = start_job(project.store, None, "dpo", spec.to_json(), spec.output_dir, max_steps) if project else None
-    report = progress_printer()
 
-    def on_metric(m: dict[str, Any]) -> None:
-        report(m)
+    def on_event(m: dict[str, Any]) -> None:
         if m.get("event") == "reference":
             err("reference log-probs " + ("computed" if m.get("computed") else "reused (same fingerprint)"))
-        if project is not None and job is not None:
-            add_metric(project.store, job, m)
 
     err(f"DPO on {model} with {pairs} → {out} ({launch.launcher}, {launch.world_size} process(es))")
-    t0 = time.perf_counter()
-    try:
-        final = dpo(spec, launch, on_metric=on_metric)
-    except (JobFailed, RuntimeError, ValueError) as exc:
-        if project is not None and job is not None:
-            finish_job(project.store, job, "failed", getattr(exc, "exit_code", None), str(exc)[-2000:])
-        if isinstance(exc, ValueError):
-            fail(str(exc))
-        fail(f"DPO failed: {exc}", code=1)
-    if project is not None and job is not None:
-        finish_job(project.store, job, "done", 0, None)
-    return job_summary(final, {"job_id": job, "seconds": round(time.perf_counter() - t0, 2)})
+    return run_by_hand(project, "dpo", spec, max_steps, lambda on_metric: dpo(spec, launch, on_metric=on_metric),
+                       on_event)
 
 
 def add_dpo_command(app: typer.Typer) -> None:
@@ -85,27 +68,16 @@ def add_dpo_command(app: typer.Typer) -> None:
         beta: float = typer.Option(None, "--beta", help="DPO's beta (default: [preference] beta)."),
         loss_type: str = typer.Option(None, "--loss-type", help="sigmoid | ipo | hinge."),
         max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after N optimizer steps."),
-        launcher: str = typer.Option(None, "--launcher", help="python | torchrun | deepspeed | accelerate."),
-        nproc: int = typer.Option(None, "--nproc", min=1, help="Processes per node."),
-        strategy: str = typer.Option(None, "--strategy", help="ddp | fsdp | zero2 | zero3 | zero3_offload | a "
-                                     "DeepSpeed .json path."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        launcher: str = LAUNCHER_OPTION, nproc: int = NPROC_OPTION, strategy: str = STRATEGY_OPTION,
+        as_json: bool = JSON_OPTION,
     ) -> None:
         """Preference-tune a model (DPO) on chosen/rejected pairs."""
-        from lion_cli.cli.student_common import print_summary, project_if_any, with_overrides
+        from lion_cli.cli.student_common import base_model, launched_settings, print_summary, project_if_any
 
         project = project_if_any(directory)
         settings = _settings(project, loss_type, beta)
-        base = model or settings.student.base_model
-        if base and model is None and project is not None:  # lion.toml's paths are relative to it
-            from lion_cli.config import model_location
-
-            base = model_location(project.dir, base)
-        if not base:
-            fail("--model is needed outside a project (or set student.base_model in lion.toml)")
-        if nproc is not None and nproc > 1 and launcher is None and settings.student.launcher == "python":
-            launcher = "torchrun"
-        settings = with_overrides(settings, launcher, nproc, strategy)
+        base = base_model(project, settings, model)
+        settings = launched_settings(settings, launcher, nproc, strategy)
         print_summary(run_dpo_files(project, pairs, out, _located(base), settings, ref_model and _located(ref_model),
                              max_steps), as_json)
 
