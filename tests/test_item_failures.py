@@ -74,6 +74,12 @@ def teacher_step(ctx: LoopContext) -> Any:
     return ensure_teacher_answers(ctx, 0, Pool.TRAIN, Stage.IMITATION)
 
 
+async def training_rows_step(ctx: LoopContext) -> list[dict[str, str]]:
+    from lion_cli.pipeline.imitation import training_rows
+
+    return training_rows(ctx, 0)
+
+
 def long_id(project: Path) -> int:
     opened = open_project(project, readonly=True)
     try:
@@ -98,6 +104,8 @@ def test_a_seed_too_long_fails_alone_and_is_answered_after_retry_failed(
         # Every other answer, in flight when the 400 came back, is written; the long seed is marked.
         assert len(teacher_answered(project)) == 5 and long_id(project) not in teacher_answered(project)
         assert "teacher: 1 item(s) failed for good" in capsys.readouterr().err
+        # The student is trained on the five answered seeds, and that is the count the stage reports.
+        assert len(in_process(project, training_rows_step)) == 5
         opened = open_project(project, readonly=True)
         failed = active_failures(opened.store)
         opened.store.conn.close()

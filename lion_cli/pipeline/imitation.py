@@ -28,12 +28,18 @@ def training_ids(ctx: LoopContext, iteration: int) -> list[int]:
     return train_pool_ids(ctx.store, trained_iterations(ctx.settings.loop.train_from, iteration))
 
 
-def write_training_data(ctx: LoopContext, iteration: int, path: Path) -> int:
+def training_rows(ctx: LoopContext, iteration: int) -> list[dict[str, str]]:
+    """The examples this iteration's student is trained on: its training pools' instructions that have
+    a usable teacher answer (a failed item has none; an answer stored before replies were checked,
+    core/teacher_answers.py, is never trained on either)."""
     ids = training_ids(ctx, iteration)
     got = answers(ctx.store, ids, Role.TEACHER, ctx.keys.teacher_model, ctx.keys.teacher_hash)
-    # An answer stored before replies were checked (core/teacher_answers.py) is never trained on either.
-    rows = [{"instruction": ins.text, "input": ins.input, "output": got[ins.id]}
+    return [{"instruction": ins.text, "input": ins.input, "output": got[ins.id]}
             for ins in get_instructions(ctx.store, ids) if ins.id in got and unusable_answer(got[ins.id]) is None]
+
+
+def write_training_data(ctx: LoopContext, iteration: int, path: Path) -> int:
+    rows = training_rows(ctx, iteration)
     random.Random(ctx.settings.loop.rng_seed + iteration).shuffle(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -101,7 +107,7 @@ async def run_imitation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
     asked = await ensure_teacher_answers(ctx, iteration, Pool.TRAIN, Stage.IMITATION)
     final = await train_student(ctx, iteration)
     ids = training_ids(ctx, iteration)
-    return {"teacher_asked": asked, "student_path": str(final), "train_examples": len(ids),
+    return {"teacher_asked": asked, "student_path": str(final), "train_examples": len(training_rows(ctx, iteration)),
             # Kept and trained on, as the paper did; counted so a too small max_tokens shows.
             "teacher_cut_off": cut_off_answers(ctx.store, ids, Role.TEACHER, ctx.keys.teacher_model,
                                                ctx.keys.teacher_hash),
