@@ -18,15 +18,19 @@ from lion_cli.student.specs import DPOSpec, SpecError
 def test_sigmoid_ipo_and_hinge_losses_and_the_reward_statistics() -> None:
     import torch
 
-    pc, pr = torch.tensor([-1.0, -4.0]), torch.tensor([-3.0, -2.0])
+    pc, pr = torch.tensor([-1.0, -4.0]), torch.tensor([-3.0, -3.0])
     rc, rr = torch.tensor([-2.0, -3.0]), torch.tensor([-2.0, -3.0])
     beta = 0.5
-    delta = (pc - pr) - (rc - rr)  # [2, -2]
+    delta = (pc - pr) - (rc - rr)  # [2, -1]: not symmetric, so a flipped sign shows
     loss, stats = dpo_loss(pc, pr, rc, rr, beta, "sigmoid")
     torch.testing.assert_close(loss, -torch.nn.functional.logsigmoid(beta * delta).mean())
+    # A pair the policy already prefers more than the reference does costs less than log 2; the other more.
+    good, _ = dpo_loss(pc[:1], pr[:1], rc[:1], rr[:1], beta, "sigmoid")
+    bad, _ = dpo_loss(pc[1:], pr[1:], rc[1:], rr[1:], beta, "sigmoid")
+    assert float(good) < float(torch.log(torch.tensor(2.0))) < float(bad)
     assert stats["rewards_chosen"] == pytest.approx(0.5 * ((1.0 + -1.0) / 2))
-    assert stats["rewards_rejected"] == pytest.approx(0.5 * ((-1.0 + 1.0) / 2))
-    assert stats["margin"] == pytest.approx(0.5 * (2 + -2) / 2)
+    assert stats["rewards_rejected"] == pytest.approx(0.5 * ((-1.0 + 0.0) / 2))
+    assert stats["margin"] == pytest.approx(0.5 * (2 + -1) / 2)
     assert stats["accuracy"] == pytest.approx(0.5)  # the first pair ranks chosen higher, the second not
     ipo, _ = dpo_loss(pc, pr, rc, rr, beta, "ipo")
     torch.testing.assert_close(ipo, ((delta - 1 / (2 * beta)) ** 2).mean())
