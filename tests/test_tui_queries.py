@@ -34,10 +34,10 @@ def test_known_store_numbers(known: Path) -> None:
     assert snap.budget_usd == 5.0 and snap.budget_left_usd == pytest.approx(4.9545)
     # projection (core/projection.py): 1 of 3 iterations done, cache 12, 4 new per iteration,
     # 1/9 referee retry rate, acceptance 4/7
-    assert t.remaining_calls == 4                       # the next iteration's 4 new instructions
+    assert t.remaining_calls == 8    # the next iteration's 4 new instructions, then the final imitation's 4
     assert g.remaining_calls == 14                      # 2 iterations × 4 / (4/7)
     assert r.remaining_calls == round(2 * 12 * (1 + 2 / 16)) + round(2 * 16 * (1 + 2 / 16))   # it1 has no verdicts yet
-    assert snap.projected_total_usd == pytest.approx(0.0455 + 4 * 0.002 + r.remaining_calls * 0.001 + 14 * 0.0005)
+    assert snap.projected_total_usd == pytest.approx(0.0455 + 8 * 0.002 + r.remaining_calls * 0.001 + 14 * 0.0005)
     [lab] = snap.labels
     assert (lab.iteration, lab.hard, lab.easy, lab.unscored) == (0, 3, 4, 1)
     assert lab.hard_rate == pytest.approx(3 / 7) and lab.order_consistency == pytest.approx(6 / 7)
@@ -67,7 +67,8 @@ def test_incremental_reads_see_rows_from_another_connection(known: Path) -> None
                   " rate_limited) VALUES (?, 'referee', 'gpt-x', 'u', 1, 10, 5, 0.25, 1)", (CLOCK - 5,))
         c.execute("INSERT INTO events (ts, message) VALUES (?, 'new event')", (CLOCK,))
         c.execute("UPDATE stages SET done=12 WHERE iteration=1 AND stage='discrimination'")
-        c.execute("INSERT INTO train_metrics VALUES (2, 11, 1.1, 0.5, 1e-5, 11000, 1600.0, ?)", (CLOCK,))
+        c.execute("INSERT INTO train_metrics (job_id, step, epoch, loss, lr, tokens, tokens_per_s, ts)"
+                  " VALUES (2, 11, 1.1, 0.5, 1e-5, 11000, 1600.0, ?)", (CLOCK,))
         c.execute("UPDATE iterations SET status='done' WHERE iteration=1")
         c.execute("INSERT INTO labels VALUES (1, 1, 9, 2, 7, 'hard', 0)")
     snap = reader.refresh()
@@ -89,7 +90,7 @@ def test_empty_project_reads_settings_from_lion_toml(tmp_path: Path) -> None:
     assert snap.roles["teacher"].rpm_limit == 3500 and snap.roles["teacher"].calls == 0
     assert snap.spent_usd == 0 and snap.labels == [] and snap.train is None and snap.evals == []
     # before any call the projection prices each request from lion.toml: (200 × in + max_tokens/2 × out) / 1000
-    assert snap.roles["teacher"].remaining_calls == 8 + 2 * 6000
+    assert snap.roles["teacher"].remaining_calls == 8 + 3 * 6000   # the final imitation answers the last 6000
     assert snap.projected_total_usd is not None and snap.projected_total_usd > 0
 
 
