@@ -3,6 +3,7 @@ anything; `lion run` and `lion resume` run the same checks (without the probe) f
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,12 +23,23 @@ def _print_problems(report: Report) -> None:
         err(f"note: {note}")
 
 
+def quiet_libraries() -> contextlib.AbstractContextManager[None]:
+    """Loading a base model's config and tokenizer imports transformers (and through it DeepSpeed,
+    which prints an accelerator warning on stdout): that goes to lion's cache folder's log, not the
+    terminal. A project folder is not written by a check."""
+    from lion_cli.cli.quiet import library_output
+    from lion_cli.preflight.model_cache import cache_dir
+
+    return library_output(cache_dir() / "libraries.log")
+
+
 def refuse_unless_ready(directory: Path | None) -> None:
     """Exit 2 with one line per problem unless the project passes the offline checks: called before
     anything is sent or written, so a refused run has cost nothing and changed nothing."""
     from lion_cli.preflight import check_project
 
-    report = check_project(find_project_dir(directory))
+    with quiet_libraries():
+        report = check_project(find_project_dir(directory))
     if not report.ok:
         _print_problems(report)
         err(f"error: {len(report.problems)} problem(s) found before the first request; nothing was sent "
@@ -50,7 +62,8 @@ def register(app: typer.Typer) -> None:
         Exit 2 with one line per problem (file and key named)."""
         from lion_cli.preflight import check_project
 
-        report = check_project(find_project_dir(directory), probe=probe)
+        with quiet_libraries():
+            report = check_project(find_project_dir(directory), probe=probe)
         if as_json:
             print(json.dumps(report.as_dict(), indent=2))
         else:

