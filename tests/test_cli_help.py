@@ -41,3 +41,17 @@ def test_help_lists_commands_and_is_quick() -> None:
         assert f"  {command} " in proc.stdout or f"  {command}\n" in proc.stdout, proc.stdout
     best = min(cpu for _, cpu in runs)
     assert best < 0.5, f"`lion --help` used {best:.2f} s of CPU (budget 0.5 s)"
+
+
+def test_short_help_exit_codes_and_completion() -> None:
+    """`-h` is help on every command; `lion --help` lists the exit codes and Typer's shell completion."""
+    top = subprocess.run([sys.executable, "-m", "lion_cli", "-h"], capture_output=True, text=True, timeout=60)
+    assert top.returncode == 0, top.stderr
+    text = " ".join(top.stdout.split())
+    for code in ("0 done", "2 bad input", "3 paused at the budget", "4 another run", "5 a training", "130 interrupted"):
+        assert code in text, code
+    assert "--install-completion" in text and "--show-completion" in text
+    for command in (["status"], ["eval", "bbh"], ["export", "data"], ["student", "train"]):
+        sub = subprocess.run([sys.executable, "-m", "lion_cli", *command, "-h"], capture_output=True, text=True,
+                             timeout=60)
+        assert sub.returncode == 0 and " ".join(command) + " [OPTIONS]" in sub.stdout, (command, sub.stderr)

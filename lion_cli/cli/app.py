@@ -7,11 +7,20 @@ import typer
 
 from lion_cli import __version__
 
+# One list for `lion --help` and the README: what a script can read from lion's exit status.
+EXIT_CODES_EPILOG = (
+    "Exit codes: 0 done; 1 an error; 2 bad input or a project `lion check` refuses (nothing sent, nothing "
+    "written); 3 paused at the budget; 4 another run holds the project; 5 a training or generation job failed; "
+    "130 interrupted (Ctrl-C or SIGTERM).")
+
 app = typer.Typer(
     name="lion",
     help="Adversarial distillation of an API-only LLM into a small open-weight student (Lion, EMNLP 2023).",
+    epilog=EXIT_CODES_EPILOG,
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    # Typer's --install-completion / --show-completion for bash, zsh, fish and PowerShell.
+    add_completion=True,
     pretty_exceptions_enable=False,  # tracebacks must never print locals (an API key could be one)
     # Plain help: Rich's help renderer alone costs ~0.25 s of imports, half the 0.5 s start-up budget.
     rich_markup_mode=None,
