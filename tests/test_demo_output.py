@@ -20,15 +20,16 @@ LIBRARY_NOISE = ("it/s]", "Loading weights", "Writing model shards", "Setting ac
 def test_the_demo_is_quiet_and_its_hints_work_from_where_it_ran(tmp_path: Path) -> None:
     elsewhere = tmp_path / "somewhere"
     elsewhere.mkdir()
-    done = subprocess.run([sys.executable, "-m", "lion_cli", "demo", "--scripted", "my-demo"], cwd=elsewhere,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run([sys.executable, "-m", "lion_cli", "demo", "--scripted", "my-demo", "--json"],
+                          cwd=elsewhere, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     for noise in LIBRARY_NOISE:
         assert noise not in done.stdout and noise not in done.stderr, noise
     log = (elsewhere / "my-demo" / "logs" / "libraries.log").read_text(encoding="utf-8")
     assert "Setting accelerator" in log   # the noise went here, not away
-    hint = next(line for line in done.stdout.splitlines() if "the numbers:" in line)
-    command = shlex.split(hint.split("the numbers:", 1)[1])
+    summary = json.loads(done.stdout)      # --json: one JSON object on stdout, nothing else
+    assert summary["seeds"] == 50 and summary["requests"] > 0 and summary["accepted"] > 0
+    command = shlex.split(summary["status_command"])
     assert command[-2:] == ["status", str(elsewhere / "my-demo")]
     status = subprocess.run([*command, "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stderr

@@ -78,6 +78,8 @@ def test_dry_run_prints_the_plan_and_sends_nothing(tmp_path: Path, tiny_model_di
         assert conn.execute("SELECT COUNT(*) FROM api_calls").fetchone()[0] == 0
     plan = _plan_json(project)
     assert plan["by_role"]["teacher"]["requests"] == 24 + 8 + 8
+    as_json = lion("run", str(project), "--dry-run", "--json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout) == plan
     assert any("no paid request yet" in note for note in plan["assumed"])
 
 
@@ -89,8 +91,9 @@ def test_the_plan_counts_what_a_scripted_run_sends(tmp_path: Path, tiny_model_di
     with running_server(backend="scripted", latency=(0.0, 0.02)) as url:
         project = make_project(tmp_path, url, tiny_model_dir)
         before = {r: x["requests"] for r, x in _plan_json(project)["by_role"].items()}
-        done = lion("run", str(project), timeout=900)   # ~30 s alone; minutes on a loaded 2-core box
+        done = lion("run", str(project), "--json", timeout=900)   # ~30 s alone; minutes on a loaded 2-core box
         assert done.returncode == 0, done.stderr[-3000:]
+        assert json.loads(done.stdout)["run_status"] == "done"   # --json: the closing summary is status's JSON
         sent = server_stats(url)["by_role"]
     after = {r: x["requests"] for r, x in _plan_json(project)["by_role"].items()}
     # Teacher: 24 seeds, 8 new in iteration 1, 8 for the final imitation. Referee: both orders of a

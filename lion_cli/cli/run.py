@@ -19,7 +19,8 @@ EXIT_CODES_HELP = ("Exit codes: 0 done; 1 an error; 2 the project fails `lion ch
                    "log and the fix are printed); 130 interrupted (Ctrl-C or SIGTERM).")
 
 
-def run_project(project: Project, iterations: int | None, until: str | None, *, resume: bool) -> int:
+def run_project(project: Project, iterations: int | None, until: str | None, *, resume: bool,
+                as_json: bool = False, summary: bool = True) -> int:
     """Run the loop under the project's lock; returns the process exit code. SIGINT and SIGTERM stop
     it the same way in every stage (cli/stop_signals.py)."""
     from lion_cli.cli.stop_signals import StopOnSignal
@@ -32,10 +33,10 @@ def run_project(project: Project, iterations: int | None, until: str | None, *, 
         return EXIT_BUSY
     with StopOnSignal() as stop:
         code = _run_locked(project, lock, iterations, until, resume, stop)
-    if code == 0:
+    if code == 0 and summary:
         from lion_cli.cli.status import print_status
 
-        print_status(project, as_json=False)
+        print_status(project, as_json=as_json)
     return code
 
 
@@ -133,6 +134,7 @@ def register(app: typer.Typer) -> None:
         until: str = typer.Option(None, "--until", help="Stop after this stage: imitation|discrimination|generation."),
         tui: bool = typer.Option(False, "--tui", help="Run in a subprocess and watch it in the dashboard."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print `lion plan` for the run and send nothing."),
+        as_json: bool = typer.Option(False, "--json", help="The closing summary (and --dry-run's plan) as JSON."),
     ) -> None:
         """Run the adversarial loop from wherever the project stands."""
         if until and until not in ("imitation", "discrimination", "generation"):
@@ -140,29 +142,31 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             from lion_cli.cli.plan import print_plan
 
-            print_plan(open_project(directory, readonly=True), iterations, as_json=False)
+            print_plan(open_project(directory, readonly=True), iterations, as_json=as_json)
             raise typer.Exit(0)
         refuse_unless_ready(directory)
         if tui:
             raise typer.Exit(_run_with_tui(directory, iterations, until))
-        raise typer.Exit(_run_here(directory, iterations, until, resume=False))
+        raise typer.Exit(_run_here(directory, iterations, until, resume=False, as_json=as_json))
 
     @app.command("resume", epilog=EXIT_CODES_HELP)
     def resume_cmd(
         directory: Path = typer.Argument(None, help="Project folder."),
         iterations: int = typer.Option(None, "--iterations", min=1),
+        as_json: bool = typer.Option(False, "--json", help="The closing summary as JSON (`lion status --json`)."),
     ) -> None:
         """Go on after an interruption (a kill, a crash, a budget pause): only missing work is done."""
         refuse_unless_ready(directory)
-        raise typer.Exit(_run_here(directory, iterations, None, resume=True))
+        raise typer.Exit(_run_here(directory, iterations, None, resume=True, as_json=as_json))
 
 
-def _run_here(directory: Path | None, iterations: int | None, until: str | None, *, resume: bool) -> int:
+def _run_here(directory: Path | None, iterations: int | None, until: str | None, *, resume: bool,
+              as_json: bool = False) -> int:
     from lion_cli.cli.demo_server import demo_server_for
 
     project = open_project(directory)
     with demo_server_for(project):  # a demo project's local server, started again when it is gone
-        return run_project(project, iterations, until, resume=resume)
+        return run_project(project, iterations, until, resume=resume, as_json=as_json)
 
 
 def _run_with_tui(directory: Path | None, iterations: int | None, until: str | None) -> int:
