@@ -67,12 +67,25 @@ def test_bad_inputs_exit_2(lion_cli: Any, tiny_model_dir: Path, tmp_path: Path) 
     for args, msg in [
         (["--iteration", "0", "--tasks", "navigat"], "unknown bbh task"),
         (["--iteration", "7"], "no trained student for iteration 7"),
-        (["--iteration", "0", "--model", str(tiny_model_dir)], "exactly one of"),
+        (["--iteration", "0", "--model", str(tiny_model_dir)], "at most one of"),
         (["--iteration", "0", "--mode", "guess"], "--mode"),
         (["--iteration", "0", "--limit", "0"], "--limit"),
     ]:
         res = lion_cli("eval", "bbh", "-C", str(root), *args)
         assert res.exit_code == 2 and msg in res.stderr, (args, res.stderr)
+
+
+def test_in_a_project_the_latest_student_is_the_default(lion_cli: Any, tiny_model_dir: Path, tmp_path: Path) -> None:
+    root = _project(lion_cli, tmp_path, tiny_model_dir)
+    res = lion_cli("eval", "bbh", "-C", str(root), "--tasks", "navigate", "--limit", "2", "--protocol", "lion",
+                   "--mode", "loglik", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert "student-it1" in res.stdout and "student-it0" not in res.stdout
+    bare = tmp_path / "bare"
+    (tmp_path / "seeds2.txt").write_text("Name a colour.\n", encoding="utf-8")
+    assert lion_cli("init", str(bare), "--seed", str(tmp_path / "seeds2.txt")).exit_code == 0
+    res = lion_cli("eval", "bbh", "-C", str(bare), "--tasks", "navigate")
+    assert res.exit_code == 2 and "no trained student yet" in res.stderr, res.stderr
 
 
 class CountingBackend(ScriptedBackend):

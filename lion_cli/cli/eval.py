@@ -22,17 +22,18 @@ if TYPE_CHECKING:
 eval_app = typer.Typer(help="Evaluate a student on BBH, AGIEval (accuracy) or Vicuna-80 (judged).",
                        no_args_is_help=True, rich_markup_mode=None)
 
-_PROJECT = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one holding lion.toml).")
-_MODEL = typer.Option(None, "--model", help="A model folder to evaluate (HF format, safetensors).")
-_ITER = typer.Option(None, "--iteration", help="Evaluate the project's student of this iteration.")
+_PROJECT = typer.Option(None, "--project", "-C", metavar="DIR", help="Project folder (default: the nearest one holding lion.toml).")
+_MODEL = typer.Option(None, "--model", metavar="DIR", help="A model folder to evaluate (HF format, safetensors).")
+_ITER = typer.Option(None, "--iteration", metavar="N", help="Evaluate the project's student of this iteration (default, in a "
+                     "project: its latest trained student).")
 _ALL = typer.Option(False, "--all-iterations", help="Evaluate every iteration's student; print the curve.")
-_LIMIT = typer.Option(None, "--limit", help="Only the first N examples of each task (N questions for vicuna).")
-_DATA = typer.Option(None, "--data-dir", help="Folder with bbh/, agieval/, vicuna/ (default: [project] "
+_LIMIT = typer.Option(None, "--limit", metavar="N", help="Only the first N examples of each task (N questions for vicuna).")
+_DATA = typer.Option(None, "--data-dir", metavar="DIR", help="Folder with bbh/, agieval/, vicuna/ (default: [project] "
                      "data_dir, else lion's cache, downloaded and hash-checked when absent).")
-_FORMAT = typer.Option(None, "--prompt-format", help="alpaca | chat (default: the layout recorded in a model "
+_FORMAT = typer.Option(None, "--prompt-format", metavar="FORMAT", help="alpaca | chat (default: the layout recorded in a model "
                        "lion trained, else the project's [student] prompt_format for its students, else chat "
                        "for a model with a chat template; any other model needs it).")
-_BATCH = typer.Option(16, "--batch-size", help="Prompts per forward pass.")
+_BATCH = typer.Option(16, "--batch-size", metavar="N", help="Prompts per forward pass.")
 _JSON = typer.Option(False, "--json", help="Print the results as JSON.")
 
 
@@ -53,8 +54,13 @@ def _maybe_project(directory: Path | None, required: bool) -> Project | None:
 def _targets(project: Project | None, model: Path | None, iteration: int | None, all_its: bool) -> list[EvalTarget]:
     from lion_cli.eval.targets import TargetError, all_iteration_targets, iteration_target, model_target
 
-    if sum((model is not None, iteration is not None, all_its)) != 1:
-        fail("name exactly one of --model PATH, --iteration N or --all-iterations")
+    named = sum((model is not None, iteration is not None, all_its))
+    if named > 1:
+        fail("name at most one of --model PATH, --iteration N or --all-iterations")
+    if named == 0:   # in a project: its latest trained student, the one a user means
+        if project is None:
+            fail("outside a project, name the model: --model PATH (or run inside a project folder / pass -C DIR)")
+        return [_latest_student(project)]
     try:
         if model is not None:
             return [model_target(model)]
@@ -62,6 +68,19 @@ def _targets(project: Project | None, model: Path | None, iteration: int | None,
         if all_its:
             return all_iteration_targets(project.store)
         return [iteration_target(project.store, int(iteration))]  # type: ignore[arg-type]
+    except TargetError as exc:
+        fail(str(exc))
+
+
+def _latest_student(project: Project) -> EvalTarget:
+    from lion_cli.eval.targets import TargetError, iteration_target
+    from lion_cli.store.eval_targets import iterations_with_student
+
+    done = iterations_with_student(project.store)
+    if not done:
+        fail(f"{project.dir}: no trained student yet (see `lion status`); or name one: --model PATH")
+    try:
+        return iteration_target(project.store, max(done))
     except TargetError as exc:
         fail(str(exc))
 
@@ -342,15 +361,15 @@ def _judge_progress(done: int, total: int) -> None:
 def _bench_command(benchmark: str, doc: str) -> None:
     def command(
         directory: Path = _PROJECT, model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
-        tasks: list[str] = typer.Option([], "--tasks", help="Task names, comma-separated or repeated."),
+        tasks: list[str] = typer.Option([], "--tasks", metavar="TASKS", help="Task names, comma-separated or repeated."),
         all_tasks: bool = typer.Option(False, "--all-tasks", help="BBH: all 27 tasks (free-form 4 by exact match)."),
-        protocol: str = typer.Option("paper", "--protocol", help="paper (the Lion paper's run) | agieval "
+        protocol: str = typer.Option("paper", "--protocol", metavar="PROTOCOL", help="paper (the Lion paper's run) | agieval "
                                      "(AGIEval's zero-shot prompt and rule) | harness (lm-evaluation-harness's "
                                      "tasks) | lion (lion's own prompt and reading); see docs/evaluation.md"),
-        mode: str = typer.Option(None, "--mode", help="--protocol lion only: generate | loglik | both "
+        mode: str = typer.Option(None, "--mode", metavar="MODE", help="--protocol lion only: generate | loglik | both "
                                  "(default generate)."),
         limit: int = _LIMIT, data_dir: Path = _DATA, prompt_format: str = _FORMAT, batch_size: int = _BATCH,
-        max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Reply length (default: the "
+        max_new_tokens: int = typer.Option(None, "--max-new-tokens", metavar="N", help="Reply length (default: the "
                                            "protocol's: paper 1024, harness 256, agieval and lion 64)."),
         as_json: bool = _JSON,
     ) -> None:
@@ -372,15 +391,15 @@ _bench_command("agieval", "AGIEval: the 8 English multiple-choice tasks, zero-sh
 @eval_app.command("vicuna")
 def vicuna_cmd(
     directory: Path = _PROJECT, model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
-    tasks: list[str] = typer.Option([], "--tasks", help="Question categories, comma-separated or repeated."),
+    tasks: list[str] = typer.Option([], "--tasks", metavar="TASKS", help="Question categories, comma-separated or repeated."),
     limit: int = _LIMIT, data_dir: Path = _DATA,
-    reference: str = typer.Option("stored", "--reference", help="stored (gpt-3.5-turbo's answers, as in the "
+    reference: str = typer.Option("stored", "--reference", metavar="REFERENCE", help="stored (gpt-3.5-turbo's answers, as in the "
                                   "paper) | teacher (ask the project's teacher endpoint)"),
-    setting: str = typer.Option("both", "--setting", help="1 (one verdict per question, reference first) | 2 "
+    setting: str = typer.Option("both", "--setting", metavar="SETTING", help="1 (one verdict per question, reference first) | 2 "
                                 "(evidence first, both orders × [vicuna] evidence_samples) | both (the paper's "
                                 "table)"),
     prompt_format: str = _FORMAT, batch_size: int = _BATCH,
-    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Answer length (default: the project's "
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", metavar="N", help="Answer length (default: the project's "
                                        "[student.generation] max_new_tokens)."),
     as_json: bool = _JSON,
 ) -> None:
