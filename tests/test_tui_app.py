@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from tui_fixtures import CLOCK, DEAD_PID, build_empty_project, build_known_project, screen_text
+from tui_fixtures import CLOCK, DEAD_PID, build_empty_project, build_known_project, screen_text, until
 from typer.testing import CliRunner
 
 from lion_cli.cli.app import app as cli_app
@@ -21,14 +21,6 @@ from lion_cli.tui.app import LionDashboard, export_screenshot, stop_run
 from lion_cli.tui.screens import DetailScreen, QuitRunScreen, SearchScreen
 
 SIZE = (140, 45)
-
-
-async def until(pilot: Pilot, cond: object, timeout: float = 5.0) -> None:
-    waited = 0.0
-    while not cond():  # type: ignore[operator]
-        assert waited < timeout, "condition not reached"
-        await pilot.pause(0.02)
-        waited += 0.02
 
 
 async def loaded(pilot: Pilot, app: LionDashboard, n: int = 1) -> None:

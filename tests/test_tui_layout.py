@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from tui_fixtures import CLOCK, SETTINGS, build_known_project, screen_text
+from tui_fixtures import CLOCK, SETTINGS, build_known_project, screen_text, until
 
 from lion_cli.core.totals import plan_from_settings
 from lion_cli.store.db import open_store
@@ -35,14 +35,6 @@ async def _loaded(pilot: Pilot, app: LionDashboard) -> None:
             break
         await pilot.pause(0.02)
     await pilot.pause()
-
-
-async def _until(pilot: Pilot, cond: object, timeout: float = 5.0) -> None:
-    waited = 0.0
-    while not cond():  # type: ignore[operator]
-        assert waited < timeout, "condition not reached"
-        await pilot.pause(0.05)
-        waited += 0.05
 
 
 def _footer(app: LionDashboard) -> str:
@@ -110,8 +102,8 @@ async def test_the_palette_saves_a_screenshot_in_the_project(known: Path) -> Non
         await pilot.press(*"screenshot")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await _until(pilot, lambda: list(known.glob("lion-discrimination-*.svg")))
-        await _until(pilot, lambda: any("Saved screenshot" in str(n.message) for n in app._notifications))
+        await until(pilot, lambda: list(known.glob("lion-discrimination-*.svg")))
+        await until(pilot, lambda: any("Saved screenshot" in str(n.message) for n in app._notifications))
         shot = next(known.glob("lion-discrimination-*.svg")).read_text(encoding="utf-8")
         assert shot.startswith("<svg") and "hardest&#160;by&#160;gap" in shot
 
@@ -170,11 +162,11 @@ async def test_every_training_jobs_curve_can_be_shown(known: Path) -> None:
         await pilot.press("2")
         assert "training loss · job 2 (it1)" in screen_text(app)
         await pilot.press("down")   # the older job
-        await _until(pilot, lambda: "training loss · job 1 (it0)" in screen_text(app))
+        await until(pilot, lambda: "training loss · job 1 (it0)" in screen_text(app))
         assert "/students/iter-0" in screen_text(app) and "2.0000" not in screen_text(app)
         assert "1.1000" in screen_text(app)   # job 1's last loss: 2.0 − 0.9
         await pilot.press("up")
-        await _until(pilot, lambda: "training loss · job 2 (it1)" in screen_text(app))
+        await until(pilot, lambda: "training loss · job 2 (it1)" in screen_text(app))
 
 
 def test_count_ticks_are_whole_numbers() -> None:

@@ -185,3 +185,12 @@ def screen_text(app: object) -> str:
     """What the terminal shows now, as plain text (one line per row)."""
     strips = app.screen._compositor.render_strips()  # type: ignore[attr-defined]
     return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+async def until(pilot: object, cond: object, timeout: float = 5.0) -> None:
+    """Let the app run until `cond()` holds (a worker's refresh landed), failing after `timeout` s."""
+    waited = 0.0
+    while not cond():  # type: ignore[operator]
+        assert waited < timeout, "condition not reached"
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+        waited += 0.02
