@@ -7,6 +7,7 @@ import os
 import resource
 import subprocess
 import sys
+from typing import Any
 
 HEAVY = ("torch", "transformers", "textual", "httpx", "peft", "trl", "deepspeed", "accelerate", "datasets")
 
@@ -55,3 +56,86 @@ def test_short_help_exit_codes_and_completion() -> None:
         sub = subprocess.run([sys.executable, "-m", "lion_cli", *command, "-h"], capture_output=True, text=True,
                              timeout=60)
         assert sub.returncode == 0 and " ".join(command) + " [OPTIONS]" in sub.stdout, (command, sub.stderr)
+
+
+def _commands() -> list[tuple[list[str], Any]]:
+    """Every command and group under `lion`, with its path of names, walked in-process (no subprocess each)."""
+    import typer
+
+    from lion_cli.cli.app import app
+
+    found: list[tuple[list[str], Any]] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        found.append((path, command))
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), ["lion"])
+    return found
+
+
+def _help(path: list[str], command: Any) -> str:
+    from typer._click import Context
+
+    return str(command.get_help(Context(command, info_name=" ".join(path))))
+
+
+def _example_lines(text: str) -> list[str]:
+    _, _, section = text.partition("Examples:")
+    return [ln.strip() for ln in section.splitlines() if ln.strip().startswith("lion")]
+
+
+def test_every_help_has_runnable_examples_and_readable_metavars() -> None:
+    commands = _commands()
+    by_path = {" ".join(path): command for path, command in commands}
+    assert {"lion eval bbh", "lion student dpo", "lion db migrate", "lion export data"} <= set(by_path)
+    for path, command in commands:
+        name = " ".join(path)
+        text = _help(path, command)
+        lines = _example_lines(text)
+        assert 1 <= len(lines) <= 3, (name, text)
+        for line in lines:
+            _check_example(line, by_path)
+        for param in command.params:
+            if param.param_type_name == "option":
+                shown = param.get_help_record(_ctx(path, command))
+                assert shown is None or "<" not in shown[0], (name, shown)
+            else:
+                # Typer prints an argument's type after its name; the name itself must read as a word.
+                assert param.metavar and param.metavar.isupper(), (name, param.name)
+        usage = text.splitlines()[0]
+        assert "<" not in usage, usage
+
+
+def _ctx(path: list[str], command: Any) -> Any:
+    from typer._click import Context
+
+    return Context(command, info_name=" ".join(path))
+
+
+def _check_example(line: str, by_path: dict[str, Any]) -> None:
+    """The example names a real command, and every option it passes is one of that command's."""
+    words = line.split()
+    depth = 1
+    while depth < len(words) and " ".join(words[:depth + 1]) in by_path:
+        depth += 1
+    command = by_path[" ".join(words[:depth])]
+    assert not getattr(command, "commands", None), f"{line}: names a group, not a command"
+    known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    for word in words[depth:]:
+        if word.startswith("-"):
+            assert word.split("=")[0] in known, (line, word)
+
+
+def test_bbh_and_agieval_describe_their_own_tasks() -> None:
+    by_path = {" ".join(path): (path, command) for path, command in _commands()}
+    bbh = _help(*by_path["lion eval bbh"])
+    agieval = _help(*by_path["lion eval agieval"])
+    def options(text: str) -> str:
+        return text.partition("Options:")[2].partition("Examples:")[0]
+
+    assert options(bbh) != options(agieval)
+    assert "boolean_expressions" in bbh and "boolean_expressions" not in agieval
+    assert "lsat-ar" in agieval and "lsat-ar" not in options(bbh)
+    assert "27" in options(bbh) and "27" not in options(agieval)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from lion_cli.cli.common import EXIT_USAGE, err, find_project_dir
+from lion_cli.cli.help_examples import examples
 
 if TYPE_CHECKING:
     from lion_cli.preflight import Report
@@ -50,9 +51,9 @@ def refuse_unless_ready(directory: Path | None) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("check")
+    @app.command("check", epilog=examples("lion check", "lion check myproj --probe"))
     def check_cmd(
-        directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml)."),
+        directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml).", metavar="DIR"),
         probe: bool = typer.Option(False, "--probe", help="Also ask every endpoint: GET /models (the model is "
                                    "served), one chat request of max_tokens 1, and which shape of JSON schema "
                                    "the referee and generator endpoints take (a note), only when all else passed."),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 import typer
 
 from lion_cli.cli.common import DB_NAME, fail, find_project_dir
+from lion_cli.cli.help_examples import examples
 
 if TYPE_CHECKING:
     from lion_cli.store.db import Store
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 db_app = typer.Typer(help="Inspect and upgrade the project's SQLite store.", no_args_is_help=True,
-                     rich_markup_mode=None)
+                     rich_markup_mode=None, epilog=examples("lion db status --tables", "lion db migrate myproj"))
 
 
 def _db_path(directory: Path | None) -> Path:
@@ -54,8 +55,8 @@ def _read_store(path: Path, read: Callable[[Store], T]) -> T:
         fail(f"{path}: not a readable lion store ({exc})")
 
 
-@db_app.command("status")
-def status_cmd(directory: Path = typer.Argument(None, help="Project folder."),
+@db_app.command("status", epilog=examples("lion db status", "lion db status myproj --tables"))
+def status_cmd(directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR"),
                as_json: bool = typer.Option(False, "--json"),
                tables: bool = typer.Option(False, "--tables", help="List the tables with their row counts instead.")
                ) -> None:
@@ -77,8 +78,8 @@ def status_cmd(directory: Path = typer.Argument(None, help="Project folder."),
         print(f"{state:8} {r['name']}")
 
 
-@db_app.command("migrate")
-def migrate_cmd(directory: Path = typer.Argument(None, help="Project folder.")) -> None:
+@db_app.command("migrate", epilog=examples("lion db migrate", "lion db migrate myproj"))
+def migrate_cmd(directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR")) -> None:
     """Apply pending migrations (every command does this on open; this only does it)."""
     import sqlite3
 

@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from lion_cli.cli.common import err, fail
+from lion_cli.cli.help_examples import examples
 from lion_cli.cli.quiet import lion_command
 from lion_cli.cli.run import EXIT_INTERRUPTED
 
@@ -165,9 +166,10 @@ def _summary_json(rep: dict[str, Any], seconds: float, real: bool, tui: str, sta
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("demo")
+    @app.command("demo", epilog=examples("lion demo", "lion demo /tmp/lion-demo --force --verbose"))
     def demo_cmd(
-        directory: Path = typer.Argument(Path("lion-demo"), help="Folder for the demo project (recreated)."),
+        directory: Path = typer.Argument(Path("lion-demo"), help="Folder for the demo project (recreated).",
+                                         metavar="DIR"),
         scripted: bool = typer.Option(False, "--scripted", help="Use the scripted server, not SmolLM2."),
         force: bool = typer.Option(False, "--force", help="Replace the folder even if it is not a demo."),
         verbose: bool = typer.Option(False, "--verbose", help=(

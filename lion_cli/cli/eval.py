@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 import typer
 
 from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_project_dir, open_project
+from lion_cli.cli.help_examples import examples
 
 if TYPE_CHECKING:
     from lion_cli.core.role_prompts import RolePrompts
@@ -20,20 +21,23 @@ if TYPE_CHECKING:
     from lion_cli.student.specs import LaunchConfig, PromptFormat
 
 eval_app = typer.Typer(help="Evaluate a student on BBH, AGIEval (accuracy) or Vicuna-80 (judged).",
-                       no_args_is_help=True, rich_markup_mode=None)
+                       no_args_is_help=True, rich_markup_mode=None, epilog=examples(
+                           "lion eval bbh --iteration 0", "lion eval agieval --all-iterations",
+                           "lion eval vicuna --iteration 0 --setting 1"))
 
-_PROJECT = typer.Option(None, "--project", "-C", metavar="DIR", help="Project folder (default: the nearest one holding lion.toml).")
-_MODEL = typer.Option(None, "--model", metavar="DIR", help="A model folder to evaluate (HF format, safetensors).")
-_ITER = typer.Option(None, "--iteration", metavar="N", help="Evaluate the project's student of this iteration (default, in a "
-                     "project: its latest trained student).")
+_PROJECT = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one holding lion.toml).",
+                        metavar="DIR")
+_MODEL = typer.Option(None, "--model", help="A model folder to evaluate (HF format, safetensors).", metavar="DIR")
+_ITER = typer.Option(None, "--iteration", help="Evaluate the project's student of this iteration (default, in a "
+                     "project: its latest trained student).", metavar="N")
 _ALL = typer.Option(False, "--all-iterations", help="Evaluate every iteration's student; print the curve.")
-_LIMIT = typer.Option(None, "--limit", metavar="N", help="Only the first N examples of each task (N questions for vicuna).")
-_DATA = typer.Option(None, "--data-dir", metavar="DIR", help="Folder with bbh/, agieval/, vicuna/ (default: [project] "
-                     "data_dir, else lion's cache, downloaded and hash-checked when absent).")
-_FORMAT = typer.Option(None, "--prompt-format", metavar="FORMAT", help="alpaca | chat (default: the layout recorded in a model "
+_LIMIT = typer.Option(None, "--limit", help="Only the first N examples of each task.", metavar="N")
+_DATA = typer.Option(None, "--data-dir", help="Folder with bbh/, agieval/, vicuna/ (default: [project] "
+                     "data_dir, else lion's cache, downloaded and hash-checked when absent).", metavar="DIR")
+_FORMAT = typer.Option(None, "--prompt-format", help="alpaca | chat (default: the layout recorded in a model "
                        "lion trained, else the project's [student] prompt_format for its students, else chat "
-                       "for a model with a chat template; any other model needs it).")
-_BATCH = typer.Option(16, "--batch-size", metavar="N", help="Prompts per forward pass.")
+                       "for a model with a chat template; any other model needs it).", metavar="FORMAT")
+_BATCH = typer.Option(16, "--batch-size", help="Prompts per forward pass.", metavar="N")
 _JSON = typer.Option(False, "--json", help="Print the results as JSON.")
 
 
@@ -358,19 +362,20 @@ def _judge_progress(done: int, total: int) -> None:
         err(f"judge: {done}/{total} verdicts")
 
 
-def _bench_command(benchmark: str, doc: str) -> None:
+def _bench_command(benchmark: str, doc: str, *, tasks_help: str, all_tasks_help: str, epilog: str) -> None:
     def command(
         directory: Path = _PROJECT, model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
-        tasks: list[str] = typer.Option([], "--tasks", metavar="TASKS", help="Task names, comma-separated or repeated."),
-        all_tasks: bool = typer.Option(False, "--all-tasks", help="BBH: all 27 tasks (free-form 4 by exact match)."),
-        protocol: str = typer.Option("paper", "--protocol", metavar="PROTOCOL", help="paper (the Lion paper's run) | agieval "
+        tasks: list[str] = typer.Option([], "--tasks", help=tasks_help, metavar="TASKS"),
+        all_tasks: bool = typer.Option(False, "--all-tasks", help=all_tasks_help),
+        protocol: str = typer.Option("paper", "--protocol", help="paper (the Lion paper's run) | agieval "
                                      "(AGIEval's zero-shot prompt and rule) | harness (lm-evaluation-harness's "
-                                     "tasks) | lion (lion's own prompt and reading); see docs/evaluation.md"),
-        mode: str = typer.Option(None, "--mode", metavar="MODE", help="--protocol lion only: generate | loglik | both "
-                                 "(default generate)."),
+                                     "tasks) | lion (lion's own prompt and reading); see docs/evaluation.md",
+                                     metavar="PROTOCOL"),
+        mode: str = typer.Option(None, "--mode", help="--protocol lion only: generate | loglik | both "
+                                 "(default generate).", metavar="MODE"),
         limit: int = _LIMIT, data_dir: Path = _DATA, prompt_format: str = _FORMAT, batch_size: int = _BATCH,
-        max_new_tokens: int = typer.Option(None, "--max-new-tokens", metavar="N", help="Reply length (default: the "
-                                           "protocol's: paper 1024, harness 256, agieval and lion 64)."),
+        max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Reply length (default: the "
+                                           "protocol's: paper 1024, harness 256, agieval and lion 64).", metavar="N"),
         as_json: bool = _JSON,
     ) -> None:
         run_benchmark(benchmark, directory=directory, model=model, iteration=iteration, all_its=all_its, tasks=tasks,
@@ -379,28 +384,43 @@ def _bench_command(benchmark: str, doc: str) -> None:
                       as_json=as_json)
 
     command.__doc__ = doc
-    eval_app.command(benchmark)(command)
+    eval_app.command(benchmark, epilog=epilog)(command)
 
 
 _bench_command("bbh", "BIG-Bench Hard: the paper's 23 multiple-choice tasks, zero-shot, under a protocol "
-               "(default: the paper's).")
+               "(default: the paper's).",
+               tasks_help="BBH task names (as the files bbh/NAME.json), comma-separated or repeated, e.g. "
+                          "boolean_expressions,navigate (default: the paper's 23).",
+               all_tasks_help="All 27 BBH tasks: the paper's 23 and the 4 free-form ones, scored by exact match.",
+               epilog=examples("lion eval bbh --iteration 0 --tasks boolean_expressions,navigate --limit 20",
+                               "lion eval bbh --all-iterations --json",
+                               "lion eval bbh --model student-out --prompt-format alpaca --all-tasks"))
 _bench_command("agieval", "AGIEval: the 8 English multiple-choice tasks, zero-shot, under a protocol "
-               "(default: the paper's).")
+               "(default: the paper's).",
+               tasks_help="AGIEval task names, comma-separated or repeated: aqua-rat, logiqa-en, lsat-ar, lsat-lr, "
+                          "lsat-rc, sat-math, sat-en, sat-en-without-passage (default: all 8).",
+               all_tasks_help="No effect for AGIEval: all 8 tasks are its default (the flag is bbh's).",
+               epilog=examples("lion eval agieval --iteration 0 --tasks lsat-ar,sat-math",
+                               "lion eval agieval --all-iterations --protocol harness --json"))
 
 
-@eval_app.command("vicuna")
+@eval_app.command("vicuna", epilog=examples("lion eval vicuna --iteration 0",
+                                             "lion eval vicuna --iteration 0 --tasks generic,knowledge --setting 1",
+                                             "lion eval vicuna --all-iterations --reference teacher --json"))
 def vicuna_cmd(
     directory: Path = _PROJECT, model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
-    tasks: list[str] = typer.Option([], "--tasks", metavar="TASKS", help="Question categories, comma-separated or repeated."),
-    limit: int = _LIMIT, data_dir: Path = _DATA,
-    reference: str = typer.Option("stored", "--reference", metavar="REFERENCE", help="stored (gpt-3.5-turbo's answers, as in the "
-                                  "paper) | teacher (ask the project's teacher endpoint)"),
-    setting: str = typer.Option("both", "--setting", metavar="SETTING", help="1 (one verdict per question, reference first) | 2 "
+    tasks: list[str] = typer.Option([], "--tasks", help="Question categories, comma-separated or repeated, e.g. "
+                                    "generic,knowledge,math (default: every category).", metavar="CATEGORIES"),
+    limit: int = typer.Option(None, "--limit", help="Only the first N questions.", metavar="N"),
+    data_dir: Path = _DATA,
+    reference: str = typer.Option("stored", "--reference", help="stored (gpt-3.5-turbo's answers, as in the "
+                                  "paper) | teacher (ask the project's teacher endpoint)", metavar="REFERENCE"),
+    setting: str = typer.Option("both", "--setting", help="1 (one verdict per question, reference first) | 2 "
                                 "(evidence first, both orders × [vicuna] evidence_samples) | both (the paper's "
-                                "table)"),
+                                "table)", metavar="SETTING"),
     prompt_format: str = _FORMAT, batch_size: int = _BATCH,
-    max_new_tokens: int = typer.Option(None, "--max-new-tokens", metavar="N", help="Answer length (default: the project's "
-                                       "[student.generation] max_new_tokens)."),
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Answer length (default: the project's "
+                                       "[student.generation] max_new_tokens).", metavar="N"),
     as_json: bool = _JSON,
 ) -> None:
     """Vicuna-80: student vs reference, scored by the [judge] endpoint in the paper's two settings."""

@@ -9,11 +9,15 @@ from typing import Any
 import typer
 
 from lion_cli.cli.common import Project, err, fail, open_project
+from lion_cli.cli.help_examples import examples
 
 export_app = typer.Typer(help="Export delta weights (and recover them), or the distilled data.",
-                         no_args_is_help=True, rich_markup_mode=None)
+                         no_args_is_help=True, rich_markup_mode=None, epilog=examples(
+                             "lion export data --out train.json",
+                             "lion export delta --base base-model --out delta --iteration 2"))
 
-_PROJECT = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one holding lion.toml).")
+_PROJECT = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one holding lion.toml).",
+                        metavar="DIR")
 
 
 def _print(result: dict[str, Any], as_json: bool, line: str) -> None:
@@ -44,13 +48,16 @@ def _record(project: Project | None, iteration: int | None, *written: tuple[str,
             record_export(project.store, kind, path, iteration)
 
 
-@export_app.command("delta")
+@export_app.command("delta", epilog=examples(
+    "lion export delta --base base-model --out delta --iteration 2",
+    "lion export delta --base base-model --out delta --model student-out --dtype bf16"))
 def delta_cmd(
-    base: Path = typer.Option(..., "--base", help="The base model folder the student was tuned from."),
-    out: Path = typer.Option(..., "--out", help="Folder to write the delta into."),
-    iteration: int = typer.Option(None, "--iteration", help="The project's student of this iteration."),
-    model: Path = typer.Option(None, "--model", help="A tuned model folder."),
-    dtype: str = typer.Option("fp32", "--dtype", help="fp32 (exact, bit for bit) | bf16 | fp16 (half size, lossy)."),
+    base: Path = typer.Option(..., "--base", help="The base model folder the student was tuned from.", metavar="DIR"),
+    out: Path = typer.Option(..., "--out", help="Folder to write the delta into.", metavar="DIR"),
+    iteration: int = typer.Option(None, "--iteration", help="The project's student of this iteration.", metavar="N"),
+    model: Path = typer.Option(None, "--model", help="A tuned model folder.", metavar="DIR"),
+    dtype: str = typer.Option("fp32", "--dtype", help="fp32 (exact, bit for bit) | bf16 | fp16 (half size, lossy).",
+                              metavar="DTYPE"),
     directory: Path = _PROJECT,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -71,12 +78,15 @@ def delta_cmd(
            + ("exact" if manifest["exact"] else f"max abs error {manifest['max_abs_error']:.3g}") + ")")
 
 
-@export_app.command("recover")
+@export_app.command("recover", epilog=examples(
+    "lion export recover --base base-model --delta delta --out recovered"))
 def recover_cmd(
-    base: Path = typer.Option(..., "--base", help="The base model folder (the same as for `export delta`)."),
+    base: Path = typer.Option(..., "--base", help="The base model folder (the same as for `export delta`).",
+                              metavar="DIR"),
     delta: Path = typer.Option(..., "--delta", help="The delta folder: lion's (with manifest.json), or the "
-                               "official Lion weight diff (a full model folder of tuned − raw)."),
-    out: Path = typer.Option(..., "--out", help="Folder to write the recovered model into (new or empty)."),
+                               "official Lion weight diff (a full model folder of tuned − raw).", metavar="DIR"),
+    out: Path = typer.Option(..., "--out", help="Folder to write the recovered model into (new or empty).",
+                             metavar="DIR"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Rebuild the tuned model from base + delta: lion's delta verified tensor by tensor against its
@@ -116,12 +126,13 @@ def _check_overwrite(paths: list[Path], force: bool) -> None:
         fail(f"{', '.join(map(str, taken))}: already exists (--force replaces it)")
 
 
-@export_app.command("data")
+@export_app.command("data", epilog=examples(
+    "lion export data --out train.json", "lion export data --out train.jsonl --iteration 1 --no-pairs"))
 def data_cmd(
     out: Path = typer.Option(..., "--out", metavar="PATH", help="File to write (a folder for hf)."),
     fmt: str = typer.Option(None, "--format", help="alpaca | jsonl | sharegpt | openai | parquet | hf (default: "
                             "from --out: .json alpaca, .jsonl, .sharegpt.json, .openai.jsonl, .parquet, "
-                            "a folder or a name without a suffix hf)."),
+                            "a folder or a name without a suffix hf).", metavar="FORMAT"),
     iteration: int = typer.Option(None, "--iteration", metavar="N", help="What this iteration's student was "
                                   "trained on, and the pairs it was judged on (default: every Train Pool "
                                   "instruction with a teacher answer, and every judged pair)."),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from lion_cli.cli.common import CONFIG_NAME, DB_NAME, err, fail
+from lion_cli.cli.help_examples import examples
 from lion_cli.cli.project_files import STORE_FILES, clear
 from lion_cli.resources import resource_file
 
@@ -179,9 +180,11 @@ def init_project(directory: Path, seed: Path | str, *, name: str | None = None, 
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("init")
+    @app.command("init", epilog=examples(
+        "lion init myproj --seed seed_tasks.jsonl",
+        "lion init myproj --seed seed_tasks.jsonl --set teacher.base_url=http://127.0.0.1:8000/v1"))
     def init_cmd(
-        directory: Path = typer.Argument(Path("."), help="Project folder (created if missing)."),
+        directory: Path = typer.Argument(Path("."), help="Project folder (created if missing).", metavar="DIR"),
         seed: str = typer.Option(..., "--seed", metavar="FILE|DIR|HUB_ID", help=(
             "Seed instructions: Alpaca JSON/JSONL, Self-Instruct seed_tasks.jsonl, ShareGPT or OpenAI "
             "`messages` JSON/JSONL (the first user turn; a system prompt becomes the input), CSV/TSV with a "
@@ -190,9 +193,9 @@ def register(app: typer.Typer) -> None:
         seed_columns: str = typer.Option(None, "--seed-columns", metavar="FIELD=COLUMN,...", help=(
             "Which of the seed data's columns are lion's instruction, input and output, e.g. "
             "instruction=question,input=context (default: columns named instruction, input, output).")),
-        name: str = typer.Option(None, "--name", help="Project name (default: the folder's name)."),
+        name: str = typer.Option(None, "--name", help="Project name (default: the folder's name).", metavar="NAME"),
         set_: list[str] = typer.Option([], "--set", help="Override a lion.toml key, e.g. "
-                                       "--set teacher.base_url=http://127.0.0.1:8000/v1"),
+                                       "--set teacher.base_url=http://127.0.0.1:8000/v1", metavar="KEY=VALUE"),
         force: bool = typer.Option(False, "--force", help="Replace an existing project here: its lion.db, "
                                    "students/, evals/, run.log, demo-server.json and the exports and job folders "
                                    "it recorded inside this folder are deleted; files you put here are kept."),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from lion_cli.cli.common import Project, err, fail, open_project
+from lion_cli.cli.help_examples import examples
 
 if TYPE_CHECKING:
     from lion_cli.core.types import Stage
@@ -86,12 +87,16 @@ def rerun(directory: Path | None, iteration: int, stage_name: str, yes: bool) ->
     return 0
 
 
+RERUN_EXAMPLES = examples("lion rerun --iteration 0 --stage generation",
+                          "lion rerun myproj --iteration 1 --stage discrimination --yes")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("rerun", help=RERUN_HELP)
+    @app.command("rerun", help=RERUN_HELP, epilog=RERUN_EXAMPLES)
     def rerun_cmd(
-        directory: Path = typer.Argument(None, help="Project folder."),
-        iteration: int = typer.Option(..., "--iteration", min=0, help="The iteration (0 is the first)."),
-        stage: str = typer.Option(..., "--stage", help="imitation | discrimination | generation."),
+        directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR"),
+        iteration: int = typer.Option(..., "--iteration", min=0, help="The iteration (0 is the first).", metavar="N"),
+        stage: str = typer.Option(..., "--stage", help="imitation | discrimination | generation.", metavar="STAGE"),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     ) -> None:
         raise typer.Exit(rerun(directory, iteration, stage, yes))

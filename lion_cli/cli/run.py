@@ -11,6 +11,7 @@ import typer
 
 from lion_cli.cli.check import refuse_unless_ready
 from lion_cli.cli.common import Project, err, fail, open_project
+from lion_cli.cli.help_examples import examples
 
 # `lion run` / `lion resume` exit codes (2, a project `lion check` refuses, comes from cli/check.py).
 EXIT_FAILED, EXIT_PAUSED, EXIT_BUSY, EXIT_JOB_FAILED, EXIT_INTERRUPTED = 1, 3, 4, 5, 130
@@ -127,11 +128,15 @@ async def _run(ctx: Any, total: int, stop_at: Any, stop: Any) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("run", epilog=EXIT_CODES_HELP)
+    @app.command("run", epilog=examples(
+        "lion run", "lion run myproj --iterations 2 --tui", "lion run --until imitation --json",
+        before=EXIT_CODES_HELP))
     def run_cmd(
-        directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml)."),
-        iterations: int = typer.Option(None, "--iterations", min=1, help="Iterations in total (default: lion.toml)."),
-        until: str = typer.Option(None, "--until", help="Stop after this stage: imitation|discrimination|generation."),
+        directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml).", metavar="DIR"),
+        iterations: int = typer.Option(None, "--iterations", min=1, help="Iterations in total (default: lion.toml).",
+                                       metavar="N"),
+        until: str = typer.Option(None, "--until", help="Stop after this stage: imitation|discrimination|generation.",
+                                  metavar="STAGE"),
         tui: bool = typer.Option(False, "--tui", help="Run in a subprocess and watch it in the dashboard."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print `lion plan` for the run and send nothing."),
         as_json: bool = typer.Option(False, "--json", help="The closing summary (and --dry-run's plan) as JSON."),
@@ -149,10 +154,11 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(_run_with_tui(directory, iterations, until))
         raise typer.Exit(_run_here(directory, iterations, until, resume=False, as_json=as_json))
 
-    @app.command("resume", epilog=EXIT_CODES_HELP)
+    @app.command("resume", epilog=examples("lion resume", "lion resume myproj --iterations 5",
+                                                 before=EXIT_CODES_HELP))
     def resume_cmd(
-        directory: Path = typer.Argument(None, help="Project folder."),
-        iterations: int = typer.Option(None, "--iterations", min=1),
+        directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR"),
+        iterations: int = typer.Option(None, "--iterations", min=1, metavar="N"),
         as_json: bool = typer.Option(False, "--json", help="The closing summary as JSON (`lion status --json`)."),
     ) -> None:
         """Go on after an interruption (a kill, a crash, a budget pause): only missing work is done."""

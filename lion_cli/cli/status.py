@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from lion_cli.cli.common import Project, open_project
+from lion_cli.cli.help_examples import examples
 from lion_cli.cli.status_preference import preference_line, preference_states
 
 
@@ -168,8 +169,8 @@ def print_status(project: Project, as_json: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("status")
-    def status_cmd(directory: Path = typer.Argument(None, help="Project folder."),
+    @app.command("status", epilog=examples("lion status", "lion status myproj --json"))
+    def status_cmd(directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR"),
                    as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
         """Iteration, stage, counts, hard rate, API calls and the limiter's accounting, tokens, dollars
         spent and projected, and the whole run's ETA."""

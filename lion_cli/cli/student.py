@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from lion_cli.cli.common import Project, err, fail, find_project_dir
+from lion_cli.cli.help_examples import examples
 from lion_cli.cli.student_common import (
     JSON_OPTION,
     LAUNCHER_OPTION,
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
     from lion_cli.config import Settings
 
 student_app = typer.Typer(help="Train the student or make it answer, by hand.", no_args_is_help=True,
-                          rich_markup_mode=None)
+                          rich_markup_mode=None, epilog=examples(
+                              "lion student train --iteration 0", "lion student generate --iteration 0"))
 
 
 def _run_files(project: Project | None, data: Path, out: Path, model: str, settings: Settings,
@@ -85,16 +87,23 @@ def _run_project(project: Project, iteration: int | None, as_json: bool) -> None
 
 
 def add_train_command(app: typer.Typer) -> None:
-    @app.command("train")
+    @app.command("train", epilog=examples(
+        "lion student train --iteration 0",
+        "lion student train --data rows.jsonl --out student-out --model HuggingFaceTB/SmolLM2-135M-Instruct "
+        "--max-steps 10"))
     def train_cmd(
-        directory: Path = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one)."),
+        directory: Path = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one).",
+                                       metavar="DIR"),
         iteration: int = typer.Option(None, "--iteration", min=0, help="Project mode: train this iteration's "
-                                      "student (default: the iteration the loop is at)."),
-        data: Path = typer.Option(None, "--data", help="Files mode: JSONL rows {instruction, input?, output}."),
-        out: Path = typer.Option(None, "--out", help="Files mode: output folder (checkpoints, metrics, final/)."),
+                                      "student (default: the iteration the loop is at).", metavar="N"),
+        data: Path = typer.Option(None, "--data", help="Files mode: JSONL rows {instruction, input?, output}.",
+                                  metavar="PATH"),
+        out: Path = typer.Option(None, "--out", help="Files mode: output folder (checkpoints, metrics, final/).",
+                                 metavar="DIR"),
         model: str = typer.Option(None, "--model", help="Files mode: model folder or hub id to start from "
-                                  "(default: the project's student.base_model)."),
-        max_steps: int = typer.Option(None, "--max-steps", min=1, help="Files mode: stop after N optimizer steps."),
+                                  "(default: the project's student.base_model).", metavar="MODEL"),
+        max_steps: int = typer.Option(None, "--max-steps", min=1, help="Files mode: stop after N optimizer steps.",
+                                      metavar="N"),
         launcher: str = LAUNCHER_OPTION, nproc: int = NPROC_OPTION, strategy: str = STRATEGY_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:

@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from lion_cli.config import Settings
 
 # The launch options `lion student train` and `lion student dpo` both take.
-LAUNCHER_OPTION = typer.Option(None, "--launcher", help="python | torchrun | deepspeed | accelerate.")
-NPROC_OPTION = typer.Option(None, "--nproc", min=1, help="Processes per node.")
+LAUNCHER_OPTION = typer.Option(None, "--launcher", help="python | torchrun | deepspeed | accelerate.",
+                               metavar="LAUNCHER")
+NPROC_OPTION = typer.Option(None, "--nproc", min=1, help="Processes per node.", metavar="N")
 STRATEGY_OPTION = typer.Option(None, "--strategy", help="ddp | fsdp | zero2 | zero3 | zero3_offload | a DeepSpeed "
-                               ".json path.")
+                               ".json path.", metavar="STRATEGY")
 JSON_OPTION = typer.Option(False, "--json", help="Print the summary as JSON.")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from lion_cli.cli.common import err, fail
+from lion_cli.cli.help_examples import examples
 from lion_cli.cli.student_common import JSON_OPTION, LAUNCHER_OPTION, NPROC_OPTION, STRATEGY_OPTION
 
 
@@ -57,17 +58,23 @@ def run_dpo_files(project: Any, pairs: Path, out: Path, model: str, settings: An
 
 
 def add_dpo_command(app: typer.Typer) -> None:
-    @app.command("dpo")
+    @app.command("dpo", epilog=examples(
+        "lion student dpo --pairs pairs.jsonl --out dpo-out --model student-out",
+        "lion student dpo --pairs pairs.jsonl --out dpo-out --beta 0.1 --max-steps 50"))
     def dpo_cmd(
-        pairs: Path = typer.Option(..., "--pairs", help="JSONL rows {prompt, chosen, rejected} (TRL's layout)."),
-        out: Path = typer.Option(..., "--out", help="Output folder (checkpoints, reference log-probs, final/)."),
+        pairs: Path = typer.Option(..., "--pairs", help="JSONL rows {prompt, chosen, rejected} (TRL's layout).",
+                                   metavar="PATH"),
+        out: Path = typer.Option(..., "--out", help="Output folder (checkpoints, reference log-probs, final/).",
+                                 metavar="DIR"),
         model: str = typer.Option(None, "--model", help="Model folder or hub id to tune (default: the project's "
-                                  "student.base_model)."),
-        ref_model: str = typer.Option(None, "--ref-model", help="The reference model (default: --model)."),
-        directory: Path = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one)."),
-        beta: float = typer.Option(None, "--beta", help="DPO's beta (default: [preference] beta)."),
-        loss_type: str = typer.Option(None, "--loss-type", help="sigmoid | ipo | hinge."),
-        max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after N optimizer steps."),
+                                  "student.base_model).", metavar="MODEL"),
+        ref_model: str = typer.Option(None, "--ref-model", help="The reference model (default: --model).",
+                                      metavar="MODEL"),
+        directory: Path = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one).",
+                                       metavar="DIR"),
+        beta: float = typer.Option(None, "--beta", help="DPO's beta (default: [preference] beta).", metavar="X"),
+        loss_type: str = typer.Option(None, "--loss-type", help="sigmoid | ipo | hinge.", metavar="LOSS"),
+        max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after N optimizer steps.", metavar="N"),
         launcher: str = LAUNCHER_OPTION, nproc: int = NPROC_OPTION, strategy: str = STRATEGY_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_project_dir, open_project
+from lion_cli.cli.help_examples import examples
 
 if TYPE_CHECKING:
     from lion_cli.student.specs import GenSpec, LaunchConfig
@@ -136,25 +137,31 @@ def _run_project(project: Project, iteration: int | None, as_json: bool) -> None
 
 
 def add_generate_command(student_app: typer.Typer) -> None:
-    @student_app.command("generate")
+    @student_app.command("generate", epilog=examples(
+        "lion student generate --iteration 0",
+        "lion student generate --model student-out --input prompts.jsonl --output answers.jsonl --temperature 0"))
     def generate_cmd(
-        directory: Path = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one)."),
+        directory: Path = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one).",
+                                       metavar="DIR"),
         iteration: int = typer.Option(None, "--iteration", help="Answer this iteration's Cache Pool with its "
-                                      "student and store the answers (default: the latest trained student)."),
-        model: Path = typer.Option(None, "--model", help="Files mode: the model folder (HF format)."),
+                                      "student and store the answers (default: the latest trained student).",
+                                      metavar="N"),
+        model: Path = typer.Option(None, "--model", help="Files mode: the model folder (HF format).", metavar="DIR"),
         input_path: Path = typer.Option(None, "--input", help="Files mode: JSONL rows {id, instruction, input?, "
-                                        "seed?} (or {id, prompt} with --prompt-format raw/chat_raw)."),
-        output_path: Path = typer.Option(None, "--output", help="Files mode: the JSONL answers to write."),
-        prompt_format: str = typer.Option(None, "--prompt-format", help="alpaca | chat | raw | chat_raw."),
-        max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1),
-        temperature: float = typer.Option(None, "--temperature", min=0.0, help="0 = greedy."),
-        top_p: float = typer.Option(None, "--top-p", min=0.0, max=1.0),
-        top_k: int = typer.Option(None, "--top-k", min=0, help="0 = off."),
-        batch_size: int = typer.Option(None, "--batch-size", min=1, help="Rows decoded together."),
-        seed: int = typer.Option(None, "--seed", help="Base seed of rows without their own."),
-        backend: str = typer.Option(None, "--backend", help="hf | vllm (vLLM only when installed)."),
-        dtype: str = typer.Option(None, "--dtype", help="auto | fp32 | bf16 | fp16."),
-        nproc: int = typer.Option(None, "--nproc", help="Processes (data parallel under torchrun)."),
+                                        "seed?} (or {id, prompt} with --prompt-format raw/chat_raw).", metavar="PATH"),
+        output_path: Path = typer.Option(None, "--output", help="Files mode: the JSONL answers to write.",
+                                         metavar="PATH"),
+        prompt_format: str = typer.Option(None, "--prompt-format", help="alpaca | chat | raw | chat_raw.",
+                                          metavar="FORMAT"),
+        max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, metavar="N"),
+        temperature: float = typer.Option(None, "--temperature", min=0.0, help="0 = greedy.", metavar="X"),
+        top_p: float = typer.Option(None, "--top-p", min=0.0, max=1.0, metavar="X"),
+        top_k: int = typer.Option(None, "--top-k", min=0, help="0 = off.", metavar="N"),
+        batch_size: int = typer.Option(None, "--batch-size", min=1, help="Rows decoded together.", metavar="N"),
+        seed: int = typer.Option(None, "--seed", help="Base seed of rows without their own.", metavar="N"),
+        backend: str = typer.Option(None, "--backend", help="hf | vllm (vLLM only when installed).", metavar="BACKEND"),
+        dtype: str = typer.Option(None, "--dtype", help="auto | fp32 | bf16 | fp16.", metavar="DTYPE"),
+        nproc: int = typer.Option(None, "--nproc", help="Processes (data parallel under torchrun).", metavar="N"),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Make the student answer: a JSONL file of instructions, or a project iteration's Cache Pool."""
