@@ -401,7 +401,7 @@ _bench_command("agieval", "AGIEval: the 8 English multiple-choice tasks, zero-sh
                           "lsat-rc, sat-math, sat-en, sat-en-without-passage (default: all 8).",
                all_tasks_help="No effect for AGIEval: all 8 tasks are its default (the flag is bbh's).",
                epilog=examples("lion eval agieval --iteration 0 --tasks lsat-ar,sat-math",
-                               "lion eval agieval --all-iterations --protocol harness --json"))
+                               "lion eval agieval --all-iterations --protocol agieval --json"))
 
 
 @eval_app.command("vicuna", epilog=examples("lion eval vicuna --iteration 0",
