@@ -73,8 +73,8 @@ def test_a_copied_project_works_where_it_now_is(tmp_path: Path, tiny_model_dir: 
         status = _run_ok("status", str(copy), "--json")
         student = json.loads(status.stdout)["per_iteration"][0]["student_path"]
         assert student == str(copy / "students" / "iter-0" / "final")
-        delta = _run_ok("export", "delta", "-C", str(copy), "--iteration", "0", "--base", str(copy / "base"),
-                        "--out", str(copy / "exports" / "delta"))
+        # --base defaults to the project's base_model, read where the project now is
+        delta = _run_ok("export", "delta", "-C", str(copy), "--iteration", "0", "--out", str(copy / "exports" / "delta"))
         data = _run_ok("export", "data", "-C", str(copy), "--format", "jsonl",
                        "--out", str(copy / "exports" / "d.jsonl"))
         evaluated = _run_ok("eval", "bbh", "-C", str(copy), "--iteration", "0", "--tasks", "navigate", "--limit", "2",
@@ -83,7 +83,9 @@ def test_a_copied_project_works_where_it_now_is(tmp_path: Path, tiny_model_dir: 
     for done in (status, delta, data, evaluated, resumed):
         assert not _mentions(done, original) and not _mentions(done, away), done.stderr[-2000:]
     assert _mentions(delta, copy / "students" / "iter-0" / "final")
-    assert f"from {copy / 'students' / 'iter-0' / 'final'}" in resumed.stderr  # iteration 1 starts from it
+    # iteration 1's student (trained by the first run, as its final imitation, from iteration 0's) is where
+    # iteration 2 starts, read in the copy
+    assert f"from {copy / 'students' / 'iter-1' / 'final'}" in resumed.stderr, resumed.stderr[-2000:]
     assert (copy / "exports" / "delta").is_dir() and (copy / "evals").is_dir()
     assert not original.exists() and fingerprint(away) == before  # nothing written where it was
     conn = sqlite3.connect(copy / "lion.db")

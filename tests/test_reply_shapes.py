@@ -109,7 +109,9 @@ async def test_a_server_that_refuses_json_schema_is_asked_in_the_json_object_sha
     with stand_in(behaviour) as url:
         async with LLMEngine({"referee": spec(url)}, capabilities=known, call_log=calls) as engine:
             fmt = await engine.response_format("referee", REFEREE_REPLY)
-            assert fmt == {"type": "json_object", "schema": REFEREE_REPLY.schema}
+            # the schema as a grammar takes it: free text bounded by the endpoint's max_tokens
+            assert fmt == REFEREE_REPLY.response_format("json_object+schema", max_tokens=spec(url).max_tokens)
+            assert fmt["type"] == "json_object" and fmt["schema"]["properties"]["reasoning"]["maxLength"] > 0
             reply = await engine.chat("referee", [{"role": "user", "content": "Judge."}], response_format=fmt)
         assert json.loads(reply.text)["assistant_1"] == 8
         assert _formats(behaviour) == ["json_schema", "json_object", "json_object"]  # two probes, one verdict
@@ -197,3 +199,20 @@ def test_lion_check_probe_names_the_shape(tmp_path: Path, lion_cli, monkeypatch:
     note = next(line for line in result.stderr.splitlines() if line.startswith("note: referee, generator:"))
     assert "structured replies in the json_object+schema shape" in note and "HTTP 500" in note, note
     assert _formats(behaviour) == [None, "json_schema", "json_object"]  # the tiny chat, then the two shapes
+
+
+def test_a_grammar_shape_bounds_free_text_so_the_scores_fit_in_max_tokens() -> None:
+    """Under json_object+schema (a grammar) a model that talks until max_tokens ends mid-string: the
+    free-text fields get a maxLength from max_tokens; the strict json_schema shape (OpenAI refuses
+    maxLength there) and a request with no max_tokens keep the schema as it is."""
+    from lion_cli.core.reply_schemas import GENERATOR_REPLY, MIN_STRING_CHARS, REFEREE_REPLY
+
+    grammar = REFEREE_REPLY.response_format("json_object+schema", max_tokens=128)["schema"]
+    assert grammar["properties"]["reasoning"]["maxLength"] == (128 - 32) * 2
+    assert grammar["properties"]["assistant_1"] == REFEREE_REPLY.schema["properties"]["assistant_1"]
+    assert "maxLength" not in REFEREE_REPLY.schema["properties"]["reasoning"]   # the shared schema untouched
+    tiny = GENERATOR_REPLY.response_format("json_object+schema", max_tokens=8)["schema"]
+    assert tiny["properties"]["instruction"]["maxLength"] == MIN_STRING_CHARS
+    strict = REFEREE_REPLY.response_format("json_schema", max_tokens=128)["json_schema"]["schema"]
+    assert strict == REFEREE_REPLY.schema
+    assert REFEREE_REPLY.response_format("json_object+schema")["schema"] == REFEREE_REPLY.schema

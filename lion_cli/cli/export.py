@@ -24,19 +24,38 @@ def _print(result: dict[str, Any], as_json: bool, line: str) -> None:
     print(json.dumps(result, indent=2) if as_json else line)
 
 
-def _tuned_dir(directory: Path | None, iteration: int | None, model: Path | None) -> tuple[Path, Project | None]:
-    """The tuned model's folder, and the project it comes from (--iteration) to record the export in."""
-    if (iteration is None) == (model is None):
-        fail("name exactly one of --iteration N or --model PATH")
+def _tuned_dir(directory: Path | None, iteration: int | None,
+               model: Path | None) -> tuple[Path, Project | None, int | None]:
+    """The tuned model's folder, the project it comes from (to record the export in) and its iteration:
+    --model, or the project's student of --iteration, or by default the project's latest student."""
+    if iteration is not None and model is not None:
+        fail("name at most one of --iteration N or --model PATH")
     if model is not None:
-        return model, None
+        return model, None, None
+    from lion_cli.store.eval_targets import iterations_with_student
     from lion_cli.store.progress import student_path
 
     project = open_project(directory)
-    found = student_path(project.store, int(iteration))  # type: ignore[arg-type]
+    if iteration is None:
+        done = iterations_with_student(project.store)
+        if not done:
+            fail(f"{project.dir}: no trained student yet (see `lion status`); or name one: --model PATH")
+        iteration = max(done)
+    found = student_path(project.store, iteration)
     if not found:
         fail(f"--iteration {iteration}: this project has no trained student for iteration {iteration}")
-    return Path(found), project
+    return Path(found), project, iteration
+
+
+def _base_dir(base: Path | None, project: Project | None) -> Path:
+    """--base, or the project's [student] base_model (what its students were tuned from)."""
+    if base is not None:
+        return base
+    if project is None:
+        fail("--base DIR: the base model the --model folder was tuned from (a project knows its own)")
+    from lion_cli.config import model_location
+
+    return Path(model_location(project.dir, project.settings.student.base_model))
 
 
 def _record(project: Project | None, iteration: int | None, *written: tuple[str, str | Path | None]) -> None:
@@ -52,9 +71,11 @@ def _record(project: Project | None, iteration: int | None, *written: tuple[str,
     "lion export delta --base base-model --out delta --iteration 2",
     "lion export delta --base base-model --out delta --model student-out --dtype bf16"))
 def delta_cmd(
-    base: Path = typer.Option(..., "--base", help="The base model folder the student was tuned from.", metavar="DIR"),
+    base: Path = typer.Option(None, "--base", help="The base model folder the student was tuned from (default: the "
+                              "project's [student] base_model).", metavar="DIR"),
     out: Path = typer.Option(..., "--out", help="Folder to write the delta into.", metavar="DIR"),
-    iteration: int = typer.Option(None, "--iteration", help="The project's student of this iteration.", metavar="N"),
+    iteration: int = typer.Option(None, "--iteration", help="The project's student of this iteration (default: its "
+                                  "latest).", metavar="N"),
     model: Path = typer.Option(None, "--model", help="A tuned model folder.", metavar="DIR"),
     dtype: str = typer.Option("fp32", "--dtype", help="fp32 (exact, bit for bit) | bf16 | fp16 (half size, lossy).",
                               metavar="DTYPE"),
@@ -65,13 +86,14 @@ def delta_cmd(
     from lion_cli.export.delta import make_delta
     from lion_cli.export.tensors import ExportError
 
-    tuned, project = _tuned_dir(directory, iteration, model)
+    tuned, project, of_iteration = _tuned_dir(directory, iteration, model)
+    base = _base_dir(base, project)
     err(f"delta: {tuned} − {base} → {out} ({dtype})")
     try:
         manifest = make_delta(tuned, base, out, dtype)
     except ExportError as exc:
         fail(str(exc))
-    _record(project, iteration, ("delta", out))
+    _record(project, of_iteration, ("delta", out))
     result = {"out": str(out), "dtype": dtype, "tensors": len(manifest["tuned"]["tensors"]),
               "exact": manifest["exact"], "max_abs_error": manifest["max_abs_error"], "fixups": manifest["fixups"]}
     _print(result, as_json, f"wrote {result['tensors']} tensors to {out} ({dtype}; "

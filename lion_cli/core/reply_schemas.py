@@ -26,6 +26,7 @@ ReplyShape = Literal["json_schema", "json_object+schema"]
 REPLY_SHAPES: tuple[ReplyShape, ...] = ("json_schema", "json_object+schema")
 # What is remembered of an endpoint: the shape it answered under, or "text" (neither worked).
 KnownShape = ReplyShape | Literal["text"]
+MIN_STRING_CHARS = 16   # the shortest a bounded free-text field gets, however small max_tokens is
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,25 @@ class ReplySchema:
     name: str
     schema: dict[str, Any]
 
-    def response_format(self, shape: ReplyShape = "json_schema") -> dict[str, Any]:
+    def response_format(self, shape: ReplyShape = "json_schema", max_tokens: int | None = None) -> dict[str, Any]:
         """The request parameter in `shape`; json_schema is strict: the server must keep to the schema,
-        not just aim for it."""
+        not just aim for it. Under json_object+schema (a grammar) with `max_tokens` known, each free
+        string gets a maxLength that leaves room for the scores: a grammar-bound model that talks until
+        max_tokens would otherwise end mid-string, an unreadable reply. (OpenAI's strict mode refuses
+        maxLength, so the json_schema shape goes without it.)"""
         if shape == "json_object+schema":
-            return {"type": "json_object", "schema": self.schema}
+            return {"type": "json_object", "schema": self._bounded(max_tokens) if max_tokens else self.schema}
         return {"type": "json_schema", "json_schema": {"name": self.name, "schema": self.schema, "strict": True}}
+
+    def _bounded(self, max_tokens: int) -> dict[str, Any]:
+        props = self.schema["properties"]
+        strings = [k for k, v in props.items() if v.get("type") == "string"]
+        if not strings:
+            return self.schema
+        # ~2 characters a token, after ~32 tokens of braces, keys and scores
+        length = max(MIN_STRING_CHARS, (max_tokens - 32) * 2 // len(strings))
+        bounded = {k: ({**v, "maxLength": length} if k in strings else v) for k, v in props.items()}
+        return {**self.schema, "properties": bounded}
 
 
 def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:

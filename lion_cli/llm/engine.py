@@ -183,7 +183,7 @@ class LLMEngine:
         shape of response_format its probe found (llm/schema_support.py)."""
         spec = self._spec(role)
         shape = await self.schemas.shape(spec, lambda s: self._probe_schema(role, spec, s))
-        return None if shape is None else reply.response_format(shape)
+        return None if shape is None else reply.response_format(shape, max_tokens=spec.max_tokens)
 
     async def _probe_schema(self, role: str, spec: EndpointSpec, shape: ReplyShape) -> SchemaProbe:
         """One structured-replies probe in `shape`, sent as `role` and recorded like any attempt."""
