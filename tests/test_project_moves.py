@@ -74,7 +74,8 @@ def test_a_copied_project_works_where_it_now_is(tmp_path: Path, tiny_model_dir: 
         student = json.loads(status.stdout)["per_iteration"][0]["student_path"]
         assert student == str(copy / "students" / "iter-0" / "final")
         # --base defaults to the project's base_model, read where the project now is
-        delta = _run_ok("export", "delta", "-C", str(copy), "--iteration", "0", "--out", str(copy / "exports" / "delta"))
+        delta = _run_ok("export", "delta", "-C", str(copy), "--iteration", "0",
+                        "--out", str(copy / "exports" / "delta"))
         data = _run_ok("export", "data", "-C", str(copy), "--format", "jsonl",
                        "--out", str(copy / "exports" / "d.jsonl"))
         evaluated = _run_ok("eval", "bbh", "-C", str(copy), "--iteration", "0", "--tasks", "navigate", "--limit", "2",

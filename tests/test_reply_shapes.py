@@ -216,3 +216,16 @@ def test_a_grammar_shape_bounds_free_text_so_the_scores_fit_in_max_tokens() -> N
     strict = REFEREE_REPLY.response_format("json_schema", max_tokens=128)["json_schema"]["schema"]
     assert strict == REFEREE_REPLY.schema
     assert REFEREE_REPLY.response_format("json_object+schema")["schema"] == REFEREE_REPLY.schema
+
+
+def test_a_raw_newline_inside_the_reasoning_is_read() -> None:
+    """llama.cpp's grammar lets a raw newline into a JSON string (seen in CI: one verdict lost to
+    "Invalid control character"); the scores are still exact JSON integers, so the verdict is read.
+    A broken object stays a failure."""
+    from lion_cli.core.referee import ParseFailure
+    from lion_cli.core.reply_schemas import parse_structured_scores
+
+    reply = '{ "reasoning" : "first line\nsecond line\tend","assistant_1" : 6, "assistant_2" : 3}'
+    scores = parse_structured_scores(reply)
+    assert not isinstance(scores, ParseFailure), scores
+    assert isinstance(parse_structured_scores('{ "reasoning" : "cut\n'), ParseFailure)

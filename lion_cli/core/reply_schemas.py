@@ -90,7 +90,9 @@ def _fields(reply: str, schema: ReplySchema) -> dict[str, Any] | ParseFailure:
     if not reply or not reply.strip():
         return ParseFailure("empty reply")
     try:
-        value = json.loads(reply, object_pairs_hook=_pairs)
+        # strict=False lets a raw newline or tab stand inside a string (a grammar-bound llama.cpp model
+        # writes them in its reasoning); it changes no number or key, so nothing is guessed.
+        value = json.loads(reply, object_pairs_hook=_pairs, strict=False)
     except _RepeatedKey as exc:
         return ParseFailure(str(exc))
     except ValueError as exc:
