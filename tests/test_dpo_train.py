@@ -21,6 +21,7 @@ from lion_cli.student.jobs import dpo, train
 from lion_cli.student.launcher import job_env
 from lion_cli.student.scripts.train import last_checkpoint
 from lion_cli.student.specs import DPOSpec, LaunchConfig, TrainSpec
+from tests.rank_dump_script import rank_dump
 
 pytestmark = pytest.mark.slow
 THINGS = ["river", "kite", "owl", "lamp", "map", "bell", "seed", "coin", "drum", "leaf", "rope", "shell"]
@@ -130,25 +131,7 @@ def test_stored_reference_logps_equal_the_ones_computed_on_the_fly(tiny_model_di
     assert abs(pre[0]["margin"]) < STEP_ATOL  # step 1: the policy is the reference
 
 
-RANK_DUMP = """
-import json
-import os
-import lion_cli.student.scripts.train_callbacks as callbacks
-from lion_cli.student.scripts import dpo
-
-_finish = callbacks.finish
-
-def finish(trainer, spec, out):
-    import torch
-    state = {k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()}
-    torch.save(state, out / f"rank{os.environ['RANK']}.pt")
-    seen = {"world_size": trainer.args.world_size, "wrapper": type(trainer.model_wrapped).__name__}
-    (out / f"rank{os.environ['RANK']}.json").write_text(json.dumps(seen))
-    return _finish(trainer, spec, out)
-
-callbacks.finish = finish
-raise SystemExit(dpo.main())
-"""
+RANK_DUMP = rank_dump("dpo")
 
 
 def test_torchrun_two_processes_leave_identical_weights(tiny_model_dir: Path, tmp_path: Path,

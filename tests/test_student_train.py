@@ -22,6 +22,7 @@ from lion_cli.student.jobs import train
 from lion_cli.student.launcher import job_env
 from lion_cli.student.scripts.train import last_checkpoint
 from lion_cli.student.specs import LaunchConfig, LoraSpec, TrainSpec
+from tests.rank_dump_script import rank_dump
 
 
 def write_rows(path: Path, n: int = 32) -> Path:
@@ -55,26 +56,7 @@ def load_state(folder: Path) -> dict[str, Any]:
     return load_file(str(folder / "model.safetensors"))
 
 
-# Runs the training script unchanged, but saves each rank's weights as the script reaches its final save.
-RANK_DUMP = """
-import json
-import os
-import lion_cli.student.scripts.train_callbacks as callbacks
-from lion_cli.student.scripts import train
-
-_finish = callbacks.finish
-
-def finish(trainer, spec, out):
-    import torch
-    state = {k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()}
-    torch.save(state, out / f"rank{os.environ['RANK']}.pt")
-    seen = {"world_size": trainer.args.world_size, "wrapper": type(trainer.model_wrapped).__name__}
-    (out / f"rank{os.environ['RANK']}.json").write_text(json.dumps(seen))
-    return _finish(trainer, spec, out)
-
-callbacks.finish = finish
-raise SystemExit(train.main())
-"""
+RANK_DUMP = rank_dump("train")
 
 
 def test_ddp_two_processes_train_identical_weights_and_stream_metrics(
