@@ -173,7 +173,8 @@ def _judgement_problems(db: Path) -> dict[str, int]:
     structured = 0
     for (raw,) in _rows(db, "SELECT raw_text FROM judgements"):
         try:
-            structured += isinstance(json.loads(raw), dict)
+            # read as lion reads them (core/reply_schemas.py): raw newlines inside strings allowed
+            structured += isinstance(json.loads(raw, strict=False), dict)
         except (TypeError, ValueError):
             pass
     shapes = sorted(str(shape) for (shape,) in _rows(db, "SELECT reply_shape FROM endpoint_capabilities"))
