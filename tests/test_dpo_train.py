@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ from lion_cli.student.jobs import dpo, train
 from lion_cli.student.launcher import job_env
 from lion_cli.student.scripts.train import last_checkpoint
 from lion_cli.student.specs import DPOSpec, LaunchConfig, TrainSpec
-from tests.rank_dump_script import rank_dump
+from tests.training_job_helpers import kill_at_first_checkpoint, rank_dump
 
 pytestmark = pytest.mark.slow
 THINGS = ["river", "kite", "owl", "lamp", "map", "bell", "seed", "coin", "drum", "leaf", "rope", "shell"]
@@ -167,18 +164,8 @@ def test_sigkilled_dpo_resumes_from_its_checkpoint_without_recomputing_the_refer
     out = Path(spec.output_dir)
     out.mkdir(parents=True)
     spec.write(out / "spec.json")
-    with open(tmp_path / "first.log", "wb") as log:
-        argv = [sys.executable, "-m", "lion_cli.student.scripts.dpo", "--spec", str(out / "spec.json")]
-        proc = subprocess.Popen(argv, env=job_env(LaunchConfig()), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            deadline = time.monotonic() + 240
-            while last_checkpoint(out) is None and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert proc.poll() is None, "the run ended before it could be killed mid-way"
-            os.killpg(proc.pid, signal.SIGKILL)
-        finally:
-            assert proc.wait(timeout=30) == -signal.SIGKILL
+    kill_at_first_checkpoint([sys.executable, "-m", "lion_cli.student.scripts.dpo", "--spec", str(out / "spec.json")],
+                             out, tmp_path / "first.log", job_env(LaunchConfig()))
     ckpt = last_checkpoint(out)
     assert ckpt is not None and not (out / "final").exists()
     resumed_from = int(ckpt.name.split("-")[1])

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from lion_cli.student.jobs import train
 from lion_cli.student.launcher import job_env
 from lion_cli.student.scripts.train import last_checkpoint
 from lion_cli.student.specs import LaunchConfig, LoraSpec, TrainSpec
-from tests.rank_dump_script import rank_dump
+from tests.training_job_helpers import kill_at_first_checkpoint, rank_dump
 
 
 def write_rows(path: Path, n: int = 32) -> Path:
@@ -120,19 +118,8 @@ def test_sigkilled_run_resumes_from_its_last_checkpoint(tiny_model_dir: Path, tm
     out.mkdir(parents=True)
     (out / "spec.json").write_text(spec.to_json(), encoding="utf-8")
     env = job_env(LaunchConfig())
-    with open(tmp_path / "first.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "lion_cli.student.scripts.train", "--spec",
-                                 str(out / "spec.json")], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            deadline = time.monotonic() + 240
-            while last_checkpoint(out) is None and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert proc.poll() is None, "the run ended before it could be killed mid-way"
-            os.killpg(proc.pid, signal.SIGKILL)
-        finally:
-            with_kill = proc.wait(timeout=30)
-    assert with_kill == -signal.SIGKILL
+    kill_at_first_checkpoint([sys.executable, "-m", "lion_cli.student.scripts.train", "--spec", str(out / "spec.json")],
+                             out, tmp_path / "first.log", env)
     ckpt = last_checkpoint(out)
     assert ckpt is not None and not (out / "final").exists()
     resumed_from = int(ckpt.name.split("-")[1])

@@ -4,6 +4,8 @@ torchrun tests compare the ranks' weights with it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 _TEMPLATE = """
 import json
 import os
@@ -28,3 +30,25 @@ raise SystemExit({script}.main())
 def rank_dump(script: str) -> str:
     """The wrapper's source for `lion_cli.student.scripts.<script>` ("train" or "dpo")."""
     return _TEMPLATE.format(script=script)
+
+
+def kill_at_first_checkpoint(argv: list[str], out: Path, log_path: Path, env: dict[str, str]) -> None:
+    """Start a training entry script, SIGKILL its process group once it has written its first checkpoint
+    in `out` (it must still be running then), and check it died of the kill."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from lion_cli.student.scripts.train import last_checkpoint
+
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 240
+            while last_checkpoint(out) is None and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert proc.poll() is None, "the run ended before it could be killed mid-way"
+            os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            assert proc.wait(timeout=30) == -signal.SIGKILL
