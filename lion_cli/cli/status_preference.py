@@ -10,6 +10,7 @@ def preference_states(store: Any) -> dict[int, dict[str, Any]]:
     """iteration → {status, pairs, margin_min, reward_margin, accuracy} for iterations with a DPO job or
     a finished imitation that recorded a preference detail (a skipped one says why)."""
     from lion_cli.core.types import Stage
+    from lion_cli.store.jobs import dpo_jobs_last_step
     from lion_cli.store.progress import all_stages
 
     states: dict[int, dict[str, Any]] = {}
@@ -17,9 +18,7 @@ def preference_states(store: Any) -> dict[int, dict[str, Any]]:
         found = row.detail.get("preference") if row.stage is Stage.IMITATION else None
         if isinstance(found, dict):
             states[row.iteration] = {"status": "skipped" if found.get("skipped") else "done", **found}
-    for r in store.query("SELECT j.iteration, j.status, m.margin, m.accuracy FROM train_jobs j LEFT JOIN"
-                         " train_metrics m ON m.job_id = j.id AND m.step = (SELECT MAX(step) FROM train_metrics"
-                         " WHERE job_id = j.id) WHERE j.kind = 'dpo' AND j.iteration IS NOT NULL ORDER BY j.id"):
+    for r in dpo_jobs_last_step(store):
         entry = states.setdefault(int(r["iteration"]), {})
         if entry.get("status") != "done":
             entry["status"] = r["status"]
