@@ -25,6 +25,7 @@ def setting(default: Any, **bounds: float) -> Any:
 
 
 StructuredMode = Literal["auto", "on", "off"]
+RequestMode = Literal["online", "batch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,13 @@ class EndpointSpec:
     # only that is taken): "auto" probes the endpoint once and remembers what it found (store:
     # endpoint_capabilities), "on" always (in the shape found), "off" never.
     structured: StructuredMode = field(default="auto")   # a Literal admits nothing else: no strict needed
+    # "batch": the stage's requests go through the provider's batch API (files, batches: llm/batch.py) at
+    # the batch prices, answered within the completion window; "online": one request at a time.
+    mode: RequestMode = field(default="online")
+    batch_completion_window: str = setting("24h")
+    batch_poll_s: float = setting(30.0, gt=0.0)
+    # Where a batch's failed or expired lines are sent again: in the next batch, or online at once.
+    batch_resend: RequestMode = field(default="batch")
 
     @property
     def prices(self) -> Prices:
