@@ -39,12 +39,14 @@ def answer_keys(settings: Settings, prompts: RolePrompts) -> AnswerKeys:
 def build_engine(settings: Settings, store: Store) -> LLMEngine:
     from lion_cli.llm.engine import LLMEngine
     from lion_cli.store.api_log import StoreCache, StoreCallLog, StoreSpend
+    from lion_cli.store.batch_ledger import StoreBatchLedger
     from lion_cli.store.capabilities import StoreCapabilities
     from lion_cli.store.endpoint_state import StoreEndpointStates
 
     return LLMEngine(endpoint_specs(settings), cache=StoreCache(store), call_log=StoreCallLog(store),
                      spend=StoreSpend(store), max_usd=settings.budget.max_usd,
-                     endpoint_log=StoreEndpointStates(store), capabilities=StoreCapabilities(store))
+                     endpoint_log=StoreEndpointStates(store), capabilities=StoreCapabilities(store),
+                     batch_ledger=StoreBatchLedger(store))
 
 
 def build_context(project_dir: Path, settings: Settings, store: Store) -> LoopContext:

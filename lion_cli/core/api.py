@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lion_cli.core.batches import BatchLimits
 from lion_cli.core.prices import AUTO, Price, Prices, batch_prices, resolve_prices
 
 Messages = list[dict[str, Any]]
@@ -76,6 +77,12 @@ class EndpointSpec:
     def batch_prices(self) -> Prices:
         """The prices of a request sent through the batch API, "auto" resolved (core/prices.py)."""
         return batch_prices(self.prices, self.batch_price_input_per_1k, self.batch_price_output_per_1k)
+
+    @property
+    def items_in_flight(self) -> int:
+        """How many of a stage's items ask at once: max_concurrency online; in batch mode as many as one batch
+        takes, so they go out together (the engine itself sends none of them one by one)."""
+        return self.max_concurrency if self.mode == "online" else BatchLimits.max_lines
 
     @property
     def limit_key(self) -> tuple[str, str, str]:

@@ -29,6 +29,8 @@ METADATA_KEY = "lion_chunk"
 class BatchLedger(Protocol):
     def get(self, chunk_key: str) -> BatchRecord | None: ...
     def save(self, record: BatchRecord, role: str, base_url: str, lines: int) -> None: ...
+    def unread(self, role: str) -> list[BatchRecord]: ...
+    def mark_read(self, chunk_key: str) -> None: ...
 
 
 @dataclass
@@ -40,9 +42,11 @@ class BatchOutcome:
 
 class BatchRunner:
     def __init__(self, client: httpx.AsyncClient, base_url: str, ledger: BatchLedger,
-                 limits: BatchLimits | None = None, headers: dict[str, str] | None = None) -> None:
+                 limits: BatchLimits | None = None, headers: dict[str, str] | None = None,
+                 completion_window: str = "24h") -> None:
         self.client, self.base_url = client, base_url.rstrip("/")
         self.ledger, self.limits, self.headers = ledger, limits or BatchLimits(), headers or {}
+        self.completion_window = completion_window
 
     async def run(self, role: str, lines: Sequence[BatchLine]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -56,6 +60,11 @@ class BatchRunner:
             outcome.failed.update(failed)
             outcome.batches.append(record)
         return outcome
+
+    async def read(self, role: str, record: BatchRecord) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """A batch recorded earlier (by a run that was killed while waiting on it or reading it): waited
+        on until it ends, then its answers and failed lines by custom_id."""
+        return await self._results(await self._ended(role, record, 0))
 
     def _save(self, record: BatchRecord, role: str, chunk: Sequence[BatchLine]) -> None:
         self.ledger.save(record, role, self.base_url, len(chunk))
@@ -72,9 +81,13 @@ class BatchRunner:
                 self._save(record, role, chunk)
             batch = await self._request("POST", "/batches", json={
                 "input_file_id": record.input_file_id, "endpoint": "/v1/chat/completions",
-                "completion_window": "24h", "metadata": {METADATA_KEY: key}})
+                "completion_window": self.completion_window, "metadata": {METADATA_KEY: key}})
             record.batch_id, record.status = batch["id"], batch["status"]
             self._save(record, role, chunk)
+        return await self._ended(role, record, len(chunk))
+
+    async def _ended(self, role: str, record: BatchRecord, lines: int) -> BatchRecord:
+        """`record`'s batch polled until it ends, each change of its state saved."""
         while record.status not in FINISHED:
             batch = await self._request("GET", f"/batches/{record.batch_id}")
             counts = batch.get("request_counts") or {}
@@ -83,7 +96,7 @@ class BatchRunner:
                                                               int(counts.get("failed", 0)))
             record.output_file_id, record.error_file_id = batch.get("output_file_id"), batch.get("error_file_id")
             if changed or record.status in FINISHED:
-                self._save(record, role, chunk)
+                self.ledger.save(record, role, self.base_url, lines)
             if record.status not in FINISHED:
                 await asyncio.sleep(self.limits.poll_s)
         return record

@@ -10,6 +10,7 @@ their configured limits) instead of each believing it owns the whole quota.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -36,6 +37,8 @@ from lion_cli.core.redact import redact, redact_secrets
 from lion_cli.core.reply_schemas import ReplySchema, ReplyShape
 from lion_cli.core.value_checks import looks_like_key, shown_url
 from lion_cli.llm.adaptive import Flight
+from lion_cli.llm.batch import BatchLedger
+from lion_cli.llm.batch_queue import BatchQueue, LineFailed, MemoryBatchLedger
 from lion_cli.llm.errors import ApiError, BudgetExceeded, MissingApiKey, RetryableError
 from lion_cli.llm.limiter import EndpointLimiter
 from lion_cli.llm.probe import SchemaProbe, probe_structured
@@ -100,7 +103,7 @@ class LLMEngine:
                  call_log: CallLog | None = None, spend: SpendMeter | None = None, max_usd: float = 0.0,
                  transport: httpx.AsyncBaseTransport | None = None, backoff_base_s: float = 0.5,
                  backoff_max_s: float = 30.0, capabilities: CapabilityStore | None = None,
-                 endpoint_log: EndpointStateLog | None = None) -> None:
+                 endpoint_log: EndpointStateLog | None = None, batch_ledger: BatchLedger | None = None) -> None:
         self.endpoints = dict(endpoints)
         self.cache: RequestCache = cache or _NoCache()
         self.call_log: CallLog = call_log or MemoryCallLog()
@@ -123,6 +126,8 @@ class LLMEngine:
                     adaptive=all(s.adaptive_concurrency for s in shared))
         self.endpoint_log = endpoint_log
         self._published: dict[tuple[str, str, str], float] = {}
+        # The roles in batch mode send through it (llm/batch_queue.py); their ids are kept in batch_ledger.
+        self.batches = BatchQueue(batch_ledger or MemoryBatchLedger(), self._http, self._store_batch_answer)
         for key, limiter in self.limiters.items():
             limiter.on_change = partial(self._publish, key)
 
@@ -136,6 +141,7 @@ class LLMEngine:
         return self._client
 
     async def aclose(self) -> None:
+        await self.batches.aclose()
         for key in self._published:  # the last word: what was in flight has ended
             self._publish(key, force=True)
         if self._client is not None:
@@ -228,7 +234,7 @@ class LLMEngine:
         future: asyncio.Future[ChatResult] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            result = await self._send(role, spec, messages, sampling, sample_index, key, api_key, t0)
+            result = await self._answer(role, spec, messages, sampling, sample_index, key, api_key, t0)
         except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: nobody else may be waiting on it
@@ -262,6 +268,38 @@ class LLMEngine:
                                 f"API key for {shown_url(spec.base_url)}; set api_key_env = \"\" to send no key)",
                                 role=role)
         return value
+
+    async def _answer(self, role: str, spec: EndpointSpec, messages: Messages, sampling: dict[str, Any],
+                      sample_index: int, key: str, api_key: str, t0: float) -> ChatResult:
+        """Online, or in batch mode through the role's next batch (and online where a line of it failed
+        and batch_resend = "online")."""
+        if spec.mode == "batch":
+            headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+            body = {"model": spec.model, "messages": messages, **sampling}
+            try:
+                return await self.batches.answer(role, spec, key, body, sample_index, headers)
+            except LineFailed as exc:
+                log.info("%s: a batch line failed (%s); sending it online", role, exc)
+        return await self._send(role, spec, messages, sampling, sample_index, key, api_key, t0)
+
+    def _store_batch_answer(self, role: str, spec: EndpointSpec, key: str, body: dict[str, Any]) -> ChatResult | None:
+        """A batch line's answer stored as an online answer is (request cache, a CallRecord), at the batch
+        prices; an answer already stored (read again after a kill) is not counted twice."""
+        hit = self.cache.get(key)
+        if hit is not None:
+            return replace(hit, cache_key=key)
+        text = json.dumps(body, ensure_ascii=False)
+        result = parse_completion(text, spec.model, 0)
+        if result is None:
+            return None
+        prices = spec.batch_prices
+        result = replace(result, cache_key=key, cost_usd=prices.cost(result.prompt_tokens, result.completion_tokens))
+        self.cache.put(key, role, result, text)
+        seen = _Attempts()
+        seen.next()
+        seen.status = 200
+        self._record(role, spec, key, seen.started, seen, result.finish_reason, cached=False, result=result)
+        return result
 
     async def _send(self, role: str, spec: EndpointSpec, messages: Messages, sampling: dict[str, Any],
                     sample_index: int, key: str, api_key: str, t0: float) -> ChatResult:

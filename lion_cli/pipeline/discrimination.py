@@ -106,7 +106,7 @@ async def referee_pairs(ctx: LoopContext, iteration: int) -> int:
 
     bar = StepProgress(ctx.store, iteration, Stage.DISCRIMINATION, "referee", len(todo), spent=ctx.spent,
                        api=lambda: ctx.engine.state("referee"))
-    await advance_each(todo, judge, ctx.settings.referee.max_concurrency, bar)
+    await advance_each(todo, judge, ctx.settings.referee.items_in_flight, bar)
     report_failures(ctx, iteration, Stage.DISCRIMINATION, Role.REFEREE.value)
     return len(todo)
 

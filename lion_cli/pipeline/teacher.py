@@ -52,6 +52,6 @@ async def ensure_teacher_answers(ctx: LoopContext, iteration: int, pool: Pool, s
 
     bar = StepProgress(ctx.store, iteration, stage, "teacher", len(missing), spent=ctx.spent,
                        api=lambda: ctx.engine.state("teacher"))
-    await advance_each(missing, answer, ctx.settings.teacher.max_concurrency, bar)
+    await advance_each(missing, answer, ctx.settings.teacher.items_in_flight, bar)
     report_failures(ctx, iteration, stage, Role.TEACHER.value)
     return len(missing)

@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from lion_cli.server.batch import BatchConfig
+from lion_cli.server.batch import BatchConfig, line_role, line_sample
 from lion_cli.server.batch_service import BatchService
 from lion_cli.server.choices import Generated, halved, make_choices
 from lion_cli.server.faults import FaultConfig, LimitConfig, choose_fault, choose_latency, echo_body
@@ -132,9 +132,12 @@ class OpenAIServer:
             return await self.batches.handle(req, path) or _error(404, f"no route {req.path}", "invalid_request_error")
         return _error(404, f"no route {req.method} {req.path}", "invalid_request_error")
 
-    async def _batch_line(self, body: dict[str, Any], role: str | None) -> tuple[int, dict[str, Any]]:
+    async def _batch_line(self, body: dict[str, Any], custom_id: str) -> tuple[int, dict[str, Any]]:
         """One line of a batch, answered by the chat route as a request of its own (counted alike)."""
+        role, sample = line_role(custom_id), line_sample(custom_id)
         headers = {"x-lion-role": role} if role else {}
+        if sample is not None:
+            headers["x-lion-sample"] = sample
         if self.limits.api_key:  # the batch itself was created with the key
             headers["authorization"] = f"Bearer {self.limits.api_key}"
         req = Request("POST", "/v1/chat/completions", {}, headers, json.dumps(body).encode("utf-8"))

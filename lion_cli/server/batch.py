@@ -5,7 +5,8 @@ validating → in_progress → finalizing → completed (or failed at validation
 step after the configured delay; its lines are answered one by one by the server's own chat route, so
 the server's counts (received, served, duplicates, by_role) include them. The output file holds one
 line per answered request and the error file one per failed line, each with the request's custom_id.
-A custom_id "role:…" counts the line under that role (a batch line carries no X-Lion-Role header).
+A custom_id "role:…" counts the line under that role (a batch line carries no X-Lion-Role header), and
+"role:n:…" answers it as sample n (no X-Lion-Sample header either).
 
 Faults (BatchConfig): failed lines (a share, drawn from the custom_id), an expired batch (after a
 number of lines; the rest go to the error file as batch_expired), failed uploads (the first n answer 500).
@@ -22,7 +23,7 @@ from typing import Any
 
 from lion_cli.server.http import Request, Response
 
-LineRunner = Callable[[dict[str, Any], str | None], Awaitable[tuple[int, dict[str, Any]]]]
+LineRunner = Callable[[dict[str, Any], str], Awaitable[tuple[int, dict[str, Any]]]]   # (body, custom_id)
 CHAT_URL = "/v1/chat/completions"
 ROLES = ("teacher", "referee", "generator", "judge")
 
@@ -33,6 +34,7 @@ class BatchConfig:
     fail_line_rate: float = 0.0     # share of lines answered with an error instead
     expire_after: int = -1          # lines served before the batch expires (-1: never)
     fail_uploads: int = 0           # the first n uploads answer 500
+    content_delay_s: float = 0.0    # before a file's content is sent (a slow download)
     seed: int = 0
 
     @classmethod
@@ -109,3 +111,9 @@ def multipart_fields(req: Request) -> dict[str, tuple[str | None, bytes]]:
 def line_role(custom_id: str) -> str | None:
     prefix = custom_id.split(":", 1)[0]
     return prefix if prefix in ROLES else None
+
+
+def line_sample(custom_id: str) -> str | None:
+    """lion's custom_id "role:sample:key" carries the sample index an online request sends as X-Lion-Sample."""
+    parts = custom_id.split(":")
+    return parts[1] if len(parts) == 3 and parts[1].isdigit() else None

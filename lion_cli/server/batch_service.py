@@ -17,7 +17,6 @@ from lion_cli.server.batch import (
     LineRunner,
     StoredFile,
     batch_error,
-    line_role,
     multipart_fields,
 )
 from lion_cli.server.http import Request, Response
@@ -70,6 +69,8 @@ class BatchService:
         """The answer to a /v1/files or /v1/batches request; None for any other path."""
         parts = path.removeprefix("/v1/").split("/")
         if parts[0] == "files":
+            if parts[-1] == "content":
+                await asyncio.sleep(self.config.content_delay_s)
             return self._files(req, parts[1:])
         if parts[0] == "batches":
             return self._batches(req, parts[1:])
@@ -196,7 +197,7 @@ class BatchService:
                 failed.append({**entry, "response": None,
                                "error": {"code": "server_error", "message": "this line failed (injected)"}})
                 continue
-            status, body = await self.run_line(line["body"], line_role(custom_id))
+            status, body = await self.run_line(line["body"], custom_id)
             entry.update(response={"status_code": status, "request_id": _new_id("req"), "body": body}, error=None)
             (out if status == 200 else failed).append(entry)
             job.counts["completed"] = len(out)

@@ -1,4 +1,5 @@
-"""The provider_batches table (migration 0015): what llm/batch.py has created at a provider's batch API."""
+"""The provider_batches table (migration 0015): what llm/batch.py has created at a provider's batch API;
+provider_batch_reads (migration 0011): which of them have had their results written into the request cache."""
 
 from __future__ import annotations
 
@@ -31,3 +32,16 @@ class StoreBatchLedger:
                 f" ON CONFLICT (chunk_key) DO UPDATE SET updated_at = excluded.updated_at, "
                 + ", ".join(f"{n} = excluded.{n}" for n in _FIELDS),
                 (record.chunk_key, role, base_url, lines, time.time(), *values.values()))
+
+    def unread(self, role: str) -> list[BatchRecord]:
+        """The role's batches created at the provider whose results no run has written yet (oldest first)."""
+        rows = self.store.query(
+            f"SELECT b.chunk_key, {', '.join('b.' + n for n in _FIELDS)} FROM provider_batches b"
+            " LEFT JOIN provider_batch_reads r ON r.chunk_key = b.chunk_key"
+            " WHERE b.role = ? AND b.batch_id IS NOT NULL AND r.chunk_key IS NULL ORDER BY b.updated_at", (role,))
+        return [BatchRecord(*row) for row in rows]
+
+    def mark_read(self, chunk_key: str) -> None:
+        with self.store.tx() as c:
+            c.execute("INSERT OR REPLACE INTO provider_batch_reads (chunk_key, read_at) VALUES (?, ?)",
+                      (chunk_key, time.time()))

@@ -1,0 +1,157 @@
+"""The roles in batch mode: each chat() that misses the request cache waits here until the role's calls stop
+coming (the stage has asked for everything it can ask for now); then they go out as batches through
+llm/batch.py, and each answer is stored as an online answer is (the engine's request cache and api_calls, at
+the batch prices) and handed to its caller, so a stage reads it exactly as it reads an online one.
+
+Before anything new is sent, the batches an earlier run left unread (killed while it waited on them or read
+them) are waited on and read, and their answers stored, so a resume never pays for a line twice. A line that
+failed or expired is sent again: in the next batch (at most max_retries times), or online by the engine
+(batch_resend = "online")."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from lion_cli.core.api import ChatResult, EndpointSpec
+from lion_cli.core.batches import BatchLimits, BatchLine, BatchRecord
+from lion_cli.core.value_checks import shown_url
+from lion_cli.llm.batch import BatchLedger, BatchRunner
+from lion_cli.llm.errors import ApiError
+
+GATHER_S = 0.2   # a role's calls are gathered until none has come for this long
+
+# (role, spec, request key, chat completion body) → the answer as stored, or None when the body is none
+StoreAnswer = Callable[[str, EndpointSpec, str, dict[str, Any]], ChatResult | None]
+
+
+class LineFailed(Exception):
+    """A batch line that failed or expired, for the engine to send online (batch_resend = "online")."""
+
+
+def custom_id(role: str, sample_index: int, key: str) -> str:
+    """A line's name at the provider: the role and sample first (the scripted server reads both), then the
+    request key, so an answer found in any batch maps back to the one request it answers."""
+    return f"{role}:{sample_index}:{key}"
+
+
+@dataclass
+class _Waiting:
+    line: BatchLine
+    key: str
+    future: asyncio.Future[ChatResult]
+    sends: int = 0
+
+
+class MemoryBatchLedger:
+    """A BatchLedger in memory (an engine without a store: tests, one-off calls)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, tuple[BatchRecord, str]] = {}
+        self.read: set[str] = set()
+
+    def get(self, chunk_key: str) -> BatchRecord | None:
+        return self.records[chunk_key][0] if chunk_key in self.records else None
+
+    def save(self, record: BatchRecord, role: str, base_url: str, lines: int) -> None:
+        self.records[record.chunk_key] = (record, role)
+
+    def unread(self, role: str) -> list[BatchRecord]:
+        return [r for r, owner in self.records.values()
+                if owner == role and r.batch_id and r.chunk_key not in self.read]
+
+    def mark_read(self, chunk_key: str) -> None:
+        self.read.add(chunk_key)
+
+
+class BatchQueue:
+    """One per engine; each role in batch mode has its waiting lines here and one task sending them."""
+
+    def __init__(self, ledger: BatchLedger, client: Callable[[], httpx.AsyncClient], store_answer: StoreAnswer,
+                 gather_s: float = GATHER_S) -> None:
+        self.ledger, self.client, self.store_answer, self.gather_s = ledger, client, store_answer, gather_s
+        self.waiting: dict[str, dict[str, _Waiting]] = {}
+        self.drains: dict[str, asyncio.Task[None]] = {}
+
+    async def answer(self, role: str, spec: EndpointSpec, key: str, body: dict[str, Any], sample_index: int,
+                     headers: dict[str, str]) -> ChatResult:
+        future: asyncio.Future[ChatResult] = asyncio.get_running_loop().create_future()
+        name = custom_id(role, sample_index, key)
+        self.waiting.setdefault(role, {})[name] = _Waiting(BatchLine(name, body), key, future)
+        drain = self.drains.get(role)
+        if drain is None or drain.done():
+            self.drains[role] = asyncio.create_task(self._drain(role, spec, headers))
+        return await future
+
+    async def aclose(self) -> None:
+        for task in self.drains.values():
+            task.cancel()
+        await asyncio.gather(*self.drains.values(), return_exceptions=True)
+        self.drains.clear()
+
+    async def _gathered(self, waiting: dict[str, _Waiting]) -> None:
+        """Returns once no line has joined for gather_s."""
+        seen = -1
+        while len(waiting) != seen:
+            seen = len(waiting)
+            await asyncio.sleep(self.gather_s)
+
+    async def _drain(self, role: str, spec: EndpointSpec, headers: dict[str, str]) -> None:
+        waiting = self.waiting[role]
+        runner = BatchRunner(self.client(), spec.base_url, self.ledger, BatchLimits(poll_s=spec.batch_poll_s),
+                             headers, spec.batch_completion_window)
+        try:
+            await self._gathered(waiting)
+            for record in self.ledger.unread(role):
+                await self._read_earlier(role, spec, runner, record)
+            while waiting:
+                await self._gathered(waiting)
+                outcome = await runner.run(role, [waiting[name].line for name in sorted(waiting)])
+                self._settle(role, spec, waiting, outcome.answers, outcome.failed)
+                for record in outcome.batches:
+                    self.ledger.mark_read(record.chunk_key)
+        except Exception as exc:
+            error = ApiError(f"{role} ({spec.model} at {shown_url(spec.base_url)}) batch: {exc}", role=role)
+            for w in waiting.values():
+                if not w.future.done():
+                    w.future.set_exception(error)
+            waiting.clear()
+
+    async def _read_earlier(self, role: str, spec: EndpointSpec, runner: BatchRunner, record: BatchRecord) -> None:
+        waiting = self.waiting[role]
+        try:
+            self._settle(role, spec, waiting, *await runner.read(role, record))
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 404:   # a provider that no longer knows the batch: nothing to read
+                raise
+        self.ledger.mark_read(record.chunk_key)
+
+    def _settle(self, role: str, spec: EndpointSpec, waiting: dict[str, _Waiting], answers: dict[str, dict[str, Any]],
+                failed: dict[str, str]) -> None:
+        """Answers stored (those of lines no longer waited on too: they are paid for) and handed over; the
+        waiting lines that failed kept for the next batch, or handed to the engine to send online."""
+        for name, body in answers.items():
+            w = waiting.get(name)
+            result = self.store_answer(role, spec, w.key if w else name.rsplit(":", 1)[-1], body)
+            if w is None:
+                continue
+            if result is None:
+                failed[name] = "the answer is not a chat completion"
+                continue
+            del waiting[name]
+            if not w.future.done():
+                w.future.set_result(result)
+        for name, why in failed.items():
+            w = waiting.get(name)
+            if w is None:
+                continue
+            w.sends += 1
+            if spec.batch_resend == "online" or w.sends > spec.max_retries:
+                del waiting[name]
+                if not w.future.done():
+                    w.future.set_exception(LineFailed(why) if spec.batch_resend == "online" else ApiError(
+                        f"{role}: batch line failed {w.sends} times (the last: {why})", role=role))
