@@ -24,13 +24,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from lion_cli.export.hashing import TensorHasher, resolved
 from lion_cli.export.tensors import (
     WEIGHT_SUFFIXES,
     ExportError,
     TensorFolder,
     bits,
     config_sha256,
-    tensor_sha256,
 )
 
 FORMAT = "lion-delta/1"
@@ -101,7 +101,7 @@ def make_delta(tuned_dir: Path, base_dir: Path, out_dir: Path, dtype: str = "fp3
     manifest: dict[str, Any] = {"format": FORMAT, "dtype": dtype, "exact": dtype == "fp32",
                                 "base": {"config_sha256": config_sha256(base_dir), "tensors": {}},
                                 "tuned": {"files": {}, "tensors": {}}, "delta": {"files": {}, "tensors": {}}}
-    with TensorFolder(tuned_dir) as tuned, TensorFolder(base_dir) as base:
+    with TensorFolder(tuned_dir) as tuned, TensorFolder(base_dir) as base, TensorHasher() as hasher:
         for k, (fname, names) in enumerate(sorted(tuned.files.items()), 1):
             dname = f"delta-{k:05d}.safetensors"
             manifest["tuned"]["files"][fname] = names
@@ -111,16 +111,17 @@ def make_delta(tuned_dir: Path, base_dir: Path, out_dir: Path, dtype: str = "fp3
                 b = base.get(name) if name in base else None
                 if b is not None:
                     manifest["base"]["tensors"][name] = {"shape": list(b.shape), "dtype": str(b.dtype),
-                                                         "sha256": tensor_sha256(b)}
+                                                         "sha256": hasher.submit(b)}
                 # The hash is of the tensor exactly as `recover` rebuilds it (same operations, same order).
                 stored, entry, recovered = _delta_one(name, t, b, dtype, exact=dtype == "fp32")
-                entry.update(shape=list(t.shape), dtype=str(t.dtype), sha256=tensor_sha256(recovered))
+                entry.update(shape=list(t.shape), dtype=str(t.dtype), sha256=hasher.submit(recovered))
                 manifest["tuned"]["tensors"][name] = entry
                 shard.update(stored)
             for key, value in shard.items():
-                manifest["delta"]["tensors"][key] = tensor_sha256(value)
+                manifest["delta"]["tensors"][key] = hasher.submit(value)
             manifest["delta"]["files"][dname] = sorted(shard)
             save_file(shard, str(out_dir / dname), metadata={"format": "pt", "lion": FORMAT})
+    manifest = resolved(manifest)
     errors = [e.get("max_abs_error", 0.0) for e in manifest["tuned"]["tensors"].values()]
     manifest["max_abs_error"] = max(errors, default=0.0)
     manifest["fixups"] = sum(e.get("fixups", 0) for e in manifest["tuned"]["tensors"].values())

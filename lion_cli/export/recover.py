@@ -15,22 +15,25 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from lion_cli.export.delta import MANIFEST, _recover_one, read_manifest
-from lion_cli.export.tensors import ExportError, TensorFolder, tensor_sha256
+from lion_cli.export.hashing import TensorHasher
+from lion_cli.export.tensors import ExportError, TensorFolder
 
 _DTYPES = {"torch.float32", "torch.float16", "torch.bfloat16", "torch.float64", "torch.int64", "torch.int32",
            "torch.int8", "torch.uint8", "torch.bool", "torch.int16"}
 
 
-def _load_delta(delta_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def _load_delta(delta_dir: Path, manifest: dict[str, Any], hasher: TensorHasher) -> dict[str, Any]:
     """Every stored tensor of the delta, each checked against its recorded hash."""
     from safetensors import safe_open
 
     stored: dict[str, Any] = {}
+    pending: list[tuple[Path, str, Future[str]]] = []
     for fname, keys in manifest["delta"]["files"].items():
         path = delta_dir / fname
         if not path.is_file():
@@ -43,14 +46,19 @@ def _load_delta(delta_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             raise
         except Exception as exc:  # a damaged header or a truncated file
             raise ExportError(f"{path}: cannot read the delta file ({exc}); it is damaged") from None
-        for key in keys:
-            if tensor_sha256(stored[key]) != manifest["delta"]["tensors"][key]:
-                raise ExportError(f"{path}: tensor {key!r} does not match its SHA-256 in {MANIFEST}: "
-                                  "the delta file is corrupted")
+        pending += [(path, key, hasher.submit(stored[key])) for key in keys]
+    for path, key, digest in pending:
+        if digest.result() != manifest["delta"]["tensors"][key]:
+            raise ExportError(f"{path}: tensor {key!r} does not match its SHA-256 in {MANIFEST}: "
+                              "the delta file is corrupted")
     return stored
 
 
-def _check_base(base: TensorFolder, manifest: dict[str, Any]) -> None:
+def _check_base_shapes(base: TensorFolder, manifest: dict[str, Any], hasher: TensorHasher
+                       ) -> list[tuple[str, Future[str]]]:
+    """Refuse a base whose tensors lack or change shape now; their hashes come back as futures, checked
+    by `_check_base_hashes` once the recovery's arithmetic has run beside them."""
+    pending = []
     for name, want in manifest["base"]["tensors"].items():
         if name not in base:
             raise ExportError(f"{base.folder}: the base model lacks tensor {name!r}: wrong base model")
@@ -58,7 +66,13 @@ def _check_base(base: TensorFolder, manifest: dict[str, Any]) -> None:
         if list(t.shape) != want["shape"] or str(t.dtype) != want["dtype"]:
             raise ExportError(f"{base.folder}: tensor {name!r} is {list(t.shape)} {t.dtype}, the delta was made "
                               f"against {want['shape']} {want['dtype']}: wrong base model")
-        if tensor_sha256(t) != want["sha256"]:
+        pending.append((name, hasher.submit(t)))
+    return pending
+
+
+def _check_base_hashes(base: TensorFolder, manifest: dict[str, Any], pending: list[tuple[str, Future[str]]]) -> None:
+    for name, digest in pending:
+        if digest.result() != manifest["base"]["tensors"][name]["sha256"]:
             raise ExportError(f"{base.folder}: tensor {name!r} differs from the base the delta was made against "
                               "(SHA-256 mismatch): wrong or modified base model")
 
@@ -82,32 +96,42 @@ def new_output_folder(out_dir: Path) -> Iterator[Path]:
 
 
 def recover(base_dir: Path, delta_dir: Path, out_dir: Path) -> dict[str, Any]:
-    """Rebuild the tuned model into out_dir; returns a summary. Raises ExportError on any mismatch."""
-    import torch
+    """Rebuild the tuned model into out_dir; returns a summary. Raises ExportError on any mismatch
+    (checked in the order of the module's docstring; nothing reaches out_dir before all pass)."""
     from safetensors.torch import save_file
 
     manifest = read_manifest(delta_dir)
-    stored = _load_delta(delta_dir, manifest)
-    with new_output_folder(out_dir) as tmp:
-        with TensorFolder(base_dir) as base:
-            _check_base(base, manifest)
-            tensors = manifest["tuned"]["tensors"]
-            for fname, names in manifest["tuned"]["files"].items():
-                shard: dict[str, Any] = {}
-                for name in names:
-                    entry = tensors[name]
-                    if entry["dtype"] not in _DTYPES:
-                        raise ExportError(f"{MANIFEST}: tensor {name!r} has unknown dtype {entry['dtype']!r}")
-                    dtype = getattr(torch, entry["dtype"].removeprefix("torch."))
-                    b = base.get(name) if name in base else None
-                    t = _recover_one(name, entry, stored, b, dtype)
-                    if list(t.shape) != entry["shape"] or tensor_sha256(t) != entry["sha256"]:
-                        raise ExportError(f"tensor {name!r}: the recovered tensor does not match the manifest's "
-                                          "SHA-256 (wrong base or damaged delta)")
-                    shard[name] = t.contiguous()
-                save_file(shard, str(tmp / fname), metadata={"format": "pt"})
-        for side in manifest.get("copied_files", []):
-            if (delta_dir / side).is_file():
-                shutil.copy2(delta_dir / side, tmp / side)
+    with TensorHasher() as hasher:
+        stored = _load_delta(delta_dir, manifest, hasher)
+        with new_output_folder(out_dir) as tmp:
+            with TensorFolder(base_dir) as base:
+                base_pending = _check_base_shapes(base, manifest, hasher)
+                result_pending: list[tuple[str, Future[str]]] = []
+                for fname, names in manifest["tuned"]["files"].items():
+                    shard = {name: _recovered_tensor(name, manifest, stored, base) for name in names}
+                    result_pending += [(name, hasher.submit(t)) for name, t in shard.items()]
+                    save_file(shard, str(tmp / fname), metadata={"format": "pt"})
+                _check_base_hashes(base, manifest, base_pending)
+            for name, digest in result_pending:
+                if digest.result() != manifest["tuned"]["tensors"][name]["sha256"]:
+                    raise ExportError(f"tensor {name!r}: the recovered tensor does not match the manifest's "
+                                      "SHA-256 (wrong base or damaged delta)")
+            for side in manifest.get("copied_files", []):
+                if (delta_dir / side).is_file():
+                    shutil.copy2(delta_dir / side, tmp / side)
     return {"out": str(out_dir), "tensors": len(manifest["tuned"]["tensors"]), "dtype": manifest["dtype"],
             "exact": manifest["exact"], "max_abs_error": manifest["max_abs_error"], "fixups": manifest["fixups"]}
+
+
+def _recovered_tensor(name: str, manifest: dict[str, Any], stored: dict[str, Any], base: TensorFolder) -> Any:
+    import torch
+
+    entry = manifest["tuned"]["tensors"][name]
+    if entry["dtype"] not in _DTYPES:
+        raise ExportError(f"{MANIFEST}: tensor {name!r} has unknown dtype {entry['dtype']!r}")
+    dtype = getattr(torch, entry["dtype"].removeprefix("torch."))
+    t = _recover_one(name, entry, stored, base.get(name) if name in base else None, dtype)
+    if list(t.shape) != entry["shape"]:
+        raise ExportError(f"tensor {name!r}: the recovered tensor has shape {list(t.shape)}, the manifest's is "
+                          f"{entry['shape']} (wrong base or damaged delta)")
+    return t.contiguous()

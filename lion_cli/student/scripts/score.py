@@ -48,15 +48,27 @@ def option_logprobs(model: Any, tokenizer: Any, context: list[int], options: lis
         for i, s in enumerate(seqs):  # right padding: positions of real tokens stay 0..len-1
             ids[i, :len(s)] = torch.tensor(s)
             mask[i, :len(s)] = 1
+        # Only the positions that predict an option token need logits: the last `keep` of the row
+        # (the context's last token onwards). The vocabulary projection and its softmax over the whole
+        # prompt would otherwise be most of the cost for a long prompt and short options.
+        keep = width - len(context) + 1
         with torch.no_grad():
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-        logp = torch.log_softmax(logits, dim=-1)
+            logits = _last_logits(model, ids.to(device), mask.to(device), keep)
         for i, opt in enumerate(chunk):
-            # The token at position p is predicted by the logits at p - 1.
-            pos = torch.arange(len(context) - 1, len(context) + len(opt) - 1, device=logp.device)
+            # Kept index j is position len(context) - 1 + j, which predicts the option's token j.
+            logp = torch.log_softmax(logits[i, :len(opt)].float(), dim=-1)
             target = torch.tensor(opt, device=logp.device)
-            out.append((float(logp[i, pos, target].sum()), len(opt)))
+            out.append((float(logp[torch.arange(len(opt), device=logp.device), target].sum()), len(opt)))
     return out
+
+
+def _last_logits(model: Any, ids: Any, mask: Any, keep: int) -> Any:
+    """Logits of the last `keep` positions, computed for those only where the model's forward allows."""
+    import inspect
+
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        return model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits
+    return model(input_ids=ids, attention_mask=mask).logits[:, -keep:]
 
 
 def score_rows(model: Any, tokenizer: Any, rows: list[dict[str, Any]], fmt: str,
