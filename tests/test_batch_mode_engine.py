@@ -1,0 +1,84 @@
+"""The engine in batch mode, in process against the scripted server's batch API: concurrent calls go out as one
+batch and come back as the online answers, stored and priced at the batch price; a run killed after its batch
+was created reads that batch on resume (its answers stored even for calls not made again) and serves no line
+twice."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lion_cli.core.batches import BatchRecord
+from lion_cli.llm.engine import LLMEngine
+from lion_cli.server.app import build_server
+from lion_cli.server.batch import BatchConfig
+from lion_cli.server.runner import server_in_thread
+from lion_cli.server.scripted import ScriptedBackend
+from lion_cli.store.api_log import StoreCache, StoreCallLog
+from lion_cli.store.batch_ledger import StoreBatchLedger
+from lion_cli.store.db import Store, open_store
+from tests.llm_support import spec, stats, teacher_messages
+
+INSTRUCTIONS = [f"Name river number {i}." for i in range(6)]
+
+
+class Killed(Exception):
+    pass
+
+
+class KilledWhenDone(StoreBatchLedger):
+    """Dies (as a SIGKILL would, nothing more written) when its batch has ended, before its results are read."""
+
+    def save(self, record: BatchRecord, role: str, base_url: str, lines: int) -> None:
+        if record.status == "completed":
+            raise Killed
+        super().save(record, role, base_url, lines)
+
+
+def ask(url: str, store: Store | None, instructions: list[str], mode: str = "batch",
+        ledger: Any = None) -> list[Any]:
+    async def go() -> list[Any]:
+        endpoints = {"teacher": spec(url, mode=mode, batch_poll_s=0.02)}
+        engine = LLMEngine(endpoints, cache=StoreCache(store) if store else None,
+                           call_log=StoreCallLog(store) if store else None, batch_ledger=ledger)
+        async with engine:
+            return await asyncio.gather(*(engine.chat("teacher", teacher_messages(x)) for x in instructions),
+                                        return_exceptions=True)
+    return asyncio.run(go())
+
+
+def serve(**config: Any) -> Any:
+    return server_in_thread(build_server(ScriptedBackend(bad_reply_rate=0.0), batch=BatchConfig(**config)))
+
+
+def test_calls_in_batch_mode_come_back_as_the_online_answers_at_the_batch_price(tmp_path: Path) -> None:
+    with serve() as url:
+        online = ask(url, None, INSTRUCTIONS, mode="online")
+    with serve(delay_s=0.02) as url, open_store(tmp_path / "lion.db") as store:
+        batched = ask(url, store, INSTRUCTIONS, ledger=StoreBatchLedger(store))
+        again = ask(url, store, INSTRUCTIONS, ledger=StoreBatchLedger(store))   # all in the request cache now
+        served = stats(url)
+        rows = store.query("SELECT lines, status FROM provider_batches")
+        costs = [r[0] for r in store.query("SELECT cost_usd FROM api_calls WHERE cached = 0")]
+    assert [r.text for r in batched] == [r.text for r in online] and all(r.cached for r in again)
+    assert [tuple(r) for r in rows] == [(6, "completed")]
+    assert served["batch"]["lines_served"] == 6 and served["duplicates"] == 0
+    assert sum(costs) == pytest.approx(sum(r.cost_usd for r in online) / 2)
+
+
+def test_a_batch_left_by_a_killed_run_is_read_on_resume_not_sent_again(tmp_path: Path) -> None:
+    with serve(delay_s=0.02) as url, open_store(tmp_path / "lion.db") as store:
+        killed = ask(url, store, INSTRUCTIONS, ledger=KilledWhenDone(store))
+        assert all(isinstance(r, Exception) for r in killed)
+        # The resumed run asks for part of them (a chunk of its own, never seen by the provider) first.
+        first = ask(url, store, INSTRUCTIONS[:4], ledger=StoreBatchLedger(store))
+        rest = ask(url, store, INSTRUCTIONS[4:], ledger=StoreBatchLedger(store))
+        served = stats(url)
+        unread = StoreBatchLedger(store).unread("teacher")
+    assert all(not isinstance(r, Exception) for r in first + rest), first + rest
+    assert all(r.cached for r in rest)   # stored while the resumed run read the killed run's batch
+    assert served["batch"]["lines_served"] == 6 and served["duplicates"] == 0, served
+    assert unread == []
