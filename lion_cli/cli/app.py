@@ -7,6 +7,7 @@ import typer
 
 from lion_cli import __version__
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_RULE
 
 # One list for `lion --help` and the README: what a script can read from lion's exit status.
 EXIT_CODES_EPILOG = (
@@ -17,8 +18,8 @@ EXIT_CODES_EPILOG = (
 app = typer.Typer(
     name="lion",
     help="Adversarial distillation of an API-only LLM into a small open-weight student (Lion, EMNLP 2023).",
-    epilog=examples("lion init myproj --seed seed_tasks.jsonl", "lion check myproj", "lion run myproj",
-                    before=EXIT_CODES_EPILOG),
+    epilog=examples("lion init myproj --seed seed_tasks.jsonl", "lion check myproj", "lion run -C myproj",
+                    before=f"{PROJECT_RULE}\n\n{EXIT_CODES_EPILOG}"),
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     # Typer's --install-completion / --show-completion for bash, zsh, fish and PowerShell.

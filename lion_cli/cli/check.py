@@ -12,6 +12,7 @@ import typer
 
 from lion_cli.cli.common import EXIT_USAGE, err, find_project_dir
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 
 if TYPE_CHECKING:
     from lion_cli.preflight import Report
@@ -53,7 +54,7 @@ def refuse_unless_ready(directory: Path | None) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("check", epilog=examples("lion check", "lion check myproj --probe"))
     def check_cmd(
-        directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml).", metavar="DIR"),
+        directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
         probe: bool = typer.Option(False, "--probe", help="Also ask every endpoint: GET /models (the model is "
                                    "served), one chat request of max_tokens 1, and which shape of JSON schema "
                                    "the referee and generator endpoints take (a note), only when all else passed."),
@@ -63,6 +64,7 @@ def register(app: typer.Typer) -> None:
         Exit 2 with one line per problem (file and key named)."""
         from lion_cli.preflight import check_project
 
+        directory = chosen_project(directory, project_option)
         with quiet_libraries():
             report = check_project(find_project_dir(directory), probe=probe)
         if as_json:

@@ -11,6 +11,7 @@ import typer
 
 from lion_cli.cli.common import DB_NAME, fail, find_project_dir
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 
 if TYPE_CHECKING:
     from lion_cli.store.db import Store
@@ -56,12 +57,12 @@ def _read_store(path: Path, read: Callable[[Store], T]) -> T:
 
 
 @db_app.command("status", epilog=examples("lion db status", "lion db status myproj --tables"))
-def status_cmd(directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR"),
+def status_cmd(directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
                as_json: bool = typer.Option(False, "--json"),
                tables: bool = typer.Option(False, "--tables", help="List the tables with their row counts instead.")
                ) -> None:
     """List applied and pending migrations (or, with --tables, the store's tables)."""
-    path = _db_path(directory)
+    path = _db_path(chosen_project(directory, project_option))
     if tables:
         from lion_cli.store.db import table_sizes
 
@@ -79,13 +80,13 @@ def status_cmd(directory: Path = typer.Argument(None, help="Project folder.", me
 
 
 @db_app.command("migrate", epilog=examples("lion db migrate", "lion db migrate myproj"))
-def migrate_cmd(directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR")) -> None:
+def migrate_cmd(directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION) -> None:
     """Apply pending migrations (every command does this on open; this only does it)."""
     import sqlite3
 
     from lion_cli.store.db import connect, migrate
 
-    path = _db_path(directory)
+    path = _db_path(chosen_project(directory, project_option))
     try:
         conn = connect(path)
         try:

@@ -17,6 +17,7 @@ import typer
 
 from lion_cli.cli.common import err, fail
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_OPTION, chosen_project, new_project_argument
 from lion_cli.cli.quiet import lion_command
 from lion_cli.cli.run import EXIT_INTERRUPTED
 
@@ -168,13 +169,14 @@ def _summary_json(rep: dict[str, Any], seconds: float, real: bool, tui: str, sta
 def register(app: typer.Typer) -> None:
     @app.command("demo", epilog=examples("lion demo", "lion demo /tmp/lion-demo --force --verbose"))
     def demo_cmd(
-        directory: Path = typer.Argument(Path("lion-demo"), help="Folder for the demo project (recreated).",
-                                         metavar="DIR"),
+        directory: Path | None = new_project_argument("Folder for the demo project, recreated (default: lion-demo)."),
+        project_option: Path | None = PROJECT_OPTION,
         scripted: bool = typer.Option(False, "--scripted", help="Use the scripted server, not SmolLM2."),
         force: bool = typer.Option(False, "--force", help="Replace the folder even if it is not a demo."),
         verbose: bool = typer.Option(False, "--verbose", help=(
-            "Show the libraries' progress bars and warnings (by default they go to DIR/logs/libraries.log).")),
+            "Show the libraries' progress bars and warnings (by default they go to PROJECT/logs/libraries.log).")),
         as_json: bool = typer.Option(False, "--json", help="The closing summary as one JSON object on stdout."),
     ) -> None:
         """Run one full iteration offline on a tiny student and a local teacher, then report."""
-        raise typer.Exit(run_demo(directory, scripted, force, verbose, as_json))
+        raise typer.Exit(run_demo(chosen_project(directory, project_option) or Path("lion-demo"), scripted, force,
+                                  verbose, as_json))

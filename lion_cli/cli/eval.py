@@ -13,6 +13,7 @@ import typer
 
 from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_project_dir, open_project
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 
 if TYPE_CHECKING:
     from lion_cli.core.role_prompts import RolePrompts
@@ -25,8 +26,6 @@ eval_app = typer.Typer(help="Evaluate a student on BBH, AGIEval (accuracy) or Vi
                            "lion eval bbh --iteration 0", "lion eval agieval --all-iterations",
                            "lion eval vicuna --iteration 0 --setting 1"))
 
-_PROJECT = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one holding lion.toml).",
-                        metavar="DIR")
 _MODEL = typer.Option(None, "--model", help="A model folder to evaluate (HF format, safetensors).", metavar="DIR")
 _ITER = typer.Option(None, "--iteration", help="Evaluate the project's student of this iteration (default, in a "
                      "project: its latest trained student).", metavar="N")
@@ -364,7 +363,8 @@ def _judge_progress(done: int, total: int) -> None:
 
 def _bench_command(benchmark: str, doc: str, *, tasks_help: str, all_tasks_help: str, epilog: str) -> None:
     def command(
-        directory: Path = _PROJECT, model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
+        directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
+        model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
         tasks: list[str] = typer.Option([], "--tasks", help=tasks_help, metavar="TASKS"),
         all_tasks: bool = typer.Option(False, "--all-tasks", help=all_tasks_help),
         protocol: str = typer.Option("paper", "--protocol", help="paper (the Lion paper's run) | agieval "
@@ -378,7 +378,8 @@ def _bench_command(benchmark: str, doc: str, *, tasks_help: str, all_tasks_help:
                                            "protocol's: paper 1024, harness 256, agieval and lion 64).", metavar="N"),
         as_json: bool = _JSON,
     ) -> None:
-        run_benchmark(benchmark, directory=directory, model=model, iteration=iteration, all_its=all_its, tasks=tasks,
+        run_benchmark(benchmark, directory=chosen_project(directory, project_option), model=model, iteration=iteration,
+                      all_its=all_its, tasks=tasks,
                       all_tasks=all_tasks, protocol=protocol, mode=mode, limit=limit, data_dir=data_dir,
                       prompt_format=prompt_format, batch_size=batch_size, max_new_tokens=max_new_tokens,
                       as_json=as_json)
@@ -408,7 +409,8 @@ _bench_command("agieval", "AGIEval: the 8 English multiple-choice tasks, zero-sh
                                              "lion eval vicuna --iteration 0 --tasks generic,knowledge --setting 1",
                                              "lion eval vicuna --all-iterations --reference teacher --json"))
 def vicuna_cmd(
-    directory: Path = _PROJECT, model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
+    directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
+        model: Path = _MODEL, iteration: int = _ITER, all_its: bool = _ALL,
     tasks: list[str] = typer.Option([], "--tasks", help="Question categories, comma-separated or repeated, e.g. "
                                     "generic,knowledge,math (default: every category).", metavar="CATEGORIES"),
     limit: int = typer.Option(None, "--limit", help="Only the first N questions.", metavar="N"),
@@ -424,7 +426,8 @@ def vicuna_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Vicuna-80: student vs reference, scored by the [judge] endpoint in the paper's two settings."""
-    run_vicuna(directory=directory, model=model, iteration=iteration, all_its=all_its, categories=tasks, limit=limit,
+    run_vicuna(directory=chosen_project(directory, project_option), model=model, iteration=iteration, all_its=all_its,
+               categories=tasks, limit=limit,
                data_dir=data_dir, reference=reference, setting=setting, prompt_format=prompt_format,
                batch_size=batch_size,
                max_new_tokens=max_new_tokens, as_json=as_json)

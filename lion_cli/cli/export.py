@@ -10,14 +10,13 @@ import typer
 
 from lion_cli.cli.common import Project, err, fail, open_project
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 
 export_app = typer.Typer(help="Export delta weights (and recover them), or the distilled data.",
                          no_args_is_help=True, rich_markup_mode=None, epilog=examples(
                              "lion export data --out train.json",
                              "lion export delta --base base-model --out delta --iteration 2"))
 
-_PROJECT = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one holding lion.toml).",
-                        metavar="DIR")
 
 
 def _print(result: dict[str, Any], as_json: bool, line: str) -> None:
@@ -79,14 +78,14 @@ def delta_cmd(
     model: Path = typer.Option(None, "--model", help="A tuned model folder.", metavar="DIR"),
     dtype: str = typer.Option("fp32", "--dtype", help="fp32 (exact, bit for bit) | bf16 | fp16 (half size, lossy).",
                               metavar="DTYPE"),
-    directory: Path = _PROJECT,
+    directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Write tuned − base as safetensors with a manifest (per-tensor SHA-256 of the recovered model)."""
     from lion_cli.export.delta import make_delta
     from lion_cli.export.tensors import ExportError
 
-    tuned, project, of_iteration = _tuned_dir(directory, iteration, model)
+    tuned, project, of_iteration = _tuned_dir(chosen_project(directory, project_option), iteration, model)
     base = _base_dir(base, project)
     err(f"delta: {tuned} − {base} → {out} ({dtype})")
     try:
@@ -161,7 +160,7 @@ def data_cmd(
     pairs: bool = typer.Option(True, "--pairs/--no-pairs", help="Also write the judged pairs in TRL's DPO layout "
                                "(<out>.pairs.jsonl; .pairs.parquet for parquet; pairs.jsonl inside an hf folder)."),
     force: bool = typer.Option(False, "--force", help="Replace files that are already there."),
-    directory: Path = _PROJECT,
+    directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Export the distilled training set and the judged (teacher, student) pairs."""
@@ -172,7 +171,7 @@ def data_cmd(
     from lion_cli.store.exports import iteration_numbers
 
     fmt = _data_format(fmt, out)
-    project = open_project(directory)
+    project = open_project(chosen_project(directory, project_option))
     known = iteration_numbers(project.store)
     if iteration is not None and iteration not in known:
         fail(f"--iteration {iteration}: this project has " + (f"iterations {known[0]}–{known[-1]}" if known

@@ -14,6 +14,7 @@ import typer
 
 from lion_cli.cli.common import CONFIG_NAME, DB_NAME, err, fail
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_OPTION, chosen_project, new_project_argument
 from lion_cli.cli.project_files import STORE_FILES, clear
 from lion_cli.resources import resource_file
 
@@ -184,7 +185,8 @@ def register(app: typer.Typer) -> None:
         "lion init myproj --seed seed_tasks.jsonl",
         "lion init myproj --seed seed_tasks.jsonl --set teacher.base_url=http://127.0.0.1:8000/v1"))
     def init_cmd(
-        directory: Path = typer.Argument(Path("."), help="Project folder (created if missing).", metavar="DIR"),
+        directory: Path | None = new_project_argument("Project folder, created if missing (default: here)."),
+        project_option: Path | None = PROJECT_OPTION,
         seed: str = typer.Option(..., "--seed", metavar="FILE|DIR|HUB_ID", help=(
             "Seed instructions: Alpaca JSON/JSONL, Self-Instruct seed_tasks.jsonl, ShareGPT or OpenAI "
             "`messages` JSON/JSONL (the first user turn; a system prompt becomes the input), CSV/TSV with a "
@@ -206,6 +208,7 @@ def register(app: typer.Typer) -> None:
         --force starts the project afresh: everything lion wrote for the old one is deleted, so no
         answer, checkpoint or weight of it reaches the new one; it refuses while a run is alive there,
         or when a file the new settings name lies in a folder it would delete."""
+        directory = chosen_project(directory, project_option) or Path(".")
         result = init_project(directory, seed, name=name, force=force, overrides=set_, seed_columns=seed_columns)
         if as_json:
             print(json.dumps(result))

@@ -13,6 +13,7 @@ import typer
 
 from lion_cli.cli.common import Project, open_project
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 from lion_cli.core.plan import Plan, PlanLine
 
 
@@ -77,10 +78,10 @@ def print_plan(project: Project, iterations: int | None, as_json: bool) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("plan", epilog=examples("lion plan", "lion plan myproj --iterations 3 --json"))
     def plan_cmd(
-        directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml).", metavar="DIR"),
+        directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
         iterations: int = typer.Option(None, "--iterations", min=1, help="Iterations in total (default: lion.toml).",
                                        metavar="N"),
         as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
     ) -> None:
         """What the whole run will send and cost, online and batch, before anything is sent."""
-        print_plan(open_project(directory, readonly=True), iterations, as_json)
+        print_plan(open_project(chosen_project(directory, project_option), readonly=True), iterations, as_json)

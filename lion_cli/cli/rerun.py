@@ -10,6 +10,7 @@ import typer
 
 from lion_cli.cli.common import Project, err, fail, open_project
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 
 if TYPE_CHECKING:
     from lion_cli.core.types import Stage
@@ -94,10 +95,10 @@ RERUN_EXAMPLES = examples("lion rerun --iteration 0 --stage generation",
 def register(app: typer.Typer) -> None:
     @app.command("rerun", help=RERUN_HELP, epilog=RERUN_EXAMPLES)
     def rerun_cmd(
-        directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR"),
+        directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
         iteration: int = typer.Option(..., "--iteration", min=0, help="The iteration (0 is the first).", metavar="N"),
         stage: str = typer.Option(..., "--stage", help="imitation | discrimination | generation.", metavar="STAGE"),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     ) -> None:
-        raise typer.Exit(rerun(directory, iteration, stage, yes))
+        raise typer.Exit(rerun(chosen_project(directory, project_option), iteration, stage, yes))
 

@@ -9,6 +9,7 @@ import typer
 
 from lion_cli.cli.common import err, open_project
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 from lion_cli.cli.rerun import checked_stage
 
 RETRY_HELP = """Send again the items a request failed for good (an HTTP 400 such as context_length_exceeded,
@@ -53,9 +54,9 @@ def register(app: typer.Typer) -> None:
     @app.command("retry-failed", help=RETRY_HELP, epilog=examples(
         "lion retry-failed", "lion retry-failed myproj --stage discrimination --iteration 0"))
     def retry_failed_cmd(
-        directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR"),
+        directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
         stage: str = typer.Option(None, "--stage", help="Only this stage's: imitation|discrimination|generation.",
                                   metavar="STAGE"),
         iteration: int = typer.Option(None, "--iteration", min=0, help="Only this iteration's.", metavar="N"),
     ) -> None:
-        raise typer.Exit(retry_failed(directory, stage, iteration))
+        raise typer.Exit(retry_failed(chosen_project(directory, project_option), stage, iteration))

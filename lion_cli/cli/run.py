@@ -12,6 +12,7 @@ import typer
 from lion_cli.cli.check import refuse_unless_ready
 from lion_cli.cli.common import Project, err, fail, open_project
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 
 # `lion run` / `lion resume` exit codes (2, a project `lion check` refuses, comes from cli/check.py).
 EXIT_FAILED, EXIT_PAUSED, EXIT_BUSY, EXIT_JOB_FAILED, EXIT_INTERRUPTED = 1, 3, 4, 5, 130
@@ -132,7 +133,7 @@ def register(app: typer.Typer) -> None:
         "lion run", "lion run myproj --iterations 2 --tui", "lion run --until imitation --json",
         before=EXIT_CODES_HELP))
     def run_cmd(
-        directory: Path = typer.Argument(None, help="Project folder (default: nearest lion.toml).", metavar="DIR"),
+        directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
         iterations: int = typer.Option(None, "--iterations", min=1, help="Iterations in total (default: lion.toml).",
                                        metavar="N"),
         until: str = typer.Option(None, "--until", help="Stop after this stage: imitation|discrimination|generation.",
@@ -142,6 +143,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="The closing summary (and --dry-run's plan) as JSON."),
     ) -> None:
         """Run the adversarial loop from wherever the project stands."""
+        directory = chosen_project(directory, project_option)
         if until and until not in ("imitation", "discrimination", "generation"):
             fail(f"--until {until!r}: expected imitation, discrimination or generation")
         if dry_run:
@@ -157,11 +159,12 @@ def register(app: typer.Typer) -> None:
     @app.command("resume", epilog=examples("lion resume", "lion resume myproj --iterations 5",
                                                  before=EXIT_CODES_HELP))
     def resume_cmd(
-        directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR"),
+        directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
         iterations: int = typer.Option(None, "--iterations", min=1, metavar="N"),
         as_json: bool = typer.Option(False, "--json", help="The closing summary as JSON (`lion status --json`)."),
     ) -> None:
         """Go on after an interruption (a kill, a crash, a budget pause): only missing work is done."""
+        directory = chosen_project(directory, project_option)
         refuse_unless_ready(directory)
         raise typer.Exit(_run_here(directory, iterations, None, resume=True, as_json=as_json))
 

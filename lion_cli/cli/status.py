@@ -13,6 +13,7 @@ import typer
 
 from lion_cli.cli.common import Project, open_project
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 from lion_cli.cli.status_preference import preference_line, preference_states
 
 
@@ -170,8 +171,8 @@ def print_status(project: Project, as_json: bool) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command("status", epilog=examples("lion status", "lion status myproj --json"))
-    def status_cmd(directory: Path = typer.Argument(None, help="Project folder.", metavar="DIR"),
+    def status_cmd(directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
                    as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
         """Iteration, stage, counts, hard rate, API calls and the limiter's accounting, tokens, dollars
         spent and projected, and the whole run's ETA."""
-        print_status(open_project(directory, readonly=True), as_json)
+        print_status(open_project(chosen_project(directory, project_option), readonly=True), as_json)

@@ -20,6 +20,7 @@ import typer
 
 from lion_cli.cli.common import Project, err, fail, find_project_dir
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 from lion_cli.cli.student_common import (
     JSON_OPTION,
     LAUNCHER_OPTION,
@@ -92,8 +93,7 @@ def add_train_command(app: typer.Typer) -> None:
         "lion student train --data rows.jsonl --out student-out --model HuggingFaceTB/SmolLM2-135M-Instruct "
         "--max-steps 10"))
     def train_cmd(
-        directory: Path = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one).",
-                                       metavar="DIR"),
+        directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
         iteration: int = typer.Option(None, "--iteration", min=0, help="Project mode: train this iteration's "
                                       "student (default: the iteration the loop is at).", metavar="N"),
         data: Path = typer.Option(None, "--data", help="Files mode: JSONL rows {instruction, input?, output}.",
@@ -108,6 +108,7 @@ def add_train_command(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Fine-tune the student: on a JSONL file, or on a project iteration's teacher answers."""
+        directory = chosen_project(directory, project_option)
         project = project_if_any(directory)
         if data is not None or out is not None:
             if data is None or out is None:

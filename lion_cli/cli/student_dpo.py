@@ -18,6 +18,7 @@ import typer
 
 from lion_cli.cli.common import err, fail
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 from lion_cli.cli.student_common import JSON_OPTION, LAUNCHER_OPTION, NPROC_OPTION, STRATEGY_OPTION
 
 
@@ -70,8 +71,7 @@ def add_dpo_command(app: typer.Typer) -> None:
                                   "student.base_model).", metavar="MODEL"),
         ref_model: str = typer.Option(None, "--ref-model", help="The reference model (default: --model).",
                                       metavar="MODEL"),
-        directory: Path = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one).",
-                                       metavar="DIR"),
+        directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
         beta: float = typer.Option(None, "--beta", help="DPO's beta (default: [preference] beta).", metavar="X"),
         loss_type: str = typer.Option(None, "--loss-type", help="sigmoid | ipo | hinge.", metavar="LOSS"),
         max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after N optimizer steps.", metavar="N"),
@@ -81,7 +81,7 @@ def add_dpo_command(app: typer.Typer) -> None:
         """Preference-tune a model (DPO) on chosen/rejected pairs."""
         from lion_cli.cli.student_common import base_model, launched_settings, print_summary, project_if_any
 
-        project = project_if_any(directory)
+        project = project_if_any(chosen_project(directory, project_option))
         settings = _settings(project, loss_type, beta)
         base = base_model(project, settings, model)
         settings = launched_settings(settings, launcher, nproc, strategy)

@@ -23,6 +23,7 @@ import typer
 
 from lion_cli.cli.common import CONFIG_NAME, DB_NAME, Project, err, fail, find_project_dir, open_project
 from lion_cli.cli.help_examples import examples
+from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 
 if TYPE_CHECKING:
     from lion_cli.student.specs import GenSpec, LaunchConfig
@@ -141,8 +142,7 @@ def add_generate_command(student_app: typer.Typer) -> None:
         "lion student generate --iteration 0",
         "lion student generate --model student-out --input prompts.jsonl --output answers.jsonl --temperature 0"))
     def generate_cmd(
-        directory: Path = typer.Option(None, "--project", "-C", help="Project folder (default: the nearest one).",
-                                       metavar="DIR"),
+        directory: Path | None = PROJECT_ARGUMENT, project_option: Path | None = PROJECT_OPTION,
         iteration: int = typer.Option(None, "--iteration", help="Answer this iteration's Cache Pool with its "
                                       "student and store the answers (default: the latest trained student).",
                                       metavar="N"),
@@ -165,6 +165,7 @@ def add_generate_command(student_app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Make the student answer: a JSONL file of instructions, or a project iteration's Cache Pool."""
+        directory = chosen_project(directory, project_option)
         files = (model, input_path, output_path)
         if any(v is not None for v in files):
             if not all(v is not None for v in files):
