@@ -14,7 +14,16 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from lion_cli.core.api import EndpointSpec
 from lion_cli.core.loop_protocol import loop_protocol
@@ -39,6 +48,7 @@ from lion_cli.student.specs import (
     Launcher,
     LoraSpec,
     LrScheduler,
+    Objective,
     Precision,
     PromptFormat,
     TrainSpec,
@@ -175,8 +185,22 @@ class StudentSettings(_Strict):
     per_device_batch_size: int = Field(TrainSpec.per_device_batch_size, ge=1)
     max_length: int = Field(TrainSpec.max_length, ge=16)
     save_steps: int = Field(TrainSpec.save_steps, ge=1)
+    # White-box distillation: a divergence from teacher_model's token distributions instead of SFT's
+    # cross-entropy (student/scripts/kd_losses.py); teacher_model is a local folder, relative to lion.toml's.
+    objective: Objective = TrainSpec.objective
+    skew_alpha: float = Field(TrainSpec.skew_alpha, ge=0.0, le=1.0)
+    teacher_model: str = Field(TrainSpec.teacher_model, validate_default=True)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     generation: StudentGeneration = Field(default_factory=StudentGeneration)
+
+    @field_validator("teacher_model")
+    @classmethod
+    def _teacher_for_divergence(cls, value: str, info: ValidationInfo) -> str:
+        objective = info.data.get("objective", "sft")
+        if objective != "sft" and not value.strip():
+            raise ValueError(f"objective \"{objective}\" needs a teacher: the folder of a local teacher model "
+                             "with the student's tokenizer")
+        return value
 
 
 class VicunaSettings(_Strict):
@@ -362,7 +386,7 @@ def load_settings(path: Path) -> Settings:
 def resolve_path(project_dir: Path, value: str) -> Path:
     """Paths in lion.toml are relative to the folder that holds it (never to the working directory),
     so a copied or moved project finds its own files: seed_file, data_dir, student.base_model,
-    student.strategy (a .json path) and student.hostfile."""
+    student.strategy (a .json path), student.hostfile and student.teacher_model."""
     p = Path(value).expanduser()
     return p if p.is_absolute() else (project_dir / p)
 

@@ -23,7 +23,8 @@ def train_spec(settings: Settings, *, model_path: str | Path, data_path: Path, o
         tf32=s.tf32, gradient_checkpointing=s.gradient_checkpointing, packing=s.packing, strategy=s.strategy,
         lora=LoraSpec(enabled=lo.enabled, r=lo.r, alpha=lo.alpha, dropout=lo.dropout,
                       target_modules=list(lo.target_modules)),
-        save_steps=s.save_steps, seed=settings.loop.rng_seed, max_steps=max_steps)
+        save_steps=s.save_steps, seed=settings.loop.rng_seed, max_steps=max_steps,
+        objective=s.objective, skew_alpha=s.skew_alpha, teacher_model=s.teacher_model)
 
 
 def launch_config(settings: Settings, *, for_generation: bool = False, project_dir: Path | None = None) -> LaunchConfig:
@@ -45,12 +46,14 @@ def launch_config(settings: Settings, *, for_generation: bool = False, project_d
 def specs_from_settings(settings: Settings, *, model_path: str | Path, data_path: Path, output_dir: Path,
                         project_dir: Path | None = None, max_steps: int | None = None,
                         ) -> tuple[TrainSpec, LaunchConfig]:
-    """Training spec + launcher from the [student] settings. A strategy given as a relative .json path
-    is resolved against the project folder."""
+    """Training spec + launcher from the [student] settings. A strategy given as a relative .json path,
+    and a relative teacher_model, are resolved against the project folder."""
     spec = train_spec(settings, model_path=model_path, data_path=data_path, output_dir=output_dir,
                       max_steps=max_steps)
     if spec.strategy.endswith(".json") and project_dir is not None:
         spec.strategy = str(resolve_path(project_dir, spec.strategy))
+    if spec.teacher_model and project_dir is not None:
+        spec.teacher_model = str(resolve_path(project_dir, spec.teacher_model))
     return spec, launch_config(settings, project_dir=project_dir)
 
 

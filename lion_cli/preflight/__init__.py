@@ -22,6 +22,7 @@ from lion_cli.preflight.endpoints import (
     reply_shape_notes,
 )
 from lion_cli.preflight.student import base_model_findings, launch_findings, strategy_findings, student_notes
+from lion_cli.preflight.teacher_model import teacher_model_findings
 from lion_cli.store.health import store_problems, stored_seed_count
 
 
@@ -69,8 +70,8 @@ def project_file_findings(settings: Settings, project_dir: Path) -> list[tuple[s
 
 def offline_findings(settings: Settings, project_dir: Path) -> list[tuple[str, str]]:
     """(dotted key, message) for everything checkable without the network, all of it."""
-    student = [("student." + key, message) for check in (base_model_findings, strategy_findings, launch_findings)
-               for key, message in check(settings.student, project_dir)]
+    checks = (base_model_findings, strategy_findings, launch_findings, teacher_model_findings)
+    student = [("student." + key, message) for check in checks for key, message in check(settings.student, project_dir)]
     return [*project_file_findings(settings, project_dir), *student, *key_findings(settings),
             *limit_findings(settings)]
 

@@ -26,6 +26,7 @@ from lion_cli.student.specs.choices import (
     GEN_PROMPT_FORMATS,
     LAUNCHERS,
     LORA_TARGET_MODULES,
+    OBJECTIVES,
     PROMPT_FORMATS,
     STRATEGIES,
     DType,
@@ -33,6 +34,7 @@ from lion_cli.student.specs.choices import (
     GenPromptFormat,
     Launcher,
     LrScheduler,
+    Objective,
     Precision,
     PromptFormat,
     ScorePromptFormat,
@@ -45,8 +47,9 @@ from lion_cli.student.specs.train import BatchSizeError, LoraSpec, TrainSpec, gr
 
 __all__ = [
     "DEEPSPEED_STRATEGIES", "DPO_LOSSES", "DTYPES", "GEN_BACKENDS", "GEN_PROMPT_FORMATS", "LAUNCHERS",
-    "LORA_TARGET_MODULES", "PROMPT_FORMATS", "STRATEGIES", "BatchSizeError", "DPOLoss", "DPOSpec", "DType",
-    "GenBackend", "GenPromptFormat", "GenSpec",
-    "LaunchConfig", "Launcher", "LoraSpec", "LrScheduler", "Precision", "PromptFormat", "ScorePromptFormat",
+    "LORA_TARGET_MODULES", "OBJECTIVES", "PROMPT_FORMATS", "STRATEGIES", "BatchSizeError", "DPOLoss", "DPOSpec",
+    "DType", "GenBackend", "GenPromptFormat", "GenSpec",
+    "LaunchConfig", "Launcher", "LoraSpec", "LrScheduler", "Objective", "Precision", "PromptFormat",
+    "ScorePromptFormat",
     "ScoreSpec", "Spec", "SpecError", "TrainSpec", "grad_accum_steps",
 ]

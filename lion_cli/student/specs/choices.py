@@ -19,6 +19,9 @@ LrScheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", 
 DType = Literal["auto", "fp32", "bf16", "fp16"]
 GenBackend = Literal["hf", "vllm"]
 Launcher = Literal["python", "torchrun", "deepspeed", "accelerate"]
+# What training minimises: cross-entropy on the teacher's answers (sft), or a divergence from a local
+# teacher model's token distributions over those answers (scripts/kd_losses.py).
+Objective = Literal["sft", "kl", "rkl", "skew_kl", "skew_rkl"]
 
 PROMPT_FORMATS: tuple[str, ...] = get_args(PromptFormat)
 GEN_PROMPT_FORMATS: tuple[str, ...] = get_args(GenPromptFormat)
@@ -27,4 +30,5 @@ DEEPSPEED_STRATEGIES: tuple[str, ...] = get_args(DeepSpeedStrategy)
 GEN_BACKENDS: tuple[str, ...] = get_args(GenBackend)
 DTYPES: tuple[str, ...] = get_args(DType)
 LAUNCHERS: tuple[str, ...] = get_args(Launcher)
+OBJECTIVES: tuple[str, ...] = get_args(Objective)
 LORA_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")

@@ -13,6 +13,7 @@ from lion_cli.student.specs.choices import (
     LORA_TARGET_MODULES,
     STRATEGIES,
     LrScheduler,
+    Objective,
     Precision,
     PromptFormat,
 )
@@ -110,6 +111,12 @@ class TrainSpec(Spec):
     save_total_limit: int = 2  # checkpoints kept, the newest ones
     seed: int = 42
     max_steps: int | None = None  # stop after this many optimizer steps (tests)
+    # sft: cross-entropy on the answers; kl, rkl, skew_kl, skew_rkl: that divergence from teacher_model's
+    # token distributions over the answer tokens (scripts/kd_losses.py). skew_alpha is the skew forms'
+    # α, DistiLLM's 0.1; teacher_model is a local model folder with the student's tokenizer.
+    objective: Objective = "sft"
+    skew_alpha: float = 0.1
+    teacher_model: str = ""
     # Who asked for the job (the project and iteration): a checkpoint recorded under another id, or
     # with other data or settings, is not resumed from (scripts/checkpoint_record.py).
     job_id: str = ""
@@ -118,6 +125,7 @@ class TrainSpec(Spec):
         "epochs": POSITIVE, "lr": POSITIVE, "warmup_ratio": FRACTION, "weight_decay": NOT_NEGATIVE,
         "global_batch_size": POSITIVE, "per_device_batch_size": POSITIVE, "max_length": POSITIVE,
         "save_steps": POSITIVE, "save_total_limit": POSITIVE, "max_steps": (lambda v: v is None or v > 0, "> 0"),
+        "skew_alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     }
 
     def validate(self, world_size: int = 1) -> None:
@@ -129,7 +137,16 @@ class TrainSpec(Spec):
                             "or the path of an existing DeepSpeed .json config")
         if not Path(self.data_path).is_file():
             raise SpecError(f"data_path {self.data_path}: no such file")
+        self._check_teacher()
         self.accumulation(world_size)
+
+    def _check_teacher(self) -> None:
+        if self.objective == "sft":
+            return
+        if not self.teacher_model:
+            raise SpecError(f"key 'teacher_model': objective {self.objective!r} needs a local teacher model folder")
+        if not (Path(self.teacher_model) / "config.json").is_file():
+            raise SpecError(f"key 'teacher_model': {self.teacher_model} is not a model folder (no config.json)")
 
     def accumulation(self, world_size: int) -> int:
         return grad_accum_steps(self.global_batch_size, self.per_device_batch_size, world_size)
