@@ -10,6 +10,7 @@ of a real `lion serve --scripted` subprocess.
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 from pathlib import Path
@@ -93,7 +94,10 @@ def test_batch_mode_gives_the_online_result_through_a_failed_upload_failed_lines
         done = lion("run", str(project))
         assert done.returncode == 0, done.stderr[-3000:]
         stats = server_stats(url)
+    shown = json.loads(lion("status", str(project), "--json").stdout)["batches"]
     assert snapshot(project) == online["snapshot"]
+    # `lion status` shows every batch, each read by the run.
+    assert {(b["role"], b["status"], b["read"]) for b in shown} == {(r, status, True) for r, status in batches(project)}
     assert stats["batch"]["uploads_refused"] == 1 and stats["batch"]["lines_served"] > 0, stats
     assert stats["duplicates"] == 0, stats
     statuses = batches(project)

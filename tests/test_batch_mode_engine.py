@@ -18,7 +18,7 @@ from lion_cli.server.batch import BatchConfig
 from lion_cli.server.runner import server_in_thread
 from lion_cli.server.scripted import ScriptedBackend
 from lion_cli.store.api_log import StoreCache, StoreCallLog
-from lion_cli.store.batch_ledger import StoreBatchLedger
+from lion_cli.store.batch_ledger import StoreBatchLedger, batch_states
 from lion_cli.store.db import Store, open_store
 from tests.llm_support import spec, stats, teacher_messages
 
@@ -62,9 +62,13 @@ def test_calls_in_batch_mode_come_back_as_the_online_answers_at_the_batch_price(
         again = ask(url, store, INSTRUCTIONS, ledger=StoreBatchLedger(store))   # all in the request cache now
         served = stats(url)
         rows = store.query("SELECT lines, status FROM provider_batches")
+        shown = batch_states(store)
         costs = [r[0] for r in store.query("SELECT cost_usd FROM api_calls WHERE cached = 0")]
     assert [r.text for r in batched] == [r.text for r in online] and all(r.cached for r in again)
     assert [tuple(r) for r in rows] == [(6, "completed")]
+    assert [(b.role, b.status, b.lines, b.completed, b.failed, b.read) for b in shown] == [
+        ("teacher", "completed", 6, 6, 0, True)]
+    assert shown[0].describe().endswith("results read, 6 lines, 6 completed, 0 failed")
     assert served["batch"]["lines_served"] == 6 and served["duplicates"] == 0
     assert sum(costs) == pytest.approx(sum(r.cost_usd for r in online) / 2)
 

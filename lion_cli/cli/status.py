@@ -15,6 +15,7 @@ from lion_cli.cli.common import Project, open_project
 from lion_cli.cli.help_examples import examples
 from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
 from lion_cli.cli.status_preference import preference_line, preference_states
+from lion_cli.store.batch_ledger import batch_states
 
 
 def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         failed_items = active_failures(store)
         final = final_imitation(store, plan.iterations)
         cut_off = cut_off_per_iteration(store, "teacher")
-        preference = preference_states(store)
+        preference, batches = preference_states(store), batch_states(store)
     for it in its:  # kept and trained on (the paper's rule), counted so a too small max_tokens shows
         it["teacher_cut_off"] = cut_off.get(it["iteration"], 0)
         if it["iteration"] in preference:
@@ -75,6 +76,7 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         # Items a request failed for good (left out of their stage until `lion retry-failed`).
         "failed_items": [asdict(f) for f in failed_items],
         "final_imitation": final,
+        "batches": [{**asdict(b), "text": b.describe()} for b in batches],   # newest first (roles in batch mode)
     }
 
 
@@ -158,6 +160,7 @@ def print_status(project: Project, as_json: bool) -> None:
     lines += _limit_lines(d)
     lines += [f"  {e['endpoint']} ({', '.join(e['roles'])}): {e['text']}, as of {e['age_s']:.0f} s ago"
               for e in d["endpoints"]]
+    lines += [f"  {b['text']}" for b in d["batches"]]
     cap = f" of ${d['budget_usd']:.2f} budget" if d["budget_usd"] else ""
     lines.append(f"  spent ${d['spent_usd']:.4f}{cap}; projected total ${d['projected_total_usd']:.4f}")
     if not d["finished"]:

@@ -69,3 +69,23 @@ def split_lines(lines: Sequence[BatchLine], limits: BatchLimits) -> list[list[Ba
         chunks[-1].append(line)
         size += n
     return chunks
+
+
+@dataclass(frozen=True)
+class BatchState:
+    """One provider batch as `lion status` and the dashboard show it."""
+
+    role: str
+    batch_id: str | None
+    status: str | None
+    lines: int
+    completed: int
+    failed: int
+    read: bool          # its results are in the request cache
+    updated_at: float
+
+    def describe(self) -> str:
+        where = self.batch_id or "being uploaded"
+        state = "results read" if self.read else (self.status or "not created yet")
+        return (f"{self.role} batch {where}: {state}, {self.lines:,} lines, {self.completed:,} completed, "
+                f"{self.failed:,} failed")

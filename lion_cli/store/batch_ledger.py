@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lion_cli.core.batches import BatchRecord
+from lion_cli.core.batches import BatchRecord, BatchState
 from lion_cli.store.db import Store
 
 _FIELDS = ("input_file_id", "batch_id", "status", "output_file_id", "error_file_id", "completed", "failed")
@@ -45,3 +45,13 @@ class StoreBatchLedger:
         with self.store.tx() as c:
             c.execute("INSERT OR REPLACE INTO provider_batch_reads (chunk_key, read_at) VALUES (?, ?)",
                       (chunk_key, time.time()))
+
+
+def batch_states(store: Store, newest: int = 20) -> list[BatchState]:
+    """The last `newest` batches sent to a provider, newest first."""
+    rows = store.query(
+        "SELECT b.role, b.batch_id, b.status, b.lines, b.completed, b.failed, r.chunk_key IS NOT NULL, b.updated_at"
+        " FROM provider_batches b LEFT JOIN provider_batch_reads r ON r.chunk_key = b.chunk_key"
+        " ORDER BY b.updated_at DESC LIMIT ?", (newest,))
+    return [BatchState(role, batch_id, status, lines, completed, failed, bool(read), updated_at)
+            for role, batch_id, status, lines, completed, failed, read, updated_at in rows]
