@@ -229,8 +229,24 @@ class PreferenceSettings(_Strict):
     max_length: int = Field(DPOSpec.max_length, ge=16)
     max_pairs: int = Field(0, ge=0)  # 0 = every pair; else the pairs with the widest gaps first
     precompute_ref: bool = DPOSpec.precompute_ref
+    # Online DPO: after the stage's DPO on judged pairs (or alone, with enabled = false), `online_rounds`
+    # rounds in which the current student samples `online_samples` answers per prompt, the referee scores
+    # each against the teacher's answer, and best vs worst become a pair where their gap ≥ online_margin.
+    online: bool = False
+    online_samples: int = 2
+    online_rounds: int = Field(1, ge=1)
+    online_prompts: Literal["hard", "cache"] = "hard"
+    online_margin: float | str = "tau"
+    online_temperature: float = Field(1.0, gt=0.0, le=2.0)
 
-    @field_validator("margin")
+    @field_validator("online_samples")
+    @classmethod
+    def _at_least_two_samples(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError("expected at least 2 (a pair needs a best and a worst sample)")
+        return value
+
+    @field_validator("margin", "online_margin")
     @classmethod
     def _margin_in_range(cls, value: float | str) -> float | str:
         if value != "tau" and (isinstance(value, str) or not 0.0 <= value <= 9.0):
@@ -239,6 +255,9 @@ class PreferenceSettings(_Strict):
 
     def pair_margin(self, tau: float) -> float:
         return tau if self.margin == "tau" else float(self.margin)
+
+    def online_pair_margin(self, tau: float) -> float:
+        return tau if self.online_margin == "tau" else float(self.online_margin)
 
 
 class BudgetSettings(_Strict):
