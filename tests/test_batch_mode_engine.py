@@ -86,3 +86,18 @@ def test_a_batch_left_by_a_killed_run_is_read_on_resume_not_sent_again(tmp_path:
     assert all(r.cached for r in rest)   # stored while the resumed run read the killed run's batch
     assert served["batch"]["lines_served"] == 6 and served["duplicates"] == 0, served
     assert unread == []
+
+
+def test_the_dashboard_reads_each_batch_s_state(tmp_path: Path) -> None:
+    from lion_cli.tui.queries import DashboardReader
+    from tests.tui_fixtures import CLOCK, build_known_project
+
+    project = build_known_project(tmp_path / "proj")
+    with open_store(project / "lion.db") as store:
+        ledger = StoreBatchLedger(store)
+        ledger.save(BatchRecord("a", "file-1", "batch-1", "in_progress", completed=3), "referee", "http://x/v1", 10)
+        ledger.save(BatchRecord("b", "file-2"), "teacher", "http://x/v1", 4)
+    snap = DashboardReader(project, clock=lambda: CLOCK).refresh()
+    assert [b.describe() for b in snap.batches] == [
+        "teacher batch being uploaded: not created yet, 4 lines, 0 completed, 0 failed",
+        "referee batch batch-1: in_progress, 10 lines, 3 completed, 0 failed"]

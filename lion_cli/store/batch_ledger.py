@@ -3,6 +3,7 @@ provider_batch_reads (migration 0011): which of them have had their results writ
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
 
@@ -48,10 +49,14 @@ class StoreBatchLedger:
 
 
 def batch_states(store: Store, newest: int = 20) -> list[BatchState]:
-    """The last `newest` batches sent to a provider, newest first."""
-    rows = store.query(
-        "SELECT b.role, b.batch_id, b.status, b.lines, b.completed, b.failed, r.chunk_key IS NOT NULL, b.updated_at"
-        " FROM provider_batches b LEFT JOIN provider_batch_reads r ON r.chunk_key = b.chunk_key"
-        " ORDER BY b.updated_at DESC LIMIT ?", (newest,))
+    """The last `newest` batches sent to a provider, newest first (none in a store not migrated yet: the
+    dashboard opens it read-only)."""
+    try:
+        rows = store.query(
+            "SELECT b.role, b.batch_id, b.status, b.lines, b.completed, b.failed, r.chunk_key IS NOT NULL,"
+            " b.updated_at FROM provider_batches b LEFT JOIN provider_batch_reads r ON r.chunk_key = b.chunk_key"
+            " ORDER BY b.updated_at DESC LIMIT ?", (newest,))
+    except sqlite3.OperationalError:  # no such table
+        return []
     return [BatchState(role, batch_id, status, lines, completed, failed, bool(read), updated_at)
             for role, batch_id, status, lines, completed, failed, read, updated_at in rows]

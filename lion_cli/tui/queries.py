@@ -29,6 +29,7 @@ from lion_cli.core.throughput import throughputs
 from lion_cli.core.totals import RunPlan, RunTotals, plan_from_settings
 from lion_cli.store import dashboard as reads
 from lion_cli.store import evals as stored_evals
+from lion_cli.store.batch_ledger import batch_states
 from lion_cli.store.db import open_store
 from lion_cli.store.endpoint_state import endpoint_states
 from lion_cli.store.lock import run_state
@@ -249,6 +250,7 @@ class DashboardReader:
                 max_per_minute=tp.max_per_minute if tp else None, advice=tp.advice() if tp else None)
         snap.spent_usd = totals.spent_usd
         snap.endpoints = endpoint_states(self.store)
+        snap.batches = batch_states(self.store)
         if plan is not None and projection is not None:
             snap.projected_total_usd, snap.api_eta_s = projection.total_usd, projection.eta_s
             snap.run_eta = run_eta(totals, plan, projection)

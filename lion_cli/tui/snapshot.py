@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lion_cli.core.aimd import EndpointState
+from lion_cli.core.batches import BatchState
 from lion_cli.core.eta import RunEta
 from lion_cli.core.run_state import FINISHED
 from lion_cli.core.totals import API_ROLE_NAMES as API_ROLE_NAMES
@@ -149,6 +150,7 @@ class Snapshot:
     stages: list[StageView] = field(default_factory=list)
     roles: dict[str, RoleUsage] = field(default_factory=dict)
     endpoints: list[EndpointState] = field(default_factory=list)   # what the engine last reported doing
+    batches: list[BatchState] = field(default_factory=list)        # provider batches, newest first
     spent_usd: float = 0.0
     projected_total_usd: float | None = None
     budget_usd: float | None = None

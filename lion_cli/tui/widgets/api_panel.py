@@ -81,6 +81,8 @@ class ApiPanel(SnapshotView, Static):
                 advice.add_row(f"{u.role}:", u.advice.removeprefix(f"{u.role}: "))
         for e in snap.endpoints:  # the engine's concurrency: in flight, the limit it found, backing off
             advice.add_row(f"{'/'.join(e.roles)}:", e.describe())
+        for b in snap.batches:  # the roles in batch mode: each batch's state at the provider
+            advice.add_row(f"{b.role}:", b.describe().removeprefix(f"{b.role} "))
         note = Text("rsv, reserved: what the limiter takes from the tpm limit per request, prompt estimate +"
                     " max_tokens, as providers count it\nprojection: remaining requests (pools × iterations left)"
                     " × mean cost per request per role", style="dim")
