@@ -349,6 +349,10 @@ def _endpoint_value_problems(data: Mapping[str, Any], source: str) -> list[Probl
             if message:
                 shown = "" if key == "api_key_env" else f" (got {shown_url(value)!r})"
                 problems.append(Problem(source, f"{role.value}.{key}", message + shown))
+    judge = data.get(Role.JUDGE.value)
+    if isinstance(judge, dict) and judge.get("mode") == "batch":  # a setting that would do nothing
+        problems.append(Problem(source, "judge.mode", '`lion eval vicuna` asks the judge online: expected "online"'
+                                " (batch mode is for the loop's teacher, referee and generator)"))
     return problems
 
 

@@ -1,0 +1,43 @@
+"""The batch settings of [teacher], [referee] and [generator]: online by default, a bad mode is exit 2 naming
+the key, and the judge (asked online by `lion eval vicuna`) takes no batch mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lion_cli.config import ConfigError, Settings, parse_settings
+
+
+def test_every_role_is_online_by_default() -> None:
+    s = Settings()
+    assert {s.endpoint(r).mode for r in ("teacher", "referee", "generator", "judge")} == {"online"}
+    assert (s.referee.batch_completion_window, s.referee.batch_resend) == ("24h", "batch")
+    assert s.teacher.items_in_flight == s.teacher.max_concurrency
+
+
+def test_batch_mode_lets_a_stage_ask_for_all_its_items_at_once() -> None:
+    s = parse_settings({"referee": {"mode": "batch", "batch_resend": "online", "batch_poll_s": 5.0}})
+    assert (s.referee.mode, s.referee.batch_resend, s.referee.batch_poll_s) == ("batch", "online", 5.0)
+    assert s.referee.items_in_flight == 50_000
+
+
+@pytest.mark.parametrize(("data", "key"), [
+    ({"teacher": {"mode": "batched"}}, "teacher.mode"),
+    ({"generator": {"batch_resend": "later"}}, "generator.batch_resend"),
+    ({"referee": {"batch_poll_s": 0}}, "referee.batch_poll_s"),
+    ({"judge": {"mode": "batch"}}, "judge.mode"),
+])
+def test_a_bad_batch_setting_names_its_key(data: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(data)
+    assert [p.key for p in info.value.problems] == [key], str(info.value)
+
+
+def test_a_bad_mode_is_exit_2_naming_the_key(tmp_path: Path, lion_cli: Any) -> None:
+    (tmp_path / "lion.toml").write_text('[referee]\nmode = "offline"\n', encoding="utf-8")
+    result = lion_cli("status", str(tmp_path))
+    assert result.exit_code == 2
+    assert "referee.mode" in result.stderr and "'online' or 'batch'" in result.stderr, result.stderr
