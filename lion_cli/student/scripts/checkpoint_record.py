@@ -23,8 +23,10 @@ from transformers import TrainerCallback
 from lion_cli.student.specs import TrainSpec
 
 RECORD_NAME = "lion-job.json"
-# Spec keys that do not shape the weights: where the files are, how often checkpoints are kept.
-NOT_SHAPING = frozenset({"model_path", "data_path", "output_dir", "save_steps", "save_total_limit", "job_id"})
+# Spec keys that do not shape the weights: where the files are, how often checkpoints are kept (the
+# teacher counts by its files' contents, as the model does).
+NOT_SHAPING = frozenset({"model_path", "data_path", "output_dir", "save_steps", "save_total_limit", "job_id",
+                         "teacher_model"})
 WHOLE_FILE_LIMIT = 64 << 20  # files up to this size are hashed whole; larger weights by size and ends
 SAMPLE = 1 << 20
 
@@ -58,8 +60,12 @@ def model_identity(model_path: str) -> dict[str, Any]:
 def job_record(spec: TrainSpec) -> dict[str, Any]:
     """What a checkpoint of this job records about it."""
     settings = {k: v for k, v in spec.to_dict().items() if k not in NOT_SHAPING}
-    return {"job_id": spec.job_id, "data_sha256": _sha256(Path(spec.data_path), whole=True),
-            "model": model_identity(spec.model_path), "settings": settings}
+    record = {"job_id": spec.job_id, "data_sha256": _sha256(Path(spec.data_path), whole=True),
+              "model": model_identity(spec.model_path), "settings": settings}
+    if spec.objective != "sft":
+        # A distillation checkpoint is resumed only with the same teacher weights, wherever they live.
+        record["teacher"] = model_identity(spec.teacher_model)
+    return record
 
 
 def write_record(checkpoint: Path, record: dict[str, Any]) -> None:
@@ -93,6 +99,8 @@ def mismatch(record: dict[str, Any] | None, expected: dict[str, Any]) -> str | N
         return "it was trained on other data (the training file's SHA-256 differs)"
     if record.get("model") != expected["model"]:
         return "it started from another model"
+    if record.get("teacher") != expected.get("teacher"):
+        return "it was distilled from another teacher (or from none)"
     theirs, ours = record.get("settings") or {}, expected["settings"]
     changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
     return f"its training settings differ ({', '.join(changed)})" if changed else None

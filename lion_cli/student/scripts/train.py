@@ -5,6 +5,7 @@ torchrun or deepspeed (`--local_rank`/`--local-rank` are accepted and ignored: t
 
 Outputs: output_dir/checkpoint-N (resumed from when its record names this job: checkpoint_record.py), output_dir/final
 (safetensors + tokenizer + config, written atomically), output_dir/metrics.jsonl (train_callbacks.py).
+A spec whose objective is not "sft" distils a local teacher model's token distributions (distill.py).
 """
 
 from __future__ import annotations
@@ -188,8 +189,16 @@ def run(spec: TrainSpec, ds_override: str | None) -> Path:
 
     model, tokenizer, args = prepare(spec, ds_override)
     metrics = MetricsCallback(spec.metrics_path)
-    trainer = Trainer(model=model, args=args, train_dataset=build_dataset(spec, tokenizer), processing_class=tokenizer,
-                      data_collator=SFTCollator(tokenizer.pad_token_id, packed=spec.packing), callbacks=[metrics])
+    shared = dict(model=model, args=args, train_dataset=build_dataset(spec, tokenizer), processing_class=tokenizer,
+                  data_collator=SFTCollator(tokenizer.pad_token_id, packed=spec.packing), callbacks=[metrics])
+    if spec.objective == "sft":
+        return train_and_finish(Trainer(**shared), spec, metrics)
+    from lion_cli.student.scripts.distill import DistillTrainer, load_teacher
+
+    log(f"objective {spec.objective} (white-box distillation) from the teacher {spec.teacher_model}")
+    teacher = load_teacher(spec, len(tokenizer), args.device)
+    trainer = DistillTrainer(**shared, teacher=teacher, objective=spec.objective, alpha=spec.skew_alpha,
+                             vocab_size=len(tokenizer))
     return train_and_finish(trainer, spec, metrics)
 
 
