@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from lion_cli.config import ConfigError, Settings, parse_settings
-from lion_cli.pipeline.preference import dpo_spec, select_pairs
+from lion_cli.pipeline.dpo_run import dpo_spec
+from lion_cli.pipeline.preference import select_pairs
 from lion_cli.student.scripts.dpo_data import dpo_loss, load_pairs, tokenize_pair
 from lion_cli.student.scripts.sft_data import IGNORE, DataError
 from lion_cli.student.specs import DPOSpec, SpecError

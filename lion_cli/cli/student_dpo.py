@@ -40,7 +40,7 @@ def _settings(project: Any, loss_type: str | None, beta: float | None) -> Any:
 def run_dpo_files(project: Any, pairs: Path, out: Path, model: str, settings: Any, ref_model: str | None,
                   max_steps: int | None) -> dict[str, Any]:
     from lion_cli.cli.student_common import run_by_hand
-    from lion_cli.pipeline.preference import dpo_spec
+    from lion_cli.pipeline.dpo_run import dpo_spec
     from lion_cli.student.jobs import dpo
 
     if not pairs.is_file():

@@ -6,46 +6,24 @@ answer, rejected = that iteration's student's answer, kept where the referee's a
 items never pair; a cap keeps the widest gaps. It runs inside the imitation stage, after the SFT
 student is trained (after every iteration's, or only the final one's: [preference] when), on the
 pairs judged in the iterations before, and the tuned model becomes that iteration's student; its
-detail is the imitation stage's "preference" entry. dpo_spec maps [student] and [preference] onto the
-student layer's DPOSpec, for the stage and for `lion student dpo`.
+detail is the imitation stage's "preference" entry. With [preference] online, the online rounds
+(pipeline/online_preference.py) follow; the DPO job itself is pipeline/dpo_run.py's.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from pathlib import Path
 from typing import Any
 
 from lion_cli.config import Settings
 from lion_cli.core.seed_records import user_text
 from lion_cli.core.types import Role
 from lion_cli.pipeline.context import LoopContext
-from lion_cli.pipeline.job_thread import relay, run_recorded
-from lion_cli.pipeline.progress import log
-from lion_cli.pipeline.student_specs import specs_from_settings
+from lion_cli.pipeline.dpo_run import finished_detail, tune_on_pairs
+from lion_cli.pipeline.online_preference import run_online_rounds
 from lion_cli.store.exports import judged_labels
-from lion_cli.store.jobs import add_metric, job_metrics, project_job_id, start_job
 from lion_cli.store.loop_rows import answers
 from lion_cli.store.pools import get_instructions
-from lion_cli.store.progress import set_student_path, student_path
-from lion_cli.student.specs import DPOSpec, LaunchConfig
-
-DETAIL_NAME = "preference.json"  # the finished stage's detail, beside its final/
-
-
-def dpo_spec(settings: Settings, *, model_path: str | Path, pairs_path: Path, output_dir: Path,
-             project_dir: Path | None = None, max_steps: int | None = None) -> tuple[DPOSpec, LaunchConfig]:
-    """The [student] training settings (launcher, strategy, precision, LoRA, checkpoints) with the
-    [preference] ones (beta, loss, learning rate, epochs, batch, length) over them."""
-    train, launch = specs_from_settings(settings, model_path=model_path, data_path=pairs_path,
-                                        output_dir=output_dir, project_dir=project_dir, max_steps=max_steps)
-    p = settings.preference
-    shared = {f.name: getattr(train, f.name) for f in dataclasses.fields(train)}
-    spec = DPOSpec(**{**shared, "beta": p.beta, "loss_type": p.loss_type, "lr": p.lr, "epochs": p.epochs,
-                      "global_batch_size": p.global_batch_size, "per_device_batch_size": p.per_device_batch_size,
-                      "max_length": p.max_length, "precompute_ref": p.precompute_ref, "packing": False})
-    return spec, launch
+from lion_cli.store.progress import student_path
 
 
 def select_pairs(candidates: list[dict[str, Any]], margin: float, max_pairs: int) -> list[dict[str, Any]]:
@@ -85,48 +63,40 @@ def judged_pairs(ctx: LoopContext, before: int) -> list[dict[str, Any]]:
 def runs_after(settings: Settings, iteration: int, iterations: int) -> bool:
     """Whether the preference stage follows this iteration's imitation."""
     p = settings.preference
-    return p.enabled and (p.when == "each" or iteration == iterations)
+    return (p.enabled or p.online) and (p.when == "each" or iteration == iterations)
 
 
 async def run_preference(ctx: LoopContext, iteration: int) -> dict[str, Any]:
-    """DPO of the iteration's SFT student on the pairs judged so far; the tuned model becomes the
+    """DPO of the iteration's SFT student on the pairs judged so far ([preference] enabled), then the
+    online rounds ([preference] online, pipeline/online_preference.py); the tuned model becomes the
     iteration's student. Resumable: a finished run is not repeated, a killed one goes on from its
     checkpoint with its stored reference log-probabilities (the pairs file is rewritten byte for byte)."""
-    from lion_cli.student.jobs import dpo
+    p = ctx.settings.preference
+    detail = await judged_preference(ctx, iteration) if p.enabled else {}
+    if not p.online:
+        return detail
+    rounds = await run_online_rounds(ctx, iteration)
+    if p.enabled:
+        return {**detail, "online": rounds}
+    tuned = [r for r in rounds if not r.get("skipped")]
+    return {"pairs": sum(r["pairs"] for r in rounds), "online": rounds, **({} if tuned else rounds[-1])}
 
+
+async def judged_preference(ctx: LoopContext, iteration: int) -> dict[str, Any]:
+    """DPO on the referee's judgements of the iterations before (chosen = teacher, rejected = student)."""
     out_dir = ctx.students_dir / f"iter-{iteration}" / "preference"
     current = student_path(ctx.store, iteration)
     if current is None:
         raise RuntimeError(f"iteration {iteration}: no SFT student to tune")
-    if Path(current).resolve() == (out_dir / "final").resolve():
-        return json.loads((out_dir / DETAIL_NAME).read_text(encoding="utf-8"))
+    done = finished_detail(ctx, iteration, out_dir)
+    if done is not None:
+        return done
     p = ctx.settings.preference
     margin = p.pair_margin(ctx.settings.loop.tau)
     pairs = select_pairs(judged_pairs(ctx, iteration), margin, p.max_pairs)
     if not pairs:
         return {"pairs": 0, "margin": margin, "skipped": "no judged pair reaches the margin yet"}
-    data = out_dir / "pairs.jsonl"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in pairs), encoding="utf-8")
-    spec, launch = dpo_spec(ctx.settings, model_path=current, pairs_path=data, output_dir=out_dir,
-                            project_dir=ctx.project_dir)
-    spec.job_id = project_job_id(ctx.store, iteration, "dpo")  # no other project's checkpoint is resumed
-    log(f"it{iteration} preference · DPO on {len(pairs)} pairs (gap ≥ {margin}) from {current} ({launch.launcher})")
-    job = start_job(ctx.store, iteration, "dpo", spec.to_json(), str(out_dir), None)
-    on_metric = relay(lambda m: add_metric(ctx.store, job, m))  # made here: it posts to this event loop
-    final = await run_recorded(ctx.store, job, lambda cancel: dpo(spec, launch, on_metric=on_metric, cancel=cancel),
-                               lambda: None)
-    detail = {"pairs": len(pairs), "margin": margin, "sft_student": current, "student_path": str(final),
-              **last_step(ctx, job)}
-    (out_dir / DETAIL_NAME).write_text(json.dumps(detail) + "\n", encoding="utf-8")
-    with ctx.store.tx():
-        set_student_path(ctx.store, iteration, str(final))
-    return detail
-
-
-def last_step(ctx: LoopContext, job: int) -> dict[str, Any]:
-    rows = job_metrics(ctx.store, job)
-    return {k: rows[-1][k] for k in ("loss", "margin", "accuracy")} if rows else {}
+    return {"margin": margin, **await tune_on_pairs(ctx, iteration, pairs, out_dir, "dpo", f"gap ≥ {margin}")}
 
 
 async def with_preference(ctx: LoopContext, iteration: int, iterations: int, detail: dict[str, Any]) -> dict[str, Any]:

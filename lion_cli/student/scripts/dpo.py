@@ -119,8 +119,9 @@ def run(spec: DPOSpec, ds_override: str | None) -> Path:
     reference = None
     if spec.precompute_ref:
         chosen, rejected = reference_logps(spec, tokenizer, examples, args.device)
-        for ex in examples:
-            ex["ref_chosen"], ex["ref_rejected"] = float(chosen[ex["index"]]), float(rejected[ex["index"]])
+        # Row i of the stored log-probs is examples[i]: the kept pairs, not the file's line numbers.
+        for row, ex in enumerate(examples):
+            ex["ref_chosen"], ex["ref_rejected"] = float(chosen[row]), float(rejected[row])
     else:
         reference = load_reference_model(spec, len(tokenizer)).to(args.device)
     metrics = MetricsCallback(spec.metrics_path, STAT_KEYS)
