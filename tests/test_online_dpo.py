@@ -130,3 +130,22 @@ def test_a_dropped_pair_leaves_every_kept_pair_its_own_reference(tiny_model_dir:
     assert [m["pairs"] for m in lines if m.get("event") == "reference"] == [4]
     first = next(m for m in lines if "step" in m and "event" not in m)
     assert abs(first["margin"]) < 1e-2 and abs(first["rewards_chosen"]) < 1e-2, first
+
+
+def test_sample_scores_and_best_worst_pairs_follow_the_stated_rule() -> None:
+    from lion_cli.core.types import Order
+    from lion_cli.pipeline.online_preference import best_worst, sample_scores
+    from lion_cli.store.online_samples import SampleVerdict
+
+    tf, sf = Order.TEACHER_FIRST, Order.STUDENT_FIRST
+    verdicts = [SampleVerdict(1, 0, tf, 0, None, "unreadable"), SampleVerdict(1, 0, tf, 1, 6.0, None),
+                SampleVerdict(1, 0, tf, 2, 1.0, None),  # a later readable reply does not count
+                SampleVerdict(1, 0, sf, 0, 8.0, None), SampleVerdict(1, 1, tf, 0, 3.0, None),
+                SampleVerdict(1, 1, sf, 0, 5.0, None),
+                SampleVerdict(2, 0, tf, 0, 5.0, None), SampleVerdict(2, 1, tf, 0, 5.0, None),  # a tie
+                SampleVerdict(3, 0, tf, 0, 9.0, None), SampleVerdict(3, 1, tf, 0, None, "unreadable")]
+    scores = sample_scores(verdicts)
+    # The first readable verdict of each order, averaged over the orders; an unscored sample is absent.
+    assert scores == {(1, 0): 7.0, (1, 1): 4.0, (2, 0): 5.0, (2, 1): 5.0, (3, 0): 9.0}
+    assert best_worst(scores, 0.0) == [(1, 0, 1, 3.0), (2, 0, 1, 0.0)]  # prompt 3 has one scored sample
+    assert best_worst(scores, 3.0) == [(1, 0, 1, 3.0)] and best_worst(scores, 3.5) == []
