@@ -155,6 +155,21 @@ def test_a_checkpoint_with_another_fingerprint_is_not_resumed_from(
     assert [p for p, _ in stale] == [half_saved, unrecorded]
 
 
+def test_a_checkpoint_from_before_a_setting_existed_resumes_while_the_setting_stays_default(tmp_path: Path) -> None:
+    """A record written by an older lion lacks the settings added since; they stood at their defaults."""
+    from lion_cli.student.scripts.checkpoint_record import job_record, stale_and_resumable
+
+    spec = _spec(tmp_path, '{"instruction": "a", "output": "x"}\n')
+    old = job_record(spec)
+    for newer in ("objective", "skew_alpha"):
+        del old["settings"][newer]
+    own = _checkpoint(Path(spec.output_dir), 4, old)
+    assert stale_and_resumable(Path(spec.output_dir), job_record(spec)) == ([], own)
+    changed = job_record(_spec(tmp_path, '{"instruction": "a", "output": "x"}\n', skew_alpha=0.3))
+    stale, resume = stale_and_resumable(Path(spec.output_dir), changed)
+    assert resume is None and "skew_alpha" in stale[0][1]
+
+
 def test_the_model_identity_is_its_content_not_its_place(tmp_path: Path) -> None:
     from lion_cli.student.scripts.checkpoint_record import model_identity
 

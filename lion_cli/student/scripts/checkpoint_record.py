@@ -89,6 +89,14 @@ def checkpoints(output_dir: Path) -> list[Path]:
     return sorted(done, key=lambda p: int(p.name.split("-")[-1]), reverse=True)
 
 
+def spec_defaults() -> dict[str, Any]:
+    """Each TrainSpec field's default, as `to_dict` writes it (the fields without one left out)."""
+    from dataclasses import MISSING, fields
+
+    return {f.name: f.default for f in fields(TrainSpec)
+            if f.default is not MISSING and f.name not in NOT_SHAPING}
+
+
 def mismatch(record: dict[str, Any] | None, expected: dict[str, Any]) -> str | None:
     """Why a checkpoint with `record` is not this job's; None when it is."""
     if record is None:
@@ -101,7 +109,9 @@ def mismatch(record: dict[str, Any] | None, expected: dict[str, Any]) -> str | N
         return "it started from another model"
     if record.get("teacher") != expected.get("teacher"):
         return "it was distilled from another teacher (or from none)"
-    theirs, ours = record.get("settings") or {}, expected["settings"]
+    # A setting an older lion did not record yet stands at its default there: a checkpoint written before
+    # a setting existed is still this job's while the job keeps that setting's default.
+    theirs, ours = {**spec_defaults(), **(record.get("settings") or {})}, expected["settings"]
     changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
     return f"its training settings differ ({', '.join(changed)})" if changed else None
 
