@@ -133,6 +133,23 @@ def _number_option(default: float, help_text: str) -> Any:
     return typer.Option(default, help=help_text, metavar="N" if isinstance(default, int) else "X")
 
 
+FAULT_SHARE_HELP = {
+    "429": "Share of requests answered with an injected 429.",
+    "500": "Share answered 500.",
+    "503": "Share answered 503.",
+    "timeout": "Share held past any client timeout, then closed.",
+    "drop": "Share whose connection is closed with no response.",
+    "malformed": "Share answered 200 with a body that is not JSON.",
+    "empty_choices": "Share answered 200 with no choices.",
+    "length": "Share cut short with finish_reason=length.",
+}
+
+
+def _fault_share(kind: str) -> Any:
+    """--rate-KIND: the share of requests given that injected fault (0 to 1)."""
+    return _number_option(0.0, FAULT_SHARE_HELP[kind])
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve", help=SERVE_HELP, epilog=SERVE_EXAMPLES)
     def serve_cmd(
@@ -156,14 +173,14 @@ def register(app: typer.Typer) -> None:
         service_time: float = _number_option(0.0, "Seconds each request holds its slot (with --slots)."),
         no_structured: bool = typer.Option(False, "--no-structured", help=NO_STRUCTURED_HELP),
         context_tokens: int = _number_option(0, CONTEXT_TOKENS_HELP),
-        rate_429: float = _number_option(0.0, "Share of requests answered with an injected 429."),
-        rate_500: float = _number_option(0.0, "Share answered 500."),
-        rate_503: float = _number_option(0.0, "Share answered 503."),
-        rate_timeout: float = _number_option(0.0, "Share held past any client timeout, then closed."),
-        rate_drop: float = _number_option(0.0, "Share whose connection is closed with no response."),
-        rate_malformed: float = _number_option(0.0, "Share answered 200 with a body that is not JSON."),
-        rate_empty_choices: float = _number_option(0.0, "Share answered 200 with no choices."),
-        rate_length: float = _number_option(0.0, "Share cut short with finish_reason=length."),
+        rate_429: float = _fault_share("429"),
+        rate_500: float = _fault_share("500"),
+        rate_503: float = _fault_share("503"),
+        rate_timeout: float = _fault_share("timeout"),
+        rate_drop: float = _fault_share("drop"),
+        rate_malformed: float = _fault_share("malformed"),
+        rate_empty_choices: float = _fault_share("empty_choices"),
+        rate_length: float = _fault_share("length"),
         fault_seed: int = _number_option(0, "Seeds every fault and latency draw (reproducible runs)."),
         retry_after_s: float = _number_option(1.0, "Retry-After sent with injected 429s."),
         timeout_hold_s: float = _number_option(600.0, "How long a timeout fault holds the request."),
