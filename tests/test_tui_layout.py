@@ -169,6 +169,26 @@ async def test_every_training_jobs_curve_can_be_shown(known: Path) -> None:
         await until(pilot, lambda: "training loss · job 2 (it1)" in screen_text(app))
 
 
+async def test_a_dpo_job_shows_its_reward_margin_and_pair_accuracy(known: Path) -> None:
+    with open_store(known / "lion.db") as store, store.tx() as c:
+        c.execute("INSERT INTO train_jobs (id, iteration, kind, status, spec_json, output_dir, total_steps)"
+                  " VALUES (4, 1, 'dpo', 'running', '{}', '/students/iter-1/dpo', 6)")
+        for step in (1, 2, 3):
+            c.execute("INSERT INTO train_metrics (job_id, step, epoch, loss, lr, margin, accuracy, ts)"
+                      " VALUES (4, ?, ?, ?, 1e-6, ?, ?, ?)",
+                      (step, step / 6, 0.69 - 0.05 * step, 0.125 * step, 0.25 * step, CLOCK - 60 + step))
+    app = LionDashboard(known, clock=lambda: CLOCK, refresh_s=None)
+    async with app.run_test(size=LARGE) as pilot:
+        await _loaded(pilot, app)
+        await pilot.press("2")
+        text = screen_text(app)
+        assert "DPO loss · job 4 (it1)" in text and "4 dpo" in text, text
+        assert "reward margin" in text and "0.375" in text and "0.75" in text, text
+        await pilot.press("down")   # the SFT job before it has no preference facts
+        await until(pilot, lambda: "training loss · job 2 (it1)" in screen_text(app))
+        assert "reward margin" not in screen_text(app)
+
+
 def test_count_ticks_are_whole_numbers() -> None:
     for top in (1, 2, 3, 7, 10, 41, 1000):
         ticks = count_ticks(top)

@@ -107,13 +107,17 @@ def referee_replies(store: Store, iteration: int) -> tuple[int, int]:
     return int(row[1]), int(row[0])
 
 
+TRAINING_KINDS = ("train", "dpo")  # the jobs that train weights (SFT or distillation, and DPO); not generation
+
+
 def training_jobs(store: Store) -> list[dict[str, Any]]:
-    """Every training job, newest first (train_jobs is small: a few rows per iteration)."""
+    """Every training job (SFT and DPO), newest first (train_jobs is small: a few rows per iteration)."""
     return [dict(r) for r in store.query(
-        "SELECT id, iteration, status, total_steps, output_dir FROM train_jobs WHERE kind = 'train' ORDER BY id DESC")]
+        "SELECT id, iteration, kind, status, total_steps, output_dir FROM train_jobs WHERE kind IN (?, ?)"
+        " ORDER BY id DESC", TRAINING_KINDS)]
 
 
 def loss_curve(store: Store, job_id: int) -> list[dict[str, Any]]:
     """One job's train_metrics rows in step order (its primary key)."""
     return [dict(r) for r in store.query(
-        "SELECT step, epoch, lr, loss, tokens_per_s FROM train_metrics WHERE job_id = ? ORDER BY step", (job_id,))]
+        "SELECT * FROM train_metrics WHERE job_id = ? ORDER BY step", (job_id,))]

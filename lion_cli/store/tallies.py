@@ -34,6 +34,22 @@ class TrainView:
     loss: float | None = None
     tokens_per_s: float | None = None
     losses: list[tuple[int, float]] = field(default_factory=list)
+    kind: str = "train"                 # train (SFT, distillation) | dpo
+    margin: float | None = None         # DPO: mean reward margin of chosen over rejected, last step
+    accuracy: float | None = None       # DPO: share of pairs ranked right, last step
+
+    def add_metric(self, row: Any) -> None:
+        """One train_metrics row (in step order) into the view."""
+        self.step, self.epoch, self.lr = row["step"], row["epoch"], row["lr"]
+        if row["tokens_per_s"] is not None:
+            self.tokens_per_s = row["tokens_per_s"]
+        if row["loss"] is not None:
+            self.loss = row["loss"]
+            self.losses.append((row["step"], row["loss"]))
+        names = row.keys()
+        for key in ("margin", "accuracy"):  # columns of migration 0014; a store before it has none
+            if key in names and row[key] is not None:
+                setattr(self, key, row[key])
 
 
 @dataclass(frozen=True)
@@ -92,28 +108,22 @@ class TrainTally:
         self.jobs: dict[int, TrainView] = {}
 
     def read(self, store: Store) -> TrainView | None:
-        job = store.query("SELECT * FROM train_jobs WHERE kind='train' ORDER BY id DESC LIMIT 1")
+        job = store.query("SELECT * FROM train_jobs WHERE kind IN ('train', 'dpo') ORDER BY id DESC LIMIT 1")
         if not job:
             return None
         j = job[0]
         view = self.jobs.get(j["id"])
         if view is None:
             view = TrainView(j["id"], j["iteration"], j["status"], j["total_steps"],
-                             read_path(store, j["output_dir"]))
+                             read_path(store, j["output_dir"]), kind=j["kind"])
             self.jobs = {j["id"]: view}  # older jobs' curves are not shown; drop them
         view.status, view.total_steps = j["status"], j["total_steps"]
         rows = store.query("SELECT * FROM train_metrics WHERE (job_id, step) > (?, ?) AND job_id >= ?"
                            " ORDER BY job_id, step", (*self.last, j["id"]))
         for r in rows:
             self.last = (r["job_id"], r["step"])
-            if r["job_id"] != view.job_id:
-                continue
-            view.step, view.epoch, view.lr = r["step"], r["epoch"], r["lr"]
-            if r["tokens_per_s"] is not None:
-                view.tokens_per_s = r["tokens_per_s"]
-            if r["loss"] is not None:
-                view.loss = r["loss"]
-                view.losses.append((r["step"], r["loss"]))
+            if r["job_id"] == view.job_id:
+                view.add_metric(r)
         if len(view.losses) > MAX_LOSS_POINTS:
             view.losses = view.losses[::2]
         return view

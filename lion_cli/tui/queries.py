@@ -127,7 +127,7 @@ class DashboardReader:
         self._read_generation(snap, [r["iteration"] for r in its], done_its)
         train = self._train.read(s)  # copied: the tally keeps mutating its own view in this thread
         snap.train = None if train is None else replace(train, losses=list(train.losses))
-        snap.train_jobs = [JobLine(j["id"], j["iteration"], j["status"], j["total_steps"])
+        snap.train_jobs = [JobLine(j["id"], j["iteration"], j["status"], j["total_steps"], j["kind"])
                            for j in reads.training_jobs(s)]
         snap.evals = self._read_evals()
         snap.new_events = self._events.read(s)
@@ -265,13 +265,9 @@ class DashboardReader:
             output_dir = "" if job is None else read_path(self.store, job["output_dir"])
         if job is None:
             return None
-        view = TrainView(job["id"], job["iteration"], job["status"], job["total_steps"], output_dir)
+        view = TrainView(job["id"], job["iteration"], job["status"], job["total_steps"], output_dir, kind=job["kind"])
         for r in rows:
-            view.step, view.epoch, view.lr = r["step"], r["epoch"], r["lr"]
-            view.tokens_per_s = r["tokens_per_s"] if r["tokens_per_s"] is not None else view.tokens_per_s
-            if r["loss"] is not None:
-                view.loss = r["loss"]
-                view.losses.append((r["step"], r["loss"]))
+            view.add_metric(r)
         return view
 
     def search(self, text: str, limit: int = 50) -> list[InstructionLine]:

@@ -123,6 +123,7 @@ class JobLine:
     iteration: int | None
     status: str
     total_steps: int | None
+    kind: str = "train"   # train | dpo
 
 
 @dataclass(frozen=True)

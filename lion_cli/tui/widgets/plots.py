@@ -59,7 +59,8 @@ class TrainingPanel(SnapshotView, Horizontal):
         if keys != [str(r.key.value) for r in jobs.rows.values()]:   # else the cursor stays
             jobs.clear()
             for j in snap.train_jobs:
-                jobs.add_row(str(j.job_id), "-" if j.iteration is None else f"it{j.iteration}", j.status,
+                jobs.add_row(str(j.job_id) if j.kind == "train" else f"{j.job_id} {j.kind}",
+                             "-" if j.iteration is None else f"it{j.iteration}", j.status,
                              count(j.total_steps), key=f"job {j.job_id}")
         self.draw(self.shown_job(snap), snap.checkpoint)
 
@@ -78,7 +79,7 @@ class TrainingPanel(SnapshotView, Horizontal):
         pts = _thin(tv.losses)
         if pts:
             plt.plot([p[0] for p in pts], [p[1] for p in pts], marker="braille")
-        plt.title(f"training loss · job {tv.job_id} (it{tv.iteration})")
+        plt.title(f"{'DPO' if tv.kind == 'dpo' else 'training'} loss · job {tv.job_id} (it{tv.iteration})")
         plt.xlabel("step")
         plot.refresh()
         t = Table(box=None, show_header=False, pad_edge=False)
@@ -89,6 +90,14 @@ class TrainingPanel(SnapshotView, Horizontal):
                      ("epoch", ratio(tv.epoch, 2)), ("loss", ratio(tv.loss, 4)),
                      ("lr", "-" if tv.lr is None else f"{tv.lr:.2e}"),
                      ("tokens/s", "-" if tv.tokens_per_s is None else f"{tv.tokens_per_s:,.0f}"),
+                     *_preference_facts(tv),
                      ("output", tv.output_dir), ("in use", checkpoint or "the base model")):
             t.add_row(k, v)
         facts.update(t)
+
+
+def _preference_facts(tv: TrainView) -> list[tuple[str, str]]:
+    """A DPO job's last reward margin (chosen over rejected) and pair accuracy; nothing for SFT."""
+    if tv.kind != "dpo":
+        return []
+    return [("reward margin", ratio(tv.margin, 3)), ("pair accuracy", ratio(tv.accuracy, 2))]
