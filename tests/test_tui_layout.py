@@ -169,14 +169,19 @@ async def test_every_training_jobs_curve_can_be_shown(known: Path) -> None:
         await until(pilot, lambda: "training loss · job 2 (it1)" in screen_text(app))
 
 
-async def test_a_dpo_job_shows_its_reward_margin_and_pair_accuracy(known: Path) -> None:
-    with open_store(known / "lion.db") as store, store.tx() as c:
+def _add_dpo_job(project: Path) -> None:
+    """A DPO job of iteration 1 at step 3 of 6, its run alive (the fixture's clock)."""
+    with open_store(project / "lion.db") as store, store.tx() as c:
         c.execute("INSERT INTO train_jobs (id, iteration, kind, status, spec_json, output_dir, total_steps)"
                   " VALUES (4, 1, 'dpo', 'running', '{}', '/students/iter-1/dpo', 6)")
         for step in (1, 2, 3):
             c.execute("INSERT INTO train_metrics (job_id, step, epoch, loss, lr, margin, accuracy, ts)"
                       " VALUES (4, ?, ?, ?, 1e-6, ?, ?, ?)",
                       (step, step / 6, 0.69 - 0.05 * step, 0.125 * step, 0.25 * step, CLOCK - 60 + step))
+
+
+async def test_a_dpo_job_shows_its_reward_margin_and_pair_accuracy(known: Path) -> None:
+    _add_dpo_job(known)
     app = LionDashboard(known, clock=lambda: CLOCK, refresh_s=None)
     async with app.run_test(size=LARGE) as pilot:
         await _loaded(pilot, app)
@@ -187,6 +192,20 @@ async def test_a_dpo_job_shows_its_reward_margin_and_pair_accuracy(known: Path) 
         await pilot.press("down")   # the SFT job before it has no preference facts
         await until(pilot, lambda: "training loss · job 2 (it1)" in screen_text(app))
         assert "reward margin" not in screen_text(app)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE])
+async def test_the_preference_stage_stands_in_the_strip_after_imitation(known: Path, size: tuple[int, int]) -> None:
+    _add_dpo_job(known)
+    app = LionDashboard(known, clock=lambda: CLOCK, refresh_s=None)
+    async with app.run_test(size=size) as pilot:
+        await _loaded(pilot, app)
+        line = next(t for t in screen_text(app).splitlines() if "it1" in t and ("imit" in t))
+        name = "pref." if size == SMALL else "preference"
+        assert name in line and line.index("imit") < line.index(name) < line.index("discr"), line
+        assert "50% dpo 3/6" in line, line
+        it0 = next(t for t in screen_text(app).splitlines() if "it0" in t and "imit" in t)
+        assert "pref" not in it0, it0   # iteration 0 had no DPO job
 
 
 def test_count_ticks_are_whole_numbers() -> None:

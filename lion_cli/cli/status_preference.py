@@ -22,7 +22,7 @@ def preference_states(store: Any) -> dict[int, dict[str, Any]]:
         entry = states.setdefault(int(r["iteration"]), {})
         if entry.get("status") != "done":
             entry["status"] = r["status"]
-        entry.update({k: r[k] for k in ("margin", "accuracy") if r[k] is not None})
+        entry.update({k: r[k] for k in ("margin", "accuracy") if r.get(k) is not None})
     return states
 
 

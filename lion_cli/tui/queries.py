@@ -30,8 +30,9 @@ from lion_cli.core.totals import RunPlan, RunTotals, plan_from_settings
 from lion_cli.store import dashboard as reads
 from lion_cli.store import evals as stored_evals
 from lion_cli.store.batch_ledger import batch_states
-from lion_cli.store.db import open_store
+from lion_cli.store.db import Store, open_store
 from lion_cli.store.endpoint_state import endpoint_states
+from lion_cli.store.jobs import dpo_jobs_last_step
 from lion_cli.store.lock import run_state
 from lion_cli.store.paths import read_path
 from lion_cli.store.progress import last_run_iterations
@@ -127,6 +128,7 @@ class DashboardReader:
         self._read_generation(snap, [r["iteration"] for r in its], done_its)
         train = self._train.read(s)  # copied: the tally keeps mutating its own view in this thread
         snap.train = None if train is None else replace(train, losses=list(train.losses))
+        snap.preference = preference_stages(s, snap.run_status)
         snap.train_jobs = [JobLine(j["id"], j["iteration"], j["status"], j["total_steps"], j["kind"])
                            for j in reads.training_jobs(s)]
         snap.evals = self._read_evals()
@@ -287,6 +289,17 @@ class DashboardReader:
                       for r in i["judgements"]]
         return InstructionDetail(i["id"], i["text"], i["input"], i["origin"], i["iteration"], i["parent_id"],
                                  responses, judgements, i["labels"])
+
+
+def preference_stages(store: Store, run_status: str) -> list[StageView]:
+    """The preference stage of each iteration that has one, for the stage strip: its latest DPO job's state
+    and steps (a job left running by a run that is gone shows as interrupted, as stages do)."""
+    latest = {r["iteration"]: r for r in dpo_jobs_last_step(store)}
+    views = []
+    for it, r in sorted(latest.items()):
+        status = "interrupted" if r["status"] == "running" and run_status != "running" else r["status"]
+        views.append(StageView(it, "preference", status, "dpo", int(r["step"] or 0), int(r["total_steps"] or 0)))
+    return views
 
 
 def _current_stage(stages: list[StageView]) -> StageView | None:

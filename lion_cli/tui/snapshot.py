@@ -164,6 +164,7 @@ class Snapshot:
     hardest: list[GapLine] = field(default_factory=list)   # the histogram's iteration, largest gap first
     latest_accepted: list[InstructionLine] = field(default_factory=list)
     train: TrainView | None = None    # the latest training job, read incrementally
+    preference: list[StageView] = field(default_factory=list)  # each iteration's DPO job, as a stage of the strip
     train_jobs: list[JobLine] = field(default_factory=list)   # every training job, newest first
     checkpoint: str | None = None     # the student in use: the latest iterations.student_path
     evals: list[EvalRow] = field(default_factory=list)

@@ -77,7 +77,7 @@ class HeaderBar(SnapshotView, Static):
 
 
 NARROW_STRIP = 110        # below this many columns the strip shortens stage names and bars
-SHORT_NAMES = {"imitation": "imit.", "discrimination": "discr.", "generation": "gen."}
+SHORT_NAMES = {"imitation": "imit.", "preference": "pref.", "discrimination": "discr.", "generation": "gen."}
 
 
 def strip_rows(height: int) -> int:
@@ -96,7 +96,7 @@ class StageStrip(SnapshotView, Static):
 
     def show(self, snap: Snapshot) -> None:
         by_iteration: dict[int, dict[str, StageView]] = {}
-        for sv in snap.stages:
+        for sv in [*snap.stages, *snap.preference]:
             by_iteration.setdefault(sv.iteration, {})[sv.stage] = sv
         last = max([*by_iteration, (snap.iterations_planned or 0) - 1, -1])
         narrow = (self.content_region.width or self.app.size.width) < NARROW_STRIP
@@ -120,7 +120,10 @@ def iteration_line(it: int, stages: dict[str, StageView], narrow: bool, final: b
     t = Text(f"it{it:<3}" if not narrow else f"it{it} ", style="bold")
     if final:
         t.append("final ", style="bold")
-    for k, name in enumerate(("imitation",) if final else STAGE_NAMES):
+    names = ("imitation",) if final else STAGE_NAMES
+    if "preference" in stages:   # DPO after this iteration's imitation ([preference])
+        names = (names[0], "preference", *names[1:])
+    for k, name in enumerate(names):
         if k:
             t.append(" → " if narrow else "  →  ", style="grey50")
         v = stages.get(name)
