@@ -34,22 +34,30 @@ def held_out_kl(teacher_dir: str | Path, student_dir: str | Path, rows: list[dic
                 prompt_format: str = "alpaca", max_length: int = 256) -> float:
     """Mean KL(teacher ‖ student) per answer token over `rows`, each row scored alone (no padding),
     both models read with the student's tokenizer (preflight checked that it is the teacher's)."""
-    import torch
     from transformers import AutoTokenizer
 
-    from lion_cli.student.scripts.kd_losses import IGNORE, token_divergence
     from lion_cli.student.scripts.sft_data import tokenize_example
 
     tokenizer = AutoTokenizer.from_pretrained(str(student_dir))
-    teacher, student = _frozen(teacher_dir), _frozen(student_dir)
-    width = len(tokenizer)
+    examples = [tokenize_example(tokenizer, row, prompt_format, max_length) for row in rows]
+    return answer_kl(_frozen(teacher_dir), _frozen(student_dir), examples, len(tokenizer))
+
+
+def answer_kl(teacher: Any, student: Any, examples: list[dict[str, list[int]]], width: int) -> float:
+    """Mean KL(teacher ‖ student) per answer token over tokenised examples, each scored alone, over the
+    first `width` ids (the tokenizer's); the models are only read (no gradient)."""
+    import torch
+
+    from lion_cli.student.scripts.kd_losses import IGNORE, token_divergence
+
+    device = next(student.parameters()).device
     total, count = 0.0, 0
     with torch.no_grad():
-        for row in rows:
-            example = tokenize_example(tokenizer, row, prompt_format, max_length)
-            ids = torch.tensor([example["input_ids"]])
-            answer = torch.tensor(example["labels"][1:]) != IGNORE
-            per_token = token_divergence("kl", teacher(ids).logits[0, :-1, :width], student(ids).logits[0, :-1, :width])
+        for example in examples:
+            ids = torch.tensor([example["input_ids"]], device=device)
+            answer = torch.tensor(example["labels"][1:], device=device) != IGNORE
+            per_token = token_divergence("kl", teacher(ids).logits[0, :-1, :width].float(),
+                                         student(ids).logits[0, :-1, :width].float())
             total += float(per_token[answer].sum())
             count += int(answer.sum())
     return total / max(count, 1)

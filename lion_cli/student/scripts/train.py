@@ -116,6 +116,8 @@ def build_dataset(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]
     from lion_cli.student.scripts.sft_data import has_answer, load_rows, pack_examples, tokenize_example
 
     rows = load_rows(Path(spec.data_path))
+    if spec.heldout_rows:
+        rows = rows[:-spec.heldout_rows]  # the held-out slice (heldout_examples) is never trained on
     examples = [tokenize_example(tokenizer, r, spec.prompt_format, spec.max_length) for r in rows]
     kept = [e for e in examples if has_answer(e)]
     if len(kept) < len(examples):
@@ -127,6 +129,20 @@ def build_dataset(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]
         log(f"packed {len(kept)} examples into {len(packed)} rows of ≤ {spec.max_length} tokens")
         return packed
     return kept
+
+
+def heldout_examples(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]:
+    """The data file's last heldout_rows rows, tokenised as training rows (those with an answer token)."""
+    from lion_cli.student.scripts.sft_data import has_answer, load_rows, tokenize_example
+
+    if not spec.heldout_rows:
+        return []
+    rows = load_rows(Path(spec.data_path))
+    if len(rows) <= spec.heldout_rows:
+        raise SpecError(f"heldout_rows {spec.heldout_rows}: {spec.data_path} has only {len(rows)} rows, "
+                        "none would be left to train on")
+    examples = [tokenize_example(tokenizer, r, spec.prompt_format, spec.max_length) for r in rows[-spec.heldout_rows:]]
+    return [e for e in examples if has_answer(e)]
 
 
 def load_for_training(spec: TrainSpec, ds_config: str | None, world: int) -> tuple[Any, Any, Any]:
@@ -188,7 +204,8 @@ def run(spec: TrainSpec, ds_override: str | None) -> Path:
     from lion_cli.student.scripts.train_callbacks import MetricsCallback
 
     model, tokenizer, args = prepare(spec, ds_override)
-    metrics = MetricsCallback(spec.metrics_path)
+    # The held-out KL and the student-generated outputs' state, on distillation's step lines (distill.py).
+    metrics = MetricsCallback(spec.metrics_path, ("heldout_kl", "sgo_probability", "sgo_batches"))
     shared = dict(model=model, args=args, train_dataset=build_dataset(spec, tokenizer), processing_class=tokenizer,
                   data_collator=SFTCollator(tokenizer.pad_token_id, packed=spec.packing), callbacks=[metrics])
     if spec.objective == "sft":
@@ -198,7 +215,8 @@ def run(spec: TrainSpec, ds_override: str | None) -> Path:
     log(f"objective {spec.objective} (white-box distillation) from the teacher {spec.teacher_model}")
     teacher = load_teacher(spec, len(tokenizer), args.device)
     trainer = DistillTrainer(**shared, teacher=teacher, objective=spec.objective, alpha=spec.skew_alpha,
-                             vocab_size=len(tokenizer))
+                             vocab_size=len(tokenizer), heldout=heldout_examples(spec, tokenizer),
+                             sgo=spec.sgo == "adaptive", max_length=spec.max_length)
     return train_and_finish(trainer, spec, metrics)
 
 

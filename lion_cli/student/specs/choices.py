@@ -22,6 +22,8 @@ Launcher = Literal["python", "torchrun", "deepspeed", "accelerate"]
 # What training minimises: cross-entropy on the teacher's answers (sft), or a divergence from a local
 # teacher model's token distributions over those answers (scripts/kd_losses.py).
 Objective = Literal["sft", "kl", "rkl", "skew_kl", "skew_rkl"]
+# Whether distillation also trains on the student's own samples (scripts/sgo.py).
+Sgo = Literal["off", "adaptive"]
 
 PROMPT_FORMATS: tuple[str, ...] = get_args(PromptFormat)
 GEN_PROMPT_FORMATS: tuple[str, ...] = get_args(GenPromptFormat)

@@ -16,6 +16,7 @@ from lion_cli.student.specs.choices import (
     Objective,
     Precision,
     PromptFormat,
+    Sgo,
 )
 
 
@@ -117,6 +118,13 @@ class TrainSpec(Spec):
     objective: Objective = "sft"
     skew_alpha: float = 0.1
     teacher_model: str = ""
+    # The data file's last heldout_rows rows are not trained on: each checkpoint step scores the student's
+    # KL to the teacher over their answers (the step line's "heldout_kl"; distill.py). 0: no held-out slice.
+    heldout_rows: int = 0
+    # Student-generated outputs (scripts/sgo.py): "adaptive" trains on the student's own samples with a
+    # probability that rises while the held-out KL stalls (DistiLLM's scheme); needs a non-sft objective,
+    # held-out rows and no packing. "off" (DistiLLM's baseline, and lion's default): the teacher's answers only.
+    sgo: Sgo = "off"
     # Who asked for the job (the project and iteration): a checkpoint recorded under another id, or
     # with other data or settings, is not resumed from (scripts/checkpoint_record.py).
     job_id: str = ""
@@ -125,7 +133,7 @@ class TrainSpec(Spec):
         "epochs": POSITIVE, "lr": POSITIVE, "warmup_ratio": FRACTION, "weight_decay": NOT_NEGATIVE,
         "global_batch_size": POSITIVE, "per_device_batch_size": POSITIVE, "max_length": POSITIVE,
         "save_steps": POSITIVE, "save_total_limit": POSITIVE, "max_steps": (lambda v: v is None or v > 0, "> 0"),
-        "skew_alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+        "skew_alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"), "heldout_rows": NOT_NEGATIVE,
     }
 
     def validate(self, world_size: int = 1) -> None:
@@ -142,7 +150,13 @@ class TrainSpec(Spec):
 
     def _check_teacher(self) -> None:
         if self.objective == "sft":
+            if self.sgo != "off":
+                raise SpecError(f"key 'sgo': {self.sgo!r} trains on the teacher's token distributions; "
+                                "it needs an objective other than sft")
             return
+        if self.sgo != "off" and (self.heldout_rows < 1 or self.packing):
+            raise SpecError(f"key 'sgo': {self.sgo!r} needs heldout_rows ≥ 1 (its schedule follows the held-out "
+                            "KL) and packing off (it reads each row's prompt)")
         if not self.teacher_model:
             raise SpecError(f"key 'teacher_model': objective {self.objective!r} needs a local teacher model folder")
         if not (Path(self.teacher_model) / "config.json").is_file():

@@ -1,0 +1,136 @@
+"""Student-generated outputs (issue 15 point 2) and the held-out KL metric (point 3): the adaptive
+schedule as a pure function, a short adaptive run on tiny models that trains on the student's own samples
+and records the held-out KL at each checkpoint, a SIGKILLed adaptive run that resumes with its schedule's
+state, and the spec and config checks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lion_cli.demo.tiny_model import CORPUS_PATH, build_tiny_model
+from lion_cli.student.jobs import train
+from lion_cli.student.launcher import job_env
+from lion_cli.student.scripts import sgo
+from lion_cli.student.scripts.distill_eval import instruction_rows
+from lion_cli.student.scripts.train import last_checkpoint, run
+from lion_cli.student.specs import LaunchConfig, SpecError, TrainSpec
+from tests.training_job_helpers import kill_at_first_checkpoint
+
+HELD_OUT = 8
+
+
+def test_the_probability_rises_only_when_the_held_out_loss_stalls() -> None:
+    p, best = sgo.next_probability(0.0, None, 2.0)
+    assert (p, best) == (0.0, 2.0)  # the first evaluation sets the best
+    p, best = sgo.next_probability(p, best, 1.5)
+    assert (p, best) == (0.0, 1.5)  # improved: p stays
+    p, best = sgo.next_probability(p, best, 1.5)
+    assert (p, best) == (pytest.approx(sgo.PROBABILITY_STEP), 1.5)  # no better: p rises, best kept
+    p, best = sgo.next_probability(p, best, 1.7)
+    assert p == pytest.approx(2 * sgo.PROBABILITY_STEP) and best == 1.5
+    p, best = sgo.next_probability(p, best, 1.0)
+    assert p == pytest.approx(2 * sgo.PROBABILITY_STEP) and best == 1.0  # an improvement never lowers p
+
+
+def test_the_probability_never_exceeds_the_cap() -> None:
+    p, best = 0.0, 1.0
+    seen = []
+    for _ in range(20):
+        p, best = sgo.next_probability(p, best, 5.0)
+        seen.append(p)
+    assert max(seen) == pytest.approx(sgo.PROBABILITY_CAP) and all(x <= sgo.PROBABILITY_CAP + 1e-12 for x in seen)
+    assert sgo.next_probability(0.9, 1.0, 0.5)[0] == sgo.PROBABILITY_CAP
+
+
+def test_student_batches_are_drawn_from_the_seed_and_step_alone() -> None:
+    draws = [sgo.uses_student_batch(3, step, 0.3) for step in range(200)]
+    assert draws == [sgo.uses_student_batch(3, step, 0.3) for step in range(200)]
+    assert 30 < sum(draws) < 90  # about 0.3 of the steps
+    assert not any(sgo.uses_student_batch(3, step, 0.0) for step in range(200))
+
+
+def test_the_replay_buffer_is_bounded_and_keeps_the_newest() -> None:
+    state = sgo.SgoState()
+    state.add([([i], [i, i]) for i in range(sgo.BUFFER_SIZE + 10)])
+    assert len(state.buffer) == sgo.BUFFER_SIZE and state.buffer[0] == ([10], [10, 10])
+    drawn = state.draw(0, "1.0", 4)
+    assert drawn == state.draw(0, "1.0", 4) and len(drawn) == 4
+    assert all(d["labels"][0] == -100 and d["labels"][1:] == d["input_ids"][1:] for d in drawn)
+
+
+def write_rows(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An untrained tiny teacher and a smaller untrained student (the schedule needs no good teacher),
+    and 40 corpus rows whose last HELD_OUT are the held-out slice."""
+    root = tmp_path_factory.mktemp("sgo")
+    rows = instruction_rows(CORPUS_PATH.read_text(encoding="utf-8"))[:40]
+    return {"root": root, "data": write_rows(root / "rows.jsonl", rows),
+            "teacher": build_tiny_model(root / "teacher", seed=1, hidden=64, layers=1, heads=2),
+            "student": build_tiny_model(root / "student", seed=2, hidden=32, layers=1, heads=2)}
+
+
+def adaptive(models: dict[str, Path], out: Path, steps: int) -> TrainSpec:
+    # A learning rate this small leaves the held-out KL where it is: it stalls, so p rises at once.
+    return TrainSpec(model_path=str(models["student"]), data_path=str(models["data"]), output_dir=str(out),
+                     max_steps=steps, lr=1e-9, lr_scheduler="constant", warmup_ratio=0.0, global_batch_size=4,
+                     per_device_batch_size=4, max_length=96, precision="fp32", save_steps=1, seed=0,
+                     objective="skew_kl", teacher_model=str(models["teacher"]), heldout_rows=HELD_OUT,
+                     sgo="adaptive")
+
+
+def step_lines(out: Path) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [m for m in lines if "event" not in m]
+
+
+@pytest.mark.slow
+def test_an_adaptive_run_trains_on_student_samples_and_records_the_held_out_kl(models: dict[str, Path]) -> None:
+    out = models["root"] / "adaptive"
+    final = run(adaptive(models, out, 8), None)
+    assert (final / "model.safetensors").is_file()
+    lines = step_lines(out)
+    assert [m["step"] for m in lines] == list(range(1, 9))
+    assert all(m["heldout_kl"] > 0 for m in lines)  # save_steps 1: every step is an evaluation
+    assert lines[-1]["sgo_batches"] >= 1  # the student's own samples were trained on
+    assert 0 < lines[-1]["sgo_probability"] <= sgo.PROBABILITY_CAP
+    state = sgo.SgoState.load(last_checkpoint(out) or out)
+    assert state.buffer and state.student_batches == lines[-1]["sgo_batches"]
+
+
+@pytest.mark.slow
+def test_a_sigkilled_adaptive_run_resumes_with_its_schedule(models: dict[str, Path], tmp_path: Path) -> None:
+    job = adaptive(models, tmp_path / "out", 10)
+    out = Path(job.output_dir)
+    out.mkdir(parents=True)
+    job.write(out / "spec.json")
+    argv = [sys.executable, "-m", "lion_cli.student.scripts.train", "--spec", str(out / "spec.json")]
+    kill_at_first_checkpoint(argv, out, tmp_path / "first.log", job_env(LaunchConfig()))
+    checkpoint = last_checkpoint(out)
+    assert checkpoint is not None and (checkpoint / sgo.STATE_FILE).is_file()
+    before = sgo.SgoState.load(checkpoint)
+    train(job, LaunchConfig())
+    assert (out / "final" / "model.safetensors").is_file()
+    lines = step_lines(out)
+    assert lines[-1]["step"] == 10
+    resumed = next(m for m in lines if m["step"] == int(checkpoint.name.split("-")[1]) + 1)
+    assert resumed["sgo_batches"] >= before.student_batches  # counted on from the checkpoint, not from 0
+
+
+def test_sgo_needs_a_divergence_objective_and_held_out_rows(models: dict[str, Path]) -> None:
+    good = adaptive(models, models["root"] / "v", 1)
+    good.validate()
+    for change, key in (({"objective": "sft"}, "'sgo'"), ({"heldout_rows": 0}, "'sgo'"),
+                        ({"packing": True}, "'sgo'"), ({"sgo": "always"}, "sgo")):
+        bad = TrainSpec(**{**good.__dict__, **change})
+        with pytest.raises(SpecError, match=key):
+            bad.validate()
