@@ -6,6 +6,7 @@ twice."""
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,27 @@ def test_the_dashboard_reads_each_batch_s_state(tmp_path: Path) -> None:
     assert [b.describe() for b in snap.batches] == [
         "teacher batch being uploaded: not created yet, 4 lines, 0 completed, 0 failed",
         "referee batch batch-1: in_progress, 10 lines, 3 completed, 0 failed"]
+
+
+def test_a_batch_mode_step_s_progress_line_names_its_batch(tmp_path: Path) -> None:
+    """Nothing is in flight while a provider works on a batch: the line says the batch's state instead."""
+    from types import SimpleNamespace
+
+    from lion_cli.core.types import Stage
+    from lion_cli.pipeline.progress import StepProgress, role_activity
+
+    class Modes:
+        def endpoint(self, role: str) -> Any:
+            return SimpleNamespace(mode="batch" if role == "referee" else "online")
+
+    with open_store(tmp_path / "lion.db") as store:
+        online = SimpleNamespace(describe=lambda: "in flight 0/2")
+        ctx = SimpleNamespace(settings=Modes(), store=store, engine=SimpleNamespace(state=lambda role: online))
+        assert role_activity(ctx, "referee").describe() == "referee: gathering requests into a provider batch"
+        ledger = StoreBatchLedger(store)
+        ledger.save(BatchRecord("a", "file-1", "batch-1", "in_progress", completed=3), "referee", "http://x/v1", 10)
+        stream = io.StringIO()
+        StepProgress(store, 0, Stage.DISCRIMINATION, "referee", 10, stream=stream,
+                     api=lambda: role_activity(ctx, "referee"))
+        assert "referee batch batch-1: in_progress, 10 lines, 3 completed" in stream.getvalue()
+        assert role_activity(ctx, "teacher").describe() == "in flight 0/2"   # an online role: the engine's

@@ -12,7 +12,7 @@ from lion_cli.core.types import Order, Pool, Role, Stage, shown_pair, teacher_st
 from lion_cli.pipeline.context import LoopContext, student_answers_dir
 from lion_cli.pipeline.item_failures import Item, or_failed, report_failures
 from lion_cli.pipeline.job_thread import relay, run_recorded
-from lion_cli.pipeline.progress import StepProgress, advance_each, log
+from lion_cli.pipeline.progress import StepProgress, advance_each, log, role_activity
 from lion_cli.pipeline.teacher import ensure_teacher_answers
 from lion_cli.store.failures import active_failures, failed_keys, referee_item
 from lion_cli.store.jobs import start_job
@@ -105,7 +105,7 @@ async def referee_pairs(ctx: LoopContext, iteration: int) -> int:
             response_format=reply_format))
 
     bar = StepProgress(ctx.store, iteration, Stage.DISCRIMINATION, "referee", len(todo), spent=ctx.spent,
-                       api=lambda: ctx.engine.state("referee"))
+                       api=lambda: role_activity(ctx, "referee"))
     await advance_each(todo, judge, ctx.settings.referee.items_in_flight, bar)
     report_failures(ctx, iteration, Stage.DISCRIMINATION, Role.REFEREE.value)
     return len(todo)

@@ -33,7 +33,7 @@ from lion_cli.core.reply_schemas import GENERATOR_REPLY, parse_structured_instru
 from lion_cli.core.types import Instruction, Label, Origin, Pool, Role, Stage
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.item_failures import Item, or_failed, report_failures
-from lion_cli.pipeline.progress import StepProgress, log
+from lion_cli.pipeline.progress import StepProgress, log, role_activity
 from lion_cli.store.failures import generator_item
 from lion_cli.store.loop_rows import CandidateRow, candidates, label_ids, save_candidate, save_tokens
 from lion_cli.store.pools import add_instruction, carry_pool, get_instructions, pool_texts, set_pool
@@ -221,7 +221,7 @@ async def run_generation(ctx: LoopContext, iteration: int) -> dict[str, Any]:
     if not tally.met and first_slot < len(plan):
         run.reply_format = await ctx.engine.response_format(Role.GENERATOR.value, GENERATOR_REPLY)
     bar = StepProgress(ctx.store, iteration, Stage.GENERATION, "generator", loop.new_per_iteration,
-                       spent=ctx.spent, api=lambda: ctx.engine.state("generator"))
+                       spent=ctx.spent, api=lambda: role_activity(ctx, "generator"))
     bar.advance(sum(tally.accepted.values()))
     try:
         await run.ask_and_decide(first_slot, bar)

@@ -24,7 +24,7 @@ from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.discrimination import row_seed
 from lion_cli.pipeline.dpo_run import DETAIL_NAME, finished_detail, tune_on_pairs
 from lion_cli.pipeline.job_thread import relay, run_recorded
-from lion_cli.pipeline.progress import StepProgress, advance_each, log
+from lion_cli.pipeline.progress import StepProgress, advance_each, log, role_activity
 from lion_cli.store.jobs import start_job
 from lion_cli.store.loop_rows import answers, label_ids
 from lion_cli.store.online_samples import (
@@ -119,7 +119,7 @@ async def score_samples(ctx: LoopContext, iteration: int, round_no: int) -> int:
                           record=record, response_format=reply_format)
 
     bar = StepProgress(ctx.store, iteration, Stage.IMITATION, f"online {round_no} referee", len(todo),
-                       spent=ctx.spent, api=lambda: ctx.engine.state("referee"))
+                       spent=ctx.spent, api=lambda: role_activity(ctx, "referee"))
     await advance_each(todo, judge, ctx.settings.referee.max_concurrency, bar)
     return len(todo)
 

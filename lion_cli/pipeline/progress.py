@@ -9,7 +9,8 @@ import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TextIO, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO, TypeVar
 
 from lion_cli.core.aimd import EndpointState
 from lion_cli.core.types import Stage
@@ -22,6 +23,33 @@ REFRESH_S = 1.0           # an API step's line is printed again this often while
 LOG_FILE_INTERVAL_S = 5.0  # stderr not a terminal: one line this often (and at the end)
 
 T = TypeVar("T")
+
+
+class Describes(Protocol):
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class GatheringBatch:
+    """A batch-mode role with no batch of this step out yet: its requests are being gathered."""
+
+    role: str
+
+    def describe(self) -> str:
+        return f"{self.role}: gathering requests into a provider batch"
+
+
+def role_activity(ctx: Any, role: str) -> Describes:
+    """What an API step's line says about its endpoint: online, the engine's requests in flight; in batch
+    mode (`[role] mode = "batch"`), the role's newest batch not read yet (its state and line counts), else
+    its newest one, since nothing is in flight there while the provider works."""
+    from lion_cli.store.batch_ledger import batch_states
+
+    if ctx.settings.endpoint(role).mode != "batch":
+        return ctx.engine.state(role)  # type: ignore[no-any-return]
+    mine = [b for b in batch_states(ctx.store) if b.role == role]
+    pending = [b for b in mine if not b.read]
+    return pending[0] if pending else mine[0] if mine else GatheringBatch(role)
 
 
 def _fmt_eta(seconds: float) -> str:
@@ -38,7 +66,7 @@ class StepProgress:
 
     def __init__(self, store: Store, iteration: int, stage: Stage, step: str, total: int,
                  spent: Callable[[], float] | None = None, stream: TextIO | None = None, done: int = 0,
-                 api: Callable[[], EndpointState] | None = None) -> None:
+                 api: Callable[[], EndpointState | Describes] | None = None) -> None:
         self.store, self.iteration, self.stage, self.step, self.total = store, iteration, stage, step, total
         self.done = done
         self._spent = spent

@@ -15,7 +15,7 @@ from lion_cli.core.teacher_answers import TEACHER_ATTEMPTS, unusable_answer
 from lion_cli.core.types import Instruction, Pool, Role, Stage
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.item_failures import Item, mark_failed, or_failed, report_failures
-from lion_cli.pipeline.progress import StepProgress, advance_each
+from lion_cli.pipeline.progress import StepProgress, advance_each, role_activity
 from lion_cli.store.failures import failed_keys, teacher_item
 from lion_cli.store.loop_rows import missing_in_pool, save_response
 from lion_cli.store.pools import get_instructions
@@ -51,7 +51,7 @@ async def ensure_teacher_answers(ctx: LoopContext, iteration: int, pool: Pool, s
         mark_failed(ctx, iteration, stage, item, None, f"the teacher's reply was {why} in {TEACHER_ATTEMPTS} attempts")
 
     bar = StepProgress(ctx.store, iteration, stage, "teacher", len(missing), spent=ctx.spent,
-                       api=lambda: ctx.engine.state("teacher"))
+                       api=lambda: role_activity(ctx, "teacher"))
     await advance_each(missing, answer, ctx.settings.teacher.items_in_flight, bar)
     report_failures(ctx, iteration, stage, Role.TEACHER.value)
     return len(missing)
