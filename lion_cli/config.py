@@ -51,6 +51,7 @@ from lion_cli.student.specs import (
     Objective,
     Precision,
     PromptFormat,
+    Sgo,
     TrainSpec,
 )
 
@@ -190,6 +191,11 @@ class StudentSettings(_Strict):
     objective: Objective = TrainSpec.objective
     skew_alpha: float = Field(TrainSpec.skew_alpha, ge=0.0, le=1.0)
     teacher_model: str = Field(TrainSpec.teacher_model, validate_default=True)
+    # The training data's last rows held out and scored (KL to the teacher) at each checkpoint, and the
+    # student-generated outputs that follow that score (student/scripts/sgo.py; off by default, as in DistiLLM's
+    # baseline).
+    heldout_rows: int = Field(TrainSpec.heldout_rows, ge=0)
+    sgo: Sgo = Field(TrainSpec.sgo, validate_default=True)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     generation: StudentGeneration = Field(default_factory=StudentGeneration)
 
@@ -200,6 +206,19 @@ class StudentSettings(_Strict):
         if objective != "sft" and not value.strip():
             raise ValueError(f"objective \"{objective}\" needs a teacher: the folder of a local teacher model "
                              "with the student's tokenizer")
+        return value
+
+    @field_validator("sgo")
+    @classmethod
+    def _sgo_for_divergence(cls, value: str, info: ValidationInfo) -> str:
+        if value == "off":
+            return value
+        if info.data.get("objective", "sft") == "sft":
+            raise ValueError(f"\"{value}\" trains on the teacher's token distributions: it needs an objective "
+                             "other than sft (student.objective)")
+        if info.data.get("heldout_rows", 0) < 1 or info.data.get("packing", False):
+            raise ValueError(f"\"{value}\" needs student.heldout_rows ≥ 1 (its schedule follows the held-out KL) "
+                             "and student.packing off")
         return value
 
 

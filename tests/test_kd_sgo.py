@@ -134,3 +134,24 @@ def test_sgo_needs_a_divergence_objective_and_held_out_rows(models: dict[str, Pa
         bad = TrainSpec(**{**good.__dict__, **change})
         with pytest.raises(SpecError, match=key):
             bad.validate()
+
+
+def test_config_names_the_sgo_key_and_carries_it_into_the_train_spec(tmp_path: Path) -> None:
+    from lion_cli.config import ConfigError, parse_settings
+    from lion_cli.pipeline.student_specs import specs_from_settings
+
+    def problems(student: dict[str, object]) -> str:
+        with pytest.raises(ConfigError) as caught:
+            parse_settings({"student": student})
+        return str(caught.value)
+
+    assert parse_settings({}).student.sgo == "off"
+    assert "student.sgo" in problems({"sgo": "sometimes"})
+    assert "student.sgo" in problems({"sgo": "adaptive", "heldout_rows": 4})  # sft: refused
+    needs_rows = problems({"sgo": "adaptive", "objective": "kl", "teacher_model": "t"})
+    assert "student.sgo" in needs_rows and "heldout_rows" in needs_rows
+    settings = parse_settings({"student": {"sgo": "adaptive", "objective": "kl", "teacher_model": "t",
+                                           "heldout_rows": 4}})
+    spec, _ = specs_from_settings(settings, model_path="m", data_path=tmp_path / "rows.jsonl",
+                                  output_dir=tmp_path / "out", project_dir=tmp_path)
+    assert (spec.sgo, spec.heldout_rows) == ("adaptive", 4)

@@ -24,7 +24,8 @@ def train_spec(settings: Settings, *, model_path: str | Path, data_path: Path, o
         lora=LoraSpec(enabled=lo.enabled, r=lo.r, alpha=lo.alpha, dropout=lo.dropout,
                       target_modules=list(lo.target_modules)),
         save_steps=s.save_steps, seed=settings.loop.rng_seed, max_steps=max_steps,
-        objective=s.objective, skew_alpha=s.skew_alpha, teacher_model=s.teacher_model)
+        objective=s.objective, skew_alpha=s.skew_alpha, teacher_model=s.teacher_model,
+        heldout_rows=s.heldout_rows, sgo=s.sgo)
 
 
 def launch_config(settings: Settings, *, for_generation: bool = False, project_dir: Path | None = None) -> LaunchConfig:

@@ -38,6 +38,7 @@ from lion_cli.student.specs.choices import (
     Precision,
     PromptFormat,
     ScorePromptFormat,
+    Sgo,
 )
 from lion_cli.student.specs.dpo import DPO_LOSSES, DPOLoss, DPOSpec
 from lion_cli.student.specs.generate import GenSpec
@@ -51,5 +52,5 @@ __all__ = [
     "DType", "GenBackend", "GenPromptFormat", "GenSpec",
     "LaunchConfig", "Launcher", "LoraSpec", "LrScheduler", "Objective", "Precision", "PromptFormat",
     "ScorePromptFormat",
-    "ScoreSpec", "Spec", "SpecError", "TrainSpec", "grad_accum_steps",
+    "ScoreSpec", "Sgo", "Spec", "SpecError", "TrainSpec", "grad_accum_steps",
 ]
