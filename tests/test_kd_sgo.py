@@ -155,3 +155,23 @@ def test_config_names_the_sgo_key_and_carries_it_into_the_train_spec(tmp_path: P
     spec, _ = specs_from_settings(settings, model_path="m", data_path=tmp_path / "rows.jsonl",
                                   output_dir=tmp_path / "out", project_dir=tmp_path)
     assert (spec.sgo, spec.heldout_rows) == ("adaptive", 4)
+
+
+def test_the_held_out_kl_reaches_the_store_and_lion_status(tmp_path: Path, lion_cli: Any) -> None:
+    from tui_fixtures import build_known_project
+
+    from lion_cli.store.db import open_store
+    from lion_cli.store.jobs import add_metric, job_metrics, start_job
+
+    d = build_known_project(tmp_path / "k")
+    with open_store(d / "lion.db") as store:
+        job = start_job(store, 1, "train", "{}", str(d / "students" / "iter-1"), 4)
+        for step in (1, 2, 3):  # step 2 was a checkpoint step: the only one with a held-out KL
+            add_metric(store, job, {"step": step, "loss": 1.0 / step, **({"heldout_kl": 0.4321} if step == 2 else {})})
+        assert [m["heldout_kl"] for m in job_metrics(store, job)] == [None, 0.4321, None]
+    as_json, text = lion_cli("status", str(d), "--json"), lion_cli("status", str(d))
+    assert as_json.exit_code == 0 and text.exit_code == 0, as_json.stderr + text.stderr
+    [it1] = [i for i in json.loads(as_json.stdout)["per_iteration"] if i["iteration"] == 1]
+    assert it1["heldout_kl"] == {"status": "running", "step": 2, "heldout_kl": 0.4321}
+    assert "held-out KL to the teacher 0.4321 at step 2 (imitation job running)" in text.stdout
+    assert text.stdout.count("held-out KL") == 1  # iteration 0 had no distillation job

@@ -14,6 +14,7 @@ import typer
 from lion_cli.cli.common import Project, open_project
 from lion_cli.cli.help_examples import examples
 from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
+from lion_cli.cli.status_distill import heldout_kl_line, heldout_kl_states
 from lion_cli.cli.status_preference import preference_line, preference_states
 from lion_cli.store.batch_ledger import batch_states
 
@@ -45,9 +46,9 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         failed_items = active_failures(store)
         final = final_imitation(store, plan.iterations)
         cut_off = cut_off_per_iteration(store, "teacher")
-        preference, batches = preference_states(store), batch_states(store)
+        preference, batches, heldout = preference_states(store), batch_states(store), heldout_kl_states(store)
     for it in its:  # kept and trained on (the paper's rule), counted so a too small max_tokens shows
-        it["teacher_cut_off"] = cut_off.get(it["iteration"], 0)
+        it.update(teacher_cut_off=cut_off.get(it["iteration"], 0), heldout_kl=heldout.get(it["iteration"]))
         if it["iteration"] in preference:
             it["preference"] = preference[it["iteration"]]
     for row, state in shown:
@@ -106,6 +107,8 @@ def _iteration_lines(d: dict[str, Any]) -> list[str]:
                      f"order consistency {oc}) | new accepted {i['accepted']}, rejected {i['rejected']} | {stages}")
         if i.get("teacher_cut_off"):
             lines.append(f"      {i['teacher_cut_off']} teacher answer(s) cut off by max_tokens (kept, trained on)")
+        if i.get("heldout_kl"):
+            lines.append(heldout_kl_line(i["heldout_kl"]))
         if i.get("preference"):
             lines.append(preference_line(i["preference"]))
         lines += [f"      {k} {v['note'] if v['status'] == 'gave up' else v['status'] + ': ' + v['note']}"

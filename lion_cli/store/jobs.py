@@ -15,6 +15,8 @@ from lion_cli.store.paths import stored_path, stored_spec_json
 JOB_STATUSES = ("running", "done", "failed", "cancelled")
 # A DPO job's step lines carry these too (migration 0014); NULL for other jobs.
 DPO_METRICS = ("rewards_chosen", "rewards_rejected", "margin", "accuracy")
+# A distillation job's checkpoint steps carry the held-out KL to the teacher (migration 0016).
+STEP_METRICS = (*DPO_METRICS, "heldout_kl")
 
 
 def start_job(store: Store, iteration: int | None, kind: str, spec_json: str, output_dir: str,
@@ -53,7 +55,7 @@ def add_metric(store: Store, job_id: int, metric: dict[str, Any]) -> bool:
         store.db.table("train_metrics").upsert(
             {"job_id": job_id, "step": step, "epoch": num("epoch"), "loss": num("loss"), "lr": num("lr"),
              "tokens": tokens if isinstance(tokens, int) else None, "tokens_per_s": num("tokens_per_s"),
-             "ts": num("ts") or time.time(), **{k: num(k) for k in DPO_METRICS}}, pk=("job_id", "step"))
+             "ts": num("ts") or time.time(), **{k: num(k) for k in STEP_METRICS}}, pk=("job_id", "step"))
         total = metric.get("total_steps")
         if isinstance(total, int):
             c.execute("UPDATE train_jobs SET total_steps=? WHERE id=? AND total_steps IS NOT ?", (total, job_id, total))
@@ -80,3 +82,13 @@ def dpo_jobs_last_step(store: Store) -> list[dict[str, Any]]:
         " LEFT JOIN train_metrics m"
         " ON m.job_id = j.id AND m.step = (SELECT MAX(step) FROM train_metrics WHERE job_id = j.id)"
         " WHERE j.kind = 'dpo' AND j.iteration IS NOT NULL ORDER BY j.id")]
+
+
+def imitation_heldout_kl(store: Store) -> list[dict[str, Any]]:
+    """Each project training job (iteration set) with a held-out KL: its iteration, status, and the step and
+    value of its latest one, oldest job first."""
+    return [dict(r) for r in store.query(
+        "SELECT j.iteration, j.status, m.step, m.heldout_kl FROM train_jobs j JOIN train_metrics m"
+        " ON m.job_id = j.id AND m.step = (SELECT MAX(step) FROM train_metrics"
+        " WHERE job_id = j.id AND heldout_kl IS NOT NULL)"
+        " WHERE j.kind = 'train' AND j.iteration IS NOT NULL ORDER BY j.id")]
