@@ -93,23 +93,33 @@ def step_lines(out: Path) -> list[dict[str, Any]]:
     return [m for m in lines if "event" not in m]
 
 
-@pytest.mark.slow
-def test_an_adaptive_run_trains_on_student_samples_and_records_the_held_out_kl(models: dict[str, Path]) -> None:
+STEPS = 10
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(models: dict[str, Path]) -> Path:
+    """The output folder of an adaptive run of STEPS steps that nothing interrupted."""
     out = models["root"] / "adaptive"
-    final = run(adaptive(models, out, 8), None)
-    assert (final / "model.safetensors").is_file()
-    lines = step_lines(out)
-    assert [m["step"] for m in lines] == list(range(1, 9))
+    run(adaptive(models, out, STEPS), None)
+    return out
+
+
+@pytest.mark.slow
+def test_an_adaptive_run_trains_on_student_samples_and_records_the_held_out_kl(uninterrupted: Path) -> None:
+    assert (uninterrupted / "final" / "model.safetensors").is_file()
+    lines = step_lines(uninterrupted)
+    assert [m["step"] for m in lines] == list(range(1, STEPS + 1))
     assert all(m["heldout_kl"] > 0 for m in lines)  # save_steps 1: every step is an evaluation
     assert lines[-1]["sgo_batches"] >= 1  # the student's own samples were trained on
     assert 0 < lines[-1]["sgo_probability"] <= sgo.PROBABILITY_CAP
-    state = sgo.SgoState.load(last_checkpoint(out) or out)
+    state = sgo.SgoState.load(last_checkpoint(uninterrupted) or uninterrupted)
     assert state.buffer and state.student_batches == lines[-1]["sgo_batches"]
 
 
 @pytest.mark.slow
-def test_a_sigkilled_adaptive_run_resumes_with_its_schedule(models: dict[str, Path], tmp_path: Path) -> None:
-    job = adaptive(models, tmp_path / "out", 10)
+def test_a_sigkilled_adaptive_run_resumes_with_its_schedule(models: dict[str, Path], uninterrupted: Path,
+                                                            tmp_path: Path) -> None:
+    job = adaptive(models, tmp_path / "out", STEPS)
     out = Path(job.output_dir)
     out.mkdir(parents=True)
     job.write(out / "spec.json")
@@ -117,13 +127,18 @@ def test_a_sigkilled_adaptive_run_resumes_with_its_schedule(models: dict[str, Pa
     kill_at_first_checkpoint(argv, out, tmp_path / "first.log", job_env(LaunchConfig()))
     checkpoint = last_checkpoint(out)
     assert checkpoint is not None and (checkpoint / sgo.STATE_FILE).is_file()
-    before = sgo.SgoState.load(checkpoint)
     train(job, LaunchConfig())
     assert (out / "final" / "model.safetensors").is_file()
-    lines = step_lines(out)
-    assert lines[-1]["step"] == 10
-    resumed = next(m for m in lines if m["step"] == int(checkpoint.name.split("-")[1]) + 1)
-    assert resumed["sgo_batches"] >= before.student_batches  # counted on from the checkpoint, not from 0
+    # The schedule, the buffer and the count came back from the checkpoint: every step after it goes as in
+    # the uninterrupted run (a schedule restarted from p = 0 and an empty buffer would not).
+    def schedule(folder: Path) -> dict[int, tuple[float, int]]:
+        return {m["step"]: (m["sgo_probability"], m["sgo_batches"]) for m in step_lines(folder)}
+
+    resumed, reference = schedule(out), schedule(uninterrupted)
+    assert max(resumed) == STEPS
+    after = range(int(checkpoint.name.split("-")[1]) + 1, STEPS + 1)
+    assert [resumed[s] for s in after] == [reference[s] for s in after]
+    assert sgo.SgoState.load(out / f"checkpoint-{STEPS}") == sgo.SgoState.load(uninterrupted / f"checkpoint-{STEPS}")
 
 
 def test_sgo_needs_a_divergence_objective_and_held_out_rows(models: dict[str, Path]) -> None:
