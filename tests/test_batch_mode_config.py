@@ -41,3 +41,14 @@ def test_a_bad_mode_is_exit_2_naming_the_key(tmp_path: Path, lion_cli: Any) -> N
     result = lion_cli("status", str(tmp_path))
     assert result.exit_code == 2
     assert "referee.mode" in result.stderr and "'online' or 'batch'" in result.stderr, result.stderr
+
+
+def test_status_does_not_pace_a_batch_role_by_rpm_and_tpm(tmp_path: Path, lion_cli: Any) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("Name a colour.\n", encoding="utf-8")
+    project = tmp_path / "proj"
+    assert lion_cli("init", str(project), "--seed", str(seeds), "--set", "referee.mode=batch").exit_code == 0
+    text = lion_cli("status", str(project)).stdout
+    assert "referee   batch mode: rpm/tpm do not apply" in text, text
+    assert "referee   limiter" not in text and "referee: TPM-bound" not in text, text
+    assert "teacher   limiter" in text   # an online role keeps its limiter's accounting

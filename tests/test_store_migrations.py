@@ -196,3 +196,23 @@ def test_lion_db_status_lists_the_tables(tmp_path: Path, lion_cli) -> None:  # t
     assert tables["events"]["columns"] == 7
     text = lion_cli("db", "status", str(tmp_path), "--tables").stdout
     assert any(line.split()[:2] == ["events", "2"] for line in text.splitlines())
+
+
+def test_read_only_commands_on_a_store_from_an_older_lion_say_how_to_upgrade(tmp_path: Path, lion_cli) -> None:  # type: ignore[no-untyped-def]
+    """`lion status` and `lion plan` never migrate (they run beside a live run); on a store an older lion
+    wrote they would read tables and columns that are not there yet, so they name the upgrade instead."""
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("Name a colour.\n", encoding="utf-8")
+    project = tmp_path / "proj"
+    assert lion_cli("init", str(project), "--seed", str(seeds)).exit_code == 0
+    steps = available_migrations()
+    (project / "lion.db").unlink()
+    conn = connect(project / "lion.db")
+    migrate(conn, steps[:-1])   # the store as the lion before the newest migration left it
+    conn.close()
+    for command in ("status", "plan"):
+        result = lion_cli(command, str(project))
+        assert result.exit_code == 2, (command, result.stdout, result.stderr)
+        assert steps[-1].name in result.stderr and f"lion db migrate {project}" in result.stderr, result.stderr
+    assert lion_cli("db", "migrate", str(project)).exit_code == 0
+    assert lion_cli("status", str(project)).exit_code == 0

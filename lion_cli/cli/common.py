@@ -92,7 +92,7 @@ def find_project_dir(start: Path | None) -> Path:
 
 def open_project(directory: Path | None, *, readonly: bool = False) -> Project:
     from lion_cli.config import ConfigError, load_settings
-    from lion_cli.store.db import applied_migrations, open_store
+    from lion_cli.store.db import applied_migrations, available_migrations, open_store
 
     d = find_project_dir(directory)
     try:
@@ -104,7 +104,14 @@ def open_project(directory: Path | None, *, readonly: bool = False) -> Project:
         fail(f"{db}: no store here (run `lion init {d}` first)")
     try:
         store = open_store(db, readonly=readonly)
-        applied_migrations(store.conn)  # reads the file: one that is not SQLite fails here, not mid-command
+        applied = applied_migrations(store.conn)  # reads the file: one that is not SQLite fails here
     except sqlite3.DatabaseError as exc:  # `lion check` says more
         fail(f"{db}: not a readable lion store ({exc})")
+    if readonly:  # a read-only command never migrates; a store an older lion wrote lacks tables it reads
+        pending = [m.name for m in available_migrations() if m.name not in set(applied)]
+        if pending:
+            store.close()
+            fail(f"{db}: written by an older lion ({len(pending)} store upgrade(s) not applied: "
+                 f"{', '.join(pending)}); run `lion db migrate {d}` (or `lion resume {d}`, which upgrades it), "
+                 "then this command again")
     return Project(d, settings, store)

@@ -70,7 +70,8 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         "limits": {role: {"rpm": tp.rpm, "tpm": tp.tpm, "max_tokens": tp.max_tokens,
                           "reserved_per_request": tp.reserved_per_request, "reserved_measured": tp.measured,
                           "max_requests_per_min": tp.max_per_minute, "tpm_bound": tp.tpm_bound,
-                          "advice": tp.advice(), "last_minute": asdict(minute[role])}
+                          "advice": tp.advice(), "last_minute": asdict(minute[role]),
+                          "mode": s.endpoint(role).mode}
                    for role, tp in throughputs(totals, plan).items()},
         # What the engine last reported doing with each endpoint (concurrency found, backing off).
         "endpoints": [{**asdict(e), "text": e.describe(), "age_s": max(0.0, now - e.at)} for e in endpoints],
@@ -135,13 +136,16 @@ def _limit_lines(d: dict[str, Any]) -> list[str]:
     last minute against them, and the advice when max_tokens caps the pace."""
     lines = []
     for role, lim in d["limits"].items():
+        if lim["mode"] == "batch":   # the provider's batch window paces it, not rpm/tpm
+            lines.append(f"  {role:<9} batch mode: rpm/tpm do not apply; its batches are listed below")
+            continue
         m = lim["last_minute"]
         size = "" if lim["reserved_measured"] else " (assumed)"
         lines.append(f"  {role:<9} limiter: ~{lim['reserved_per_request']:,.0f} tokens reserved per request{size}"
                      f" → at most {int(lim['max_requests_per_min']):,} req/min; last minute {m['requests']:,} of"
                      f" rpm {lim['rpm']:,}, {m['tokens_reserved']:,} reserved of tpm {lim['tpm']:,}"
                      f" ({m['tokens_used']:,} used)")
-    lines += [f"  {lim['advice']}" for lim in d["limits"].values() if lim["advice"]]
+    lines += [f"  {lim['advice']}" for lim in d["limits"].values() if lim["advice"] and lim["mode"] != "batch"]
     return lines
 
 
