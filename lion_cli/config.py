@@ -208,6 +208,14 @@ class StudentSettings(_Strict):
                              "with the student's tokenizer")
         return value
 
+    @field_validator("heldout_rows")
+    @classmethod
+    def _heldout_for_divergence(cls, value: int, info: ValidationInfo) -> int:
+        if value and info.data.get("objective", "sft") == "sft":
+            raise ValueError("the held-out rows are scored against the teacher: they need an objective other "
+                             "than sft (student.objective)")
+        return value
+
     @field_validator("sgo")
     @classmethod
     def _sgo_for_divergence(cls, value: str, info: ValidationInfo) -> str:

@@ -144,7 +144,8 @@ def test_a_sigkilled_adaptive_run_resumes_with_its_schedule(models: dict[str, Pa
 def test_sgo_needs_a_divergence_objective_and_held_out_rows(models: dict[str, Path]) -> None:
     good = adaptive(models, models["root"] / "v", 1)
     good.validate()
-    for change, key in (({"objective": "sft"}, "'sgo'"), ({"heldout_rows": 0}, "'sgo'"),
+    for change, key in (({"objective": "sft", "heldout_rows": 0}, "'sgo'"), ({"objective": "sft"}, "'heldout_rows'"),
+                        ({"heldout_rows": 0}, "'sgo'"),
                         ({"packing": True}, "'sgo'"), ({"sgo": "always"}, "sgo")):
         bad = TrainSpec(**{**good.__dict__, **change})
         with pytest.raises(SpecError, match=key):
@@ -162,7 +163,8 @@ def test_config_names_the_sgo_key_and_carries_it_into_the_train_spec(tmp_path: P
 
     assert parse_settings({}).student.sgo == "off"
     assert "student.sgo" in problems({"sgo": "sometimes"})
-    assert "student.sgo" in problems({"sgo": "adaptive", "heldout_rows": 4})  # sft: refused
+    assert "student.sgo" in problems({"sgo": "adaptive"})  # sft: refused
+    assert "student.heldout_rows" in problems({"heldout_rows": 4})  # sft has no teacher to score against
     needs_rows = problems({"sgo": "adaptive", "objective": "kl", "teacher_model": "t"})
     assert "student.sgo" in needs_rows and "heldout_rows" in needs_rows
     settings = parse_settings({"student": {"sgo": "adaptive", "objective": "kl", "teacher_model": "t",

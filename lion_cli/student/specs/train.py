@@ -150,6 +150,9 @@ class TrainSpec(Spec):
 
     def _check_teacher(self) -> None:
         if self.objective == "sft":
+            if self.heldout_rows:
+                raise SpecError("key 'heldout_rows': the held-out rows are scored against the teacher; "
+                                "objective sft has none")
             if self.sgo != "off":
                 raise SpecError(f"key 'sgo': {self.sgo!r} trains on the teacher's token distributions; "
                                 "it needs an objective other than sft")
