@@ -28,7 +28,6 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
     from lion_cli.store.endpoint_state import endpoint_states
     from lion_cli.store.failures import active_failures
     from lion_cli.store.lock import latest_run_state
-    from lion_cli.store.loop_rows import cut_off_per_iteration
     from lion_cli.store.progress import next_position
     from lion_cli.store.summary import iteration_summaries, shown_stages
     from lion_cli.store.totals import last_minute, read_totals
@@ -45,12 +44,8 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         endpoints = endpoint_states(store)
         failed_items = active_failures(store)
         final = final_imitation(store, plan.iterations)
-        cut_off = cut_off_per_iteration(store, "teacher")
-        preference, batches, heldout = preference_states(store), batch_states(store), heldout_kl_states(store)
-    for it in its:  # kept and trained on (the paper's rule), counted so a too small max_tokens shows
-        it.update(teacher_cut_off=cut_off.get(it["iteration"], 0), heldout_kl=heldout.get(it["iteration"]))
-        if it["iteration"] in preference:
-            it["preference"] = preference[it["iteration"]]
+        add_iteration_details(store, its)
+        batches = batch_states(store)
     for row, state in shown:
         for it in its:
             if it["iteration"] == row.iteration and row.stage.value in it["stages"]:
@@ -80,6 +75,19 @@ def status_data(project: Project, now: float | None = None) -> dict[str, Any]:
         "final_imitation": final,
         "batches": [{**asdict(b), "text": b.describe()} for b in batches],   # newest first (roles in batch mode)
     }
+
+
+def add_iteration_details(store: Any, its: list[dict[str, Any]]) -> None:
+    """Each iteration summary's teacher answers cut off by max_tokens (kept and trained on, the paper's rule;
+    counted so a too small max_tokens shows), its held-out KL to the teacher, and its preference stage."""
+    from lion_cli.store.loop_rows import cut_off_per_iteration
+
+    cut_off = cut_off_per_iteration(store, "teacher")
+    preference, heldout = preference_states(store), heldout_kl_states(store)
+    for it in its:
+        it.update(teacher_cut_off=cut_off.get(it["iteration"], 0), heldout_kl=heldout.get(it["iteration"]))
+        if it["iteration"] in preference:
+            it["preference"] = preference[it["iteration"]]
 
 
 def final_imitation(store: Any, iterations: int) -> dict[str, Any]:
