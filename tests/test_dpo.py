@@ -122,3 +122,20 @@ def test_pair_selection_keeps_gaps_at_the_margin_never_unscored_and_the_widest_w
     assert [r["instruction_id"] for r in select_pairs(rows, 1.0, 0)] == [1, 3, 4, 5]
     assert [r["instruction_id"] for r in select_pairs(rows, 1.0, 2)] == [3, 4]
     assert select_pairs(rows, 9.0, 0) == []
+
+
+def test_status_lines_show_the_dpo_and_each_online_round() -> None:
+    from lion_cli.cli.status_preference import preference_line
+
+    state = {"status": "done", "pairs": 9, "margin": 0.25, "accuracy": 0.75,
+             "online": [{"round": 1, "pairs": 7, "prompts": 9, "sampled": 18, "referee_asked": 36,
+                         "margin": 0.5, "accuracy": 1.0},
+                        {"round": 2, "skipped": "no sample pair reaches the margin"}]}
+    assert preference_line(state).splitlines() == [
+        "      preference (DPO) on 9 pairs: done · reward margin 0.250, accuracy 0.75",
+        "      online round 1: 7 pairs from 9 prompts (18 samples, 36 referee requests) · reward margin 0.500, "
+        "accuracy 1.00",
+        "      online round 2 skipped: no sample pair reaches the margin"]
+    online_only = {"status": "skipped", "skipped": "no judged pair reaches the margin yet",
+                   "online": [{"round": 1, "pairs": 2, "prompts": 3, "sampled": 6, "referee_asked": 12}]}
+    assert preference_line(online_only).splitlines()[1].startswith("      online round 1: 2 pairs from 3 prompts")

@@ -27,9 +27,23 @@ def preference_states(store: Any) -> dict[int, dict[str, Any]]:
 
 
 def preference_line(state: dict[str, Any]) -> str:
+    """The iteration's preference stage: the DPO on judged pairs, then each online round, one line each."""
+    rounds = "".join("\n" + online_round_line(r) for r in state.get("online") or [] if isinstance(r, dict))
     if state.get("status") == "skipped":
-        return f"      preference skipped: {state.get('skipped')}"
+        return f"      preference skipped: {state.get('skipped')}{rounds}"
     pairs = f" on {state['pairs']} pairs" if "pairs" in state else ""
-    scores = (f" · reward margin {state['margin']:.3f}, accuracy {state['accuracy']:.2f}"
-              if isinstance(state.get("margin"), float) and isinstance(state.get("accuracy"), float) else "")
-    return f"      preference (DPO){pairs}: {state.get('status')}{scores}"
+    return f"      preference (DPO){pairs}: {state.get('status')}{_scores(state)}{rounds}"
+
+
+def online_round_line(r: dict[str, Any]) -> str:
+    """`online round 1: 7 pairs from 9 prompts (18 samples, 36 referee requests) · reward margin …`."""
+    if r.get("skipped"):
+        return f"      online round {r.get('round')} skipped: {r['skipped']}"
+    return (f"      online round {r.get('round')}: {r.get('pairs', 0)} pairs from {r.get('prompts', 0)} prompts "
+            f"({r.get('sampled', 0)} samples, {r.get('referee_asked', 0)} referee requests){_scores(r)}")
+
+
+def _scores(state: dict[str, Any]) -> str:
+    if isinstance(state.get("margin"), float) and isinstance(state.get("accuracy"), float):
+        return f" · reward margin {state['margin']:.3f}, accuracy {state['accuracy']:.2f}"
+    return ""
