@@ -242,3 +242,19 @@ async def test_a_new_instruction_opens_as_its_row_says(known: Path) -> None:
         text = screen_text(app)
         assert isinstance(app.screen, DetailScreen) and app.screen.detail.id == 12
         assert "origin easy · written in it0's generation, in the pools from it1" in " ".join(text.split())
+
+
+async def test_the_header_names_the_final_imitation_not_an_iteration_past_the_plan(known: Path) -> None:
+    with open_store(known / "lion.db") as store, store.tx() as c:   # iterations 1 and 2 done; the final one running
+        c.execute("UPDATE stages SET status = 'done' WHERE iteration = 1")
+        c.execute("UPDATE iterations SET status = 'done' WHERE iteration = 1")
+        c.execute("INSERT INTO iterations (iteration, status) VALUES (2, 'done'), (3, 'running')")
+        for st in ("imitation", "discrimination", "generation"):
+            c.execute("INSERT INTO stages (iteration, stage, status, done, total) VALUES (2, ?, 'done', 4, 4)", (st,))
+        c.execute("INSERT INTO stages (iteration, stage, status, step, done, total)"
+                  " VALUES (3, 'imitation', 'running', 'teacher', 1, 4)")
+    app = LionDashboard(known, clock=lambda: CLOCK, refresh_s=None)
+    async with app.run_test(size=LARGE) as pilot:
+        await _loaded(pilot, app)
+        header = screen_text(app).splitlines()[0]
+        assert "it3 (final, after 3)" in header and "4/3" not in header, header

@@ -55,7 +55,10 @@ class HeaderBar(SnapshotView, Static):
             t.append("lion ", style="bold magenta")
         t.append(snap.project, style="bold")
         planned = "?" if snap.iterations_planned is None else str(snap.iterations_planned)
-        if snap.iteration is not None:
+        if snap.iteration is not None and snap.iterations_planned is not None \
+                and snap.iteration >= snap.iterations_planned:   # the final imitation, after the last iteration
+            t.append(f" │ it{snap.iteration} (final, after {planned})")
+        elif snap.iteration is not None:
             t.append(f" │ it{snap.iteration} ({snap.iteration + 1}/{planned})")
         if snap.stage is not None:
             st = snap.stage
