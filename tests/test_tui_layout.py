@@ -208,6 +208,19 @@ async def test_the_preference_stage_stands_in_the_strip_after_imitation(known: P
         assert "pref" not in it0, it0   # iteration 0 had no DPO job
 
 
+async def test_a_distillation_job_shows_its_held_out_kl_to_the_teacher(known: Path) -> None:
+    with open_store(known / "lion.db") as store, store.tx() as c:   # job 2 scored the held-out rows at step 10
+        c.execute("UPDATE train_metrics SET heldout_kl = 0.4321 WHERE job_id = 2 AND step = 10")
+    app = LionDashboard(known, clock=lambda: CLOCK, refresh_s=None)
+    async with app.run_test(size=LARGE) as pilot:
+        await _loaded(pilot, app)
+        await pilot.press("2")
+        assert "held-out KL" in screen_text(app) and "0.4321" in screen_text(app), screen_text(app)
+        await pilot.press("down")   # job 1 is SFT without a teacher: no such row
+        await until(pilot, lambda: "training loss · job 1 (it0)" in screen_text(app))
+        assert "held-out KL" not in screen_text(app)
+
+
 def test_count_ticks_are_whole_numbers() -> None:
     for top in (1, 2, 3, 7, 10, 41, 1000):
         ticks = count_ticks(top)

@@ -37,6 +37,7 @@ class TrainView:
     kind: str = "train"                 # train (SFT, distillation) | dpo
     margin: float | None = None         # DPO: mean reward margin of chosen over rejected, last step
     accuracy: float | None = None       # DPO: share of pairs ranked right, last step
+    heldout_kl: float | None = None     # distillation: KL to the teacher on the held-out rows, last scored
 
     def add_metric(self, row: Any) -> None:
         """One train_metrics row (in step order) into the view."""
@@ -47,7 +48,7 @@ class TrainView:
             self.loss = row["loss"]
             self.losses.append((row["step"], row["loss"]))
         names = row.keys()
-        for key in ("margin", "accuracy"):  # columns of migration 0014; a store before it has none
+        for key in ("margin", "accuracy", "heldout_kl"):  # columns of migrations 0014, 0016 (older stores lack them)
             if key in names and row[key] is not None:
                 setattr(self, key, row[key])
 

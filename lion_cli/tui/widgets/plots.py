@@ -91,6 +91,7 @@ class TrainingPanel(SnapshotView, Horizontal):
                      ("lr", "-" if tv.lr is None else f"{tv.lr:.2e}"),
                      ("tokens/s", "-" if tv.tokens_per_s is None else f"{tv.tokens_per_s:,.0f}"),
                      *_preference_facts(tv),
+                     *([("held-out KL", ratio(tv.heldout_kl, 4))] if tv.heldout_kl is not None else []),
                      ("output", tv.output_dir), ("in use", checkpoint or "the base model")):
             t.add_row(k, v)
         facts.update(t)
