@@ -14,7 +14,7 @@ from typing import Any
 
 from lion_cli.cli.demo import scripted_project as make_project
 
-__all__ = ["PRICED", "lion", "make_project", "server_stats", "snapshot", "start_lion", "wait_for"]
+__all__ = ["PRICED", "kill_at_each", "lion", "make_project", "server_stats", "snapshot", "start_lion", "wait_for"]
 
 # A local server is free by default (core/prices.py): tests that check the spend set prices with these.
 PRICED = [f"{role}.{key}={price}" for role in ("teacher", "referee", "generator")
@@ -52,6 +52,19 @@ def wait_for(db: Path, sql: str, proc: subprocess.Popen[bytes], timeout: float =
                 raise  # a mistake in `sql`, not a busy store
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for: {sql}")
+
+
+def kill_at_each(project: Path, points: list[tuple[str, str]], log: Path) -> None:
+    """`lion run`, then `lion resume` for each later point, each SIGKILLed once its point's `sql` holds in the
+    store (the run must still be going then)."""
+    import signal
+
+    for k, (name, sql) in enumerate(points):
+        proc = start_lion("resume" if k else "run", str(project), log=log)
+        wait_for(project / "lion.db", sql, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, f"{name}: the run ended before it could be killed"
 
 
 def snapshot(project: Path) -> dict[str, Any]:

@@ -11,14 +11,13 @@ of a real `lion serve --scripted` subprocess.
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.loop_helpers import PRICED, lion, make_project, server_stats, snapshot, start_lion, wait_for
+from tests.loop_helpers import PRICED, kill_at_each, lion, make_project, server_stats, snapshot
 
 pytestmark = pytest.mark.slow
 SMALL = {"iterations": 1, "new": 4, "seeds": 8}
@@ -67,13 +66,8 @@ def test_kill_in_each_batch_phase_then_resume(online: dict[str, Any], tmp_path: 
 
     with running_server(backend="scripted", batch="delay_s=0.4,content_delay_s=0.6") as url:
         project = project_for(tmp_path, url, tiny_model_dir, BATCH)
-        db, log = project / "lion.db", tmp_path / "run.log"
-        for name, sql in KILL_POINTS:
-            proc = start_lion("run" if name == "upload" else "resume", str(project), log=log)
-            wait_for(db, sql, proc)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-            assert proc.returncode == -signal.SIGKILL, f"{name}: the run ended before it could be killed"
+        db = project / "lion.db"
+        kill_at_each(project, KILL_POINTS, tmp_path / "run.log")
         done = lion("resume", str(project))
         assert done.returncode == 0, done.stderr[-3000:]
         stats = server_stats(url)
@@ -104,7 +98,9 @@ def test_batch_mode_gives_the_online_result_through_a_failed_upload_failed_lines
     assert stats["batch"]["uploads_refused"] == 1 and stats["batch"]["lines_served"] > 0, stats
     assert stats["duplicates"] == 0, stats
     statuses = batches(project)
-    assert ("teacher", "expired") in statuses and ("referee", "expired") in statuses, statuses
+    # A batch expires once 5 of its lines are served: the referee's (every verdict of the stage in one batch)
+    # always does; the teacher's do when they gather more than 5 lines, which depends on timing.
+    assert ("referee", "expired") in statuses, statuses
     assert [status for role, status in statuses if role == "teacher"][-1] == "completed", statuses
     spend = spend_by_role(project)
     # Each teacher line paid once, at the batch price (half the online one); the generator stayed online.

@@ -6,7 +6,6 @@ state, and the spec and config checks."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,11 @@ import pytest
 
 from lion_cli.demo.tiny_model import CORPUS_PATH, build_tiny_model
 from lion_cli.student.jobs import train
-from lion_cli.student.launcher import job_env
 from lion_cli.student.scripts import sgo
 from lion_cli.student.scripts.distill_eval import instruction_rows
 from lion_cli.student.scripts.train import last_checkpoint, run
 from lion_cli.student.specs import LaunchConfig, SpecError, TrainSpec
-from tests.training_job_helpers import kill_at_first_checkpoint
+from tests.training_job_helpers import kill_training_at_first_checkpoint
 
 HELD_OUT = 8
 
@@ -121,12 +119,8 @@ def test_a_sigkilled_adaptive_run_resumes_with_its_schedule(models: dict[str, Pa
                                                             tmp_path: Path) -> None:
     job = adaptive(models, tmp_path / "out", STEPS)
     out = Path(job.output_dir)
-    out.mkdir(parents=True)
-    job.write(out / "spec.json")
-    argv = [sys.executable, "-m", "lion_cli.student.scripts.train", "--spec", str(out / "spec.json")]
-    kill_at_first_checkpoint(argv, out, tmp_path / "first.log", job_env(LaunchConfig()))
-    checkpoint = last_checkpoint(out)
-    assert checkpoint is not None and (checkpoint / sgo.STATE_FILE).is_file()
+    checkpoint = kill_training_at_first_checkpoint(job, tmp_path / "first.log")
+    assert (checkpoint / sgo.STATE_FILE).is_file()
     train(job, LaunchConfig())
     assert (out / "final" / "model.safetensors").is_file()
     # The schedule, the buffer and the count came back from the checkpoint: every step after it goes as in

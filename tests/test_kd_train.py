@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,11 @@ import pytest
 from lion_cli.demo.tiny_model import CORPUS_PATH, build_tiny_model
 from lion_cli.student import jobs
 from lion_cli.student.jobs import train
-from lion_cli.student.launcher import job_env
 from lion_cli.student.scripts.checkpoint_record import job_record, mismatch
 from lion_cli.student.scripts.distill_eval import held_out_kl, instruction_rows
-from lion_cli.student.scripts.train import last_checkpoint, run
+from lion_cli.student.scripts.train import run
 from lion_cli.student.specs import LaunchConfig, TrainSpec
-from tests.training_job_helpers import kill_at_first_checkpoint, rank_dump
+from tests.training_job_helpers import kill_training_at_first_checkpoint, rank_dump
 
 pytestmark = pytest.mark.slow
 HELD_OUT = 20  # the corpus's last rows: never in the student's training data
@@ -100,12 +98,8 @@ def test_sigkilled_distillation_resumes_from_its_checkpoint(setup: dict[str, Any
                teacher_model=str(setup["teacher"]))
     job.save_steps = 2
     out = Path(job.output_dir)
-    out.mkdir(parents=True)
-    job.write(out / "spec.json")
-    argv = [sys.executable, "-m", "lion_cli.student.scripts.train", "--spec", str(out / "spec.json")]
-    kill_at_first_checkpoint(argv, out, tmp_path / "first.log", job_env(LaunchConfig()))
-    checkpoint = last_checkpoint(out)
-    assert checkpoint is not None and not (out / "final").exists()
+    checkpoint = kill_training_at_first_checkpoint(job, tmp_path / "first.log")
+    assert not (out / "final").exists()
     from_step = int(checkpoint.name.split("-")[1])
     train(job, LaunchConfig())
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]

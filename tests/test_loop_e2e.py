@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.loop_helpers import PRICED, lion, make_project, server_stats, snapshot, start_lion, wait_for
+from tests.loop_helpers import PRICED, kill_at_each, lion, make_project, server_stats, snapshot, start_lion, wait_for
 
 pytestmark = pytest.mark.slow
 CONCURRENCY = 8  # demo_overrides sets every role's max_concurrency to 8
@@ -106,13 +106,7 @@ def test_kill_in_every_stage_then_resume(baseline: dict[str, Any], tmp_path: Pat
 
     with running_server(backend="scripted", latency=(0.02, 0.08)) as url:
         project = make_project(tmp_path, url, tiny_model_dir)
-        db, log = project / "lion.db", tmp_path / "run.log"
-        for name, sql in KILL_POINTS:
-            proc = start_lion("resume" if name != "imitation" else "run", str(project), log=log)
-            wait_for(db, sql, proc)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-            assert proc.returncode == -signal.SIGKILL, f"{name}: the run ended before it could be killed"
+        kill_at_each(project, KILL_POINTS, tmp_path / "run.log")
         done = lion("resume", str(project))
         assert done.returncode == 0, done.stderr[-3000:]
         assert "took over the lock" in done.stderr  # the killed run's lock was stale and taken over

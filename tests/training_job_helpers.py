@@ -5,6 +5,7 @@ torchrun tests compare the ranks' weights with it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 _TEMPLATE = """
 import json
@@ -52,3 +53,22 @@ def kill_at_first_checkpoint(argv: list[str], out: Path, log_path: Path, env: di
             os.killpg(proc.pid, signal.SIGKILL)
         finally:
             assert proc.wait(timeout=30) == -signal.SIGKILL
+
+
+def kill_training_at_first_checkpoint(job: Any, log_path: Path) -> Path:
+    """Write `job` (a TrainSpec) into its output folder, run the training entry script on it, SIGKILL it
+    once its first checkpoint is written, and return that checkpoint."""
+    import sys
+
+    from lion_cli.student.launcher import job_env
+    from lion_cli.student.scripts.train import last_checkpoint
+    from lion_cli.student.specs import LaunchConfig
+
+    out = Path(job.output_dir)
+    out.mkdir(parents=True)
+    job.write(out / "spec.json")
+    argv = [sys.executable, "-m", "lion_cli.student.scripts.train", "--spec", str(out / "spec.json")]
+    kill_at_first_checkpoint(argv, out, log_path, job_env(LaunchConfig()))
+    checkpoint = last_checkpoint(out)
+    assert checkpoint is not None
+    return checkpoint
