@@ -247,10 +247,12 @@ async def test_quit_without_a_live_run_exits_at_once(known: Path) -> None:
 
 
 def test_stop_run_interrupts_the_process() -> None:
-    proc = subprocess.Popen([sys.executable, "-c", "import time\ntry:\n time.sleep(60)\n"
-                             "except KeyboardInterrupt:\n raise SystemExit(130)"])
-    import time as _t
-    _t.sleep(0.3)   # let the child install Python's SIGINT handler
+    proc = subprocess.Popen([sys.executable, "-c", "import time\ntry:\n print('ready', flush=True)\n"
+                             " time.sleep(60)\nexcept KeyboardInterrupt:\n raise SystemExit(130)"],
+                            stdout=subprocess.PIPE, text=True)
+    # Once it prints, the child is inside the try with Python's SIGINT handler in place (a fixed sleep was
+    # too short for an interpreter starting on a loaded machine: SIGINT came first and killed it outright).
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     assert stop_run(proc, grace_s=10) == 130
 
 
