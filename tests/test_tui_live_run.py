@@ -81,8 +81,8 @@ async def test_dashboard_follows_a_scripted_run(tmp_path: Path, tiny_model_dir: 
     assert app.read_errors == []                        # no failed read on the dashboard's side either
     assert refreshes_during_run >= 20                   # it really read while the run was writing
     assert snap.run_status == "done" and "run: done" in text
-    assert [(s.stage, s.status) for s in snap.stages] == [
-        ("imitation", "done"), ("discrimination", "done"), ("generation", "done")]
+    assert [(s.iteration, s.stage, s.status) for s in snap.stages] == [   # then the final imitation on everything
+        (0, "imitation", "done"), (0, "discrimination", "done"), (0, "generation", "done"), (1, "imitation", "done")]
     expected = _store_numbers(project / "lion.db")
     assert _shown_numbers(snap) == {k: v for k, v in expected.items() if k not in ("last_event", "spent")}
     assert snap.spent_usd == pytest.approx(expected["spent"]) and snap.spent_usd > 0
