@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 BUSY_TIMEOUT_MS = 30_000
 MAX_PARAMS = 900   # host parameters per statement, below the 999 of older SQLite builds
+FOREIGN_KEYS_OFF = "-- lion: foreign keys off"  # a migration's first line: it rebuilds a referenced table
 
 
 @dataclass(frozen=True)
@@ -175,23 +176,54 @@ def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None)
     for m in migrations:
         if m.name in done:
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        # Two processes opening a fresh store at once both see the step as pending; the second one
-        # gets the write lock after the first committed, so look again under the lock.
-        if conn.execute("SELECT 1 FROM schema_migrations WHERE name=?", (m.name,)).fetchone():
-            conn.execute("COMMIT")
-            continue
-        try:
-            # Statements one by one: executescript() would commit our transaction.
-            for stmt in _split_sql(m.sql):
-                conn.execute(stmt)
-            conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (m.name,))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        applied.append(m.name)
+        with _foreign_keys_off(conn, m.sql.startswith(FOREIGN_KEYS_OFF)):
+            _migrate_one(conn, m, applied)
     return applied
+
+
+def _migrate_one(conn: sqlite3.Connection, m: Migration, applied: list[str]) -> None:
+    """`m` in one transaction, unless another process applied it first."""
+    conn.execute("BEGIN IMMEDIATE")
+    # Two processes opening a fresh store at once both see the step as pending; the second one
+    # gets the write lock after the first committed, so look again under the lock.
+    if conn.execute("SELECT 1 FROM schema_migrations WHERE name=?", (m.name,)).fetchone():
+        conn.execute("COMMIT")
+        return
+    try:
+        _apply(conn, m)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    applied.append(m.name)
+
+
+@contextmanager
+def _foreign_keys_off(conn: sqlite3.Connection, off: bool) -> Iterator[None]:
+    """Foreign keys off around a migration that rebuilds a table others reference (dropping the old
+    table would otherwise fail; SQLite can change the setting only outside a transaction), the
+    connection's setting back after, also on error."""
+    if not off:
+        yield
+        return
+    before = int(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {before}")
+
+
+def _apply(conn: sqlite3.Connection, m: Migration) -> None:
+    # Statements one by one: executescript() would commit our transaction.
+    for stmt in _split_sql(m.sql):
+        conn.execute(stmt)
+    if m.sql.startswith(FOREIGN_KEYS_OFF):  # nothing the rebuild did may leave a reference dangling
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise sqlite3.IntegrityError(f"migration {m.name}: {len(broken)} broken references, "
+                                         f"first in table {broken[0][0]}")
+    conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (m.name,))
 
 
 def _split_sql(script: str) -> list[str]:
@@ -217,6 +249,10 @@ def open_store(path: Path | str, *, readonly: bool = False, create: bool = True)
     if not p.exists() and (readonly or not create):
         raise FileNotFoundError(f"{p}: no lion store here")
     conn = _connect(p, readonly=readonly)
-    if not readonly:
-        migrate(conn)
+    if not readonly and migrate(conn):
+        # A fresh connection after schema changes: on the one that rebuilt a table (0017), SQLite 3.40
+        # refuses every later WAL checkpoint once the journal mode has changed ("database table is
+        # locked"), which `lion init` does (store/bulk.py).
+        conn.close()
+        conn = _connect(p)
     return Store(conn, p)
