@@ -116,6 +116,25 @@ def test_flipped_byte_in_delta_is_refused(tmp_path: Path, tuned_tiny: Path, tiny
     assert not (tmp_path / "out").exists()
 
 
+def test_hasher_leaves_torch_only_the_cores_its_threads_do_not_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's op threads stall on cores the hash threads share; they are limited while hashing, then restored."""
+    import torch
+
+    from lion_cli.export import hashing
+
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        for cores, inside in ((2, 1), (3, 1), (5, 3), (16, 4)):
+            monkeypatch.setattr(hashing, "_usable_cores", lambda n=cores: n)
+            with hashing.TensorHasher(threads=2) as hasher:
+                assert torch.get_num_threads() == inside, cores
+                assert len(hasher.submit(torch.ones(3)).result()) == 64
+            assert torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(saved)
+
+
 def test_fixups_make_unrepresentable_differences_exact(tmp_path: Path) -> None:
     """t − b rounds when b ≫ t; those elements are stored verbatim so fp32 stays bit for bit."""
     import torch

@@ -5,10 +5,17 @@ nothing while it computes the next difference or sum. Hashing is a third of delt
 in the main thread it would run strictly after the arithmetic. At most `max_pending_bytes` of
 tensors wait for their hash at once (the caller blocks beyond that), so a 7B model is never held
 in memory twice over just to be hashed later.
+
+While hashes run, torch's own op threads are limited to the cores the hash threads leave free.
+torch's OpenMP team waits at the end of every operation for its slowest thread, so one thread
+that shares its core with a hash (or with any other process) stalls the whole team; on a busy
+2-core machine two op threads made the subtraction, the addition and the bit comparison about
+ten times slower in CPU time than one.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -28,6 +35,15 @@ class TensorHasher(AbstractContextManager["TensorHasher"]):
         self._limit = max_pending_bytes
         self._pending = 0
         self._room = threading.Condition()
+        self._torch_threads = max(1, _usable_cores() - threads)
+        self._saved_torch_threads = 0
+
+    def __enter__(self) -> TensorHasher:
+        import torch
+
+        self._saved_torch_threads = torch.get_num_threads()
+        torch.set_num_threads(min(self._saved_torch_threads, self._torch_threads))
+        return self
 
     def submit(self, t: Any) -> Future[str]:
         size = t.numel() * t.element_size()
@@ -45,7 +61,18 @@ class TensorHasher(AbstractContextManager["TensorHasher"]):
             self._room.notify_all()
 
     def __exit__(self, *exc: object) -> None:
+        import torch
+
         self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+        if self._saved_torch_threads:
+            torch.set_num_threads(self._saved_torch_threads)
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity mask where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def resolved(tree: Any) -> Any:
