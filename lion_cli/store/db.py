@@ -176,7 +176,7 @@ def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None)
     for m in migrations:
         if m.name in done:
             continue
-        with _foreign_keys_off(conn, m.sql.startswith(FOREIGN_KEYS_OFF)):
+        with foreign_keys_off(conn, m.sql.startswith(FOREIGN_KEYS_OFF)):
             _migrate_one(conn, m, applied)
     return applied
 
@@ -199,10 +199,11 @@ def _migrate_one(conn: sqlite3.Connection, m: Migration, applied: list[str]) -> 
 
 
 @contextmanager
-def _foreign_keys_off(conn: sqlite3.Connection, off: bool) -> Iterator[None]:
-    """Foreign keys off around a migration that rebuilds a table others reference (dropping the old
-    table would otherwise fail; SQLite can change the setting only outside a transaction), the
-    connection's setting back after, also on error."""
+def foreign_keys_off(conn: sqlite3.Connection, off: bool) -> Iterator[None]:
+    """Foreign keys off (when `off`) around a transaction started inside: a migration that rebuilds a
+    table others reference (dropping the old table would otherwise fail), a bulk fill whose references
+    are right by construction. SQLite changes the setting only outside a transaction (inside one this
+    is a no-op); the connection's setting comes back after, also on error."""
     if not off:
         yield
         return

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from lion_cli.core.types import Instruction, Origin, Pool, SeedItem, content_hash
-from lion_cli.store.db import Store
+from lion_cli.store.db import Store, foreign_keys_off
 
 BULK_CACHE_KIB = -65536  # 64 MiB while seeds are imported (negative: KiB, SQLite's convention)
+FRESH_FILL_INDEXES = ("instructions_content_hash", "pool_members_instruction")  # see _indexes_built_after
 
 
 def _row_to_instruction(r: object) -> Instruction:
@@ -24,14 +26,32 @@ def import_seeds(store: Store, items: Sequence[SeedItem], project_name: str,
     seeds: dict[str, SeedItem] = {}   # by content, first one kept: a repeated item is one pool member
     for h, it in zip(hashes or [content_hash(it.instruction, it.input) for it in items], items, strict=True):
         seeds.setdefault(h, it)
+    fresh = store.scalar("SELECT NOT EXISTS (SELECT 1 FROM instructions)") == 1
     cache_pages = store.scalar("PRAGMA cache_size")
     store.conn.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB}")  # the hash index's pages stay in memory
     try:
-        with store.tx() as c:
+        # Foreign keys off on a fresh store: every pool row's id is selected from instructions in the
+        # same transaction, so checking each of them again costs time and finds nothing.
+        with foreign_keys_off(store.conn, fresh), store.tx() as c:
             _insert_seeds(store, c, seeds, project_name)
     finally:
         store.conn.execute(f"PRAGMA cache_size = {int(cache_pages)}")
     return len(seeds)
+
+
+@contextmanager
+def _indexes_built_after(c: sqlite3.Connection, names: Sequence[str]) -> Iterator[None]:
+    """The named indexes dropped, then built again from their own definitions once the rows are in:
+    SQLite builds an index over sorted keys, where filling it row by row lands at random pages (random
+    content hashes). Inside the caller's transaction: an index that cannot be built (a duplicate under
+    a UNIQUE one) rolls the whole fill back."""
+    definitions = [r[0] for r in c.execute(
+        f"SELECT sql FROM sqlite_master WHERE type='index' AND name IN ({','.join('?' * len(names))})", names)]
+    for name in names:
+        c.execute(f"DROP INDEX {name}")
+    yield
+    for sql in definitions:
+        c.execute(sql)
 
 
 def _insert_seeds(store: Store, c: sqlite3.Connection, seeds: dict[str, SeedItem], project_name: str) -> None:
@@ -39,20 +59,22 @@ def _insert_seeds(store: Store, c: sqlite3.Connection, seeds: dict[str, SeedItem
     c.execute("INSERT INTO project (id, name) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET name=excluded.name",
               (project_name,))
     c.execute("INSERT OR IGNORE INTO iterations (iteration) VALUES (0)")
-    c.executemany("INSERT OR IGNORE INTO instructions (content_hash, text, input, seed_output, origin, iteration)"
-                  f" VALUES (?, ?, ?, ?, '{Origin.SEED.value}', 0)",
-                  ((h, it.instruction, it.input, it.output) for h, it in seeds.items()))
-    if fresh:  # the store holds exactly these seeds now: their ids from the small origin index, not the rows
-        members = ("INSERT INTO pool_members (iteration, pool, instruction_id)"
-                   f" SELECT 0, ?, id FROM instructions WHERE origin='{Origin.SEED.value}'")
-    else:      # picked out by hash among what was there
-        c.execute("CREATE TEMP TABLE IF NOT EXISTS seed_hashes (content_hash TEXT PRIMARY KEY)")
-        c.execute("DELETE FROM temp.seed_hashes")
-        c.executemany("INSERT OR IGNORE INTO temp.seed_hashes VALUES (?)", ((h,) for h in seeds))
-        members = ("INSERT OR REPLACE INTO pool_members (iteration, pool, instruction_id) SELECT 0, ?, i.id"
-                   " FROM instructions i JOIN temp.seed_hashes USING (content_hash)")
-    for pool in (Pool.TRAIN, Pool.CACHE):
-        c.execute(members, (pool.value,))
+    # On a fresh store the seeds (distinct by hash already) are all there is: both indexes built after.
+    with _indexes_built_after(c, FRESH_FILL_INDEXES if fresh else ()):
+        c.executemany("INSERT OR IGNORE INTO instructions (content_hash, text, input, seed_output, origin,"
+                      f" iteration) VALUES (?, ?, ?, ?, '{Origin.SEED.value}', 0)",
+                      ((h, it.instruction, it.input, it.output) for h, it in seeds.items()))
+        if fresh:  # the store holds exactly these seeds now: their ids from the small origin index, not the rows
+            members = ("INSERT INTO pool_members (iteration, pool, instruction_id)"
+                       f" SELECT 0, ?, id FROM instructions WHERE origin='{Origin.SEED.value}'")
+        else:      # picked out by hash among what was there
+            c.execute("CREATE TEMP TABLE IF NOT EXISTS seed_hashes (content_hash TEXT PRIMARY KEY)")
+            c.execute("DELETE FROM temp.seed_hashes")
+            c.executemany("INSERT OR IGNORE INTO temp.seed_hashes VALUES (?)", ((h,) for h in seeds))
+            members = ("INSERT OR REPLACE INTO pool_members (iteration, pool, instruction_id) SELECT 0, ?, i.id"
+                       " FROM instructions i JOIN temp.seed_hashes USING (content_hash)")
+        for pool in (Pool.TRAIN, Pool.CACHE):
+            c.execute(members, (pool.value,))
 
 
 def _add_members(store: Store, iteration: int, pool: Pool, ids: Iterable[int]) -> None:

@@ -1,0 +1,56 @@
+"""A seed import into a fresh store drops two indexes and turns foreign keys off for its fill (speed):
+afterwards the store must be exactly as a row-by-row import leaves it (same schema, the indexes enforcing
+what they did, foreign keys on), and a failed import must leave the store as it was."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from lion_cli.core.types import Pool, SeedItem, content_hash
+from lion_cli.store.db import Store, open_store
+from lion_cli.store.pools import import_seeds, pool_ids
+
+
+def schema(store: Store) -> list[tuple[str, str]]:
+    return [(r[0], r[1] or "") for r in store.query("SELECT name, sql FROM sqlite_master ORDER BY name")]
+
+
+def settings(store: Store) -> tuple[int, int]:
+    return int(store.scalar("PRAGMA foreign_keys")), int(store.scalar("PRAGMA cache_size"))
+
+
+def test_a_fresh_import_leaves_the_schema_and_settings_as_they_were(tmp_path: Path) -> None:
+    with open_store(tmp_path / "empty.db") as empty:
+        expected = schema(empty)
+    with open_store(tmp_path / "lion.db") as store:
+        before = settings(store)
+        assert import_seeds(store, [SeedItem(f"Task {i}.", "ctx" if i % 2 else "") for i in range(300)], "p") == 300
+        assert schema(store) == expected
+        assert settings(store) == before == (1, before[1])
+        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+            store.conn.execute("INSERT INTO instructions (content_hash, text, origin, iteration) VALUES (?, 'x',"
+                               " 'seed', 0)", (content_hash("Task 4.", ""),))
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            store.conn.execute("INSERT INTO pool_members (iteration, pool, instruction_id) VALUES (0, 'train', 999)")
+        plan = " ".join(r[3] for r in store.query(
+            "EXPLAIN QUERY PLAN SELECT * FROM pool_members WHERE instruction_id=5"))
+        assert "pool_members_instruction" in plan
+        # a second import finds the seeds by hash among what is there (foreign keys checked all along)
+        assert import_seeds(store, [SeedItem("Task 0."), SeedItem("A new one.")], "p") == 2
+        assert len(pool_ids(store, 0, Pool.TRAIN)) == len(pool_ids(store, 0, Pool.CACHE)) == 301
+
+
+def test_a_failed_fresh_import_leaves_nothing_and_the_settings_back(tmp_path: Path) -> None:
+    with open_store(tmp_path / "lion.db") as store:
+        expected, before = schema(store), settings(store)
+        bad = [SeedItem("Fine."), SeedItem(["not", "text"])]  # type: ignore[arg-type]  # SQLite cannot bind it
+        with pytest.raises(sqlite3.Error, match="binding"):
+            import_seeds(store, bad, "p", hashes=["h1", "h2"])
+        assert schema(store) == expected and settings(store) == before
+        assert store.scalar("SELECT COUNT(*) FROM instructions") == 0
+        assert store.scalar("SELECT COUNT(*) FROM project") == 0
+        assert import_seeds(store, [SeedItem("Fine.")], "p") == 1  # and the store takes a good import after
