@@ -6,6 +6,7 @@ state, and the spec and config checks."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,29 @@ def test_a_sigkilled_adaptive_run_resumes_with_its_schedule(models: dict[str, Pa
     assert sgo.SgoState.load(out / f"checkpoint-{STEPS}") == sgo.SgoState.load(uninterrupted / f"checkpoint-{STEPS}")
 
 
+@pytest.mark.slow
+def test_under_zero3_the_teacher_is_sharded_and_the_schedule_is_the_single_process_one(
+        models: dict[str, Path], uninterrupted: Path, tmp_path: Path) -> None:
+    """Two processes under DeepSpeed ZeRO-3: the teacher is partitioned (each process holds part of it),
+    the sharded forward gives the held-out KL one process gets with a whole teacher, and the students
+    sample in lock-step, so the schedule and its student batches are the single-process run's, step by step."""
+    job = adaptive(models, tmp_path / "out", STEPS)
+    job.strategy, job.per_device_batch_size = "zero3", 2  # 2 processes × 2 = the single run's batch of 4
+    train(job, LaunchConfig("torchrun", nproc_per_node=2))
+    out = Path(job.output_dir)
+    log = (out / "logs" / "train-000.log").read_text(encoding="utf-8")
+    held = re.search(r"teacher placed: this process holds ([\d,]+) of its ([\d,]+) parameters \(sharded\)", log)
+    assert held, log[-3000:]
+    mine, total = (int(g.replace(",", "")) for g in held.groups())
+    assert 0 < mine < total
+    sharded, whole = step_lines(out), step_lines(uninterrupted)
+    assert [m["step"] for m in sharded] == list(range(1, STEPS + 1))
+    assert [m["heldout_kl"] for m in sharded] == pytest.approx([m["heldout_kl"] for m in whole], rel=1e-5)
+    assert [(m["sgo_probability"], m["sgo_batches"]) for m in sharded] == [
+        (m["sgo_probability"], m["sgo_batches"]) for m in whole]
+    assert sharded[-1]["sgo_batches"] >= 1
+
+
 def test_sgo_needs_a_divergence_objective_and_held_out_rows(models: dict[str, Path]) -> None:
     good = adaptive(models, models["root"] / "v", 1)
     good.validate()
@@ -144,6 +168,11 @@ def test_sgo_needs_a_divergence_objective_and_held_out_rows(models: dict[str, Pa
         bad = TrainSpec(**{**good.__dict__, **change})
         with pytest.raises(SpecError, match=key):
             bad.validate()
+    sharded = TrainSpec(**{**good.__dict__, "strategy": "fsdp", "per_device_batch_size": 2})
+    sharded.validate(1)  # one process: FSDP shards nothing
+    with pytest.raises(SpecError, match=r"'sgo'.*fsdp with 2 processes"):
+        sharded.validate(2)
+    TrainSpec(**{**good.__dict__, "strategy": "zero3", "per_device_batch_size": 2}).validate(2)
 
 
 def test_config_names_the_sgo_key_and_carries_it_into_the_train_spec(tmp_path: Path) -> None:
@@ -161,8 +190,14 @@ def test_config_names_the_sgo_key_and_carries_it_into_the_train_spec(tmp_path: P
     assert "student.heldout_rows" in problems({"heldout_rows": 4})  # sft has no teacher to score against
     needs_rows = problems({"sgo": "adaptive", "objective": "kl", "teacher_model": "t"})
     assert "student.sgo" in needs_rows and "heldout_rows" in needs_rows
-    settings = parse_settings({"student": {"sgo": "adaptive", "objective": "kl", "teacher_model": "t",
-                                           "heldout_rows": 4}})
+    adaptive_kl = {"sgo": "adaptive", "objective": "kl", "teacher_model": "t", "heldout_rows": 4}
+    # Several processes under FSDP (the default strategy) would sample from shards: refused, ZeRO-3 taken.
+    on_shards = problems({**adaptive_kl, "nproc_per_node": 2})
+    assert "student.sgo" in on_shards and "student.strategy fsdp with 2 processes" in on_shards
+    assert "zero3" in problems({**adaptive_kl, "nnodes": 2, "strategy": "fsdp"})
+    zero3 = parse_settings({"student": {**adaptive_kl, "nproc_per_node": 2, "strategy": "zero3"}})
+    assert zero3.student.sgo == "adaptive"
+    settings = parse_settings({"student": adaptive_kl})
     spec, _ = specs_from_settings(settings, model_path="m", data_path=tmp_path / "rows.jsonl",
                                   output_dir=tmp_path / "out", project_dir=tmp_path)
     assert (spec.sgo, spec.heldout_rows) == ("adaptive", 4)

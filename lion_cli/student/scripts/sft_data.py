@@ -131,6 +131,18 @@ def padding_share(batches: Sequence[dict[str, Any]], pad_id: int) -> float:
     return pads / total if total else 0.0
 
 
+def zero3_gather() -> Any:
+    """deepspeed.zero.GatheredParameters while the Trainer's DeepSpeed config says ZeRO-3 (a model loaded
+    then is partitioned); None otherwise."""
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    if not is_deepspeed_zero3_enabled():
+        return None
+    import deepspeed
+
+    return deepspeed.zero.GatheredParameters
+
+
 def ensure_pad_token(tokenizer: Any, model: Any, gather: Any = None) -> bool:
     """Add a pad token when the tokenizer has none; the new embedding row(s) = mean of the old rows.
 

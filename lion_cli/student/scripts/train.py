@@ -17,15 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lion_cli.student.scripts.job_log import log
 from lion_cli.student.specs import DEEPSPEED_STRATEGIES, SpecError, TrainSpec
 from lion_cli.student.specs.train import decoder_layer_classes, fsdp_arguments
 
 DS_CONFIGS = Path(__file__).with_name("ds_configs")
-
-
-def log(msg: str) -> None:
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"[train] {msg}", file=sys.stderr, flush=True)
 
 
 def deepspeed_config(strategy: str, override: str | None) -> str | None:
@@ -150,9 +146,8 @@ def load_for_training(spec: TrainSpec, ds_config: str | None, world: int) -> tup
     LoRA adapters attached when asked."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.integrations import is_deepspeed_zero3_enabled
 
-    from lion_cli.student.scripts.sft_data import ensure_pad_token, training_forward_mode
+    from lion_cli.student.scripts.sft_data import ensure_pad_token, training_forward_mode, zero3_gather
 
     # DeepSpeed args come first so that ZeRO-3 loads the model already partitioned (zero.Init).
     args = training_args(spec, ds_config, world, []) if ds_config else None
@@ -167,12 +162,7 @@ def load_for_training(spec: TrainSpec, ds_config: str | None, world: int) -> tup
     model: Any = AutoModelForCausalLM.from_pretrained(spec.model_path, dtype=torch.float32)
     if args is None:
         args = training_args(spec, None, world, decoder_layer_classes(model))
-    gather = None
-    if is_deepspeed_zero3_enabled():
-        import deepspeed
-
-        gather = deepspeed.zero.GatheredParameters
-    if ensure_pad_token(tokenizer, model, gather):
+    if ensure_pad_token(tokenizer, model, zero3_gather()):
         log(f"the tokenizer had no pad token: added {tokenizer.pad_token!r}, its embedding = mean of the others")
     training_forward_mode(model)  # before peft wraps it: packing relies on this (sft_data.py)
     if spec.lora.enabled:
