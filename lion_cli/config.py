@@ -53,6 +53,7 @@ from lion_cli.student.specs import (
     PromptFormat,
     Sgo,
     TrainSpec,
+    sgo_strategy_problem,
 )
 
 CONFIG_NAME = "lion.toml"
@@ -227,6 +228,9 @@ class StudentSettings(_Strict):
         if info.data.get("heldout_rows", 0) < 1 or info.data.get("packing", False):
             raise ValueError(f"\"{value}\" needs student.heldout_rows ≥ 1 (its schedule follows the held-out KL) "
                              "and student.packing off")
+        processes = info.data.get("nproc_per_node", 1) * info.data.get("nnodes", 1)
+        if problem := sgo_strategy_problem(value, info.data.get("strategy", TrainSpec.strategy), processes):
+            raise ValueError(problem.replace("strategy ", "student.strategy ", 1))
         return value
 
 

@@ -39,6 +39,16 @@ def fsdp_arguments(strategy: str, world_size: int, layer_classes: Sequence[str])
     return {"fsdp": "full_shard auto_wrap", "fsdp_config": config}
 
 
+def sgo_strategy_problem(sgo: str, strategy: str, processes: int) -> str | None:
+    """Why student-generated outputs cannot run under this strategy, or None. Under FSDP every process
+    would sample from its own shard of the student; ZeRO-3 gathers the weights for each step of the
+    generation in lock-step (and is tested so), a single process or DDP holds the whole student."""
+    if sgo == "off" or strategy != "fsdp" or processes <= 1:
+        return None
+    return (f"\"{sgo}\" under strategy fsdp with {processes} processes is not supported (the student would "
+            "sample from sharded weights): use strategy \"zero3\" (sharded, samples in lock-step) or \"ddp\"")
+
+
 class BatchSizeError(SpecError):
     """The global batch cannot be split evenly over the processes."""
 
@@ -146,6 +156,8 @@ class TrainSpec(Spec):
         if not Path(self.data_path).is_file():
             raise SpecError(f"data_path {self.data_path}: no such file")
         self._check_teacher()
+        if problem := sgo_strategy_problem(self.sgo, self.strategy, world_size):
+            raise SpecError(f"key 'sgo': {problem}")
         self.accumulation(world_size)
 
     def _check_teacher(self) -> None:
