@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lion_cli.core.seeds import seed_parse
 from lion_cli.core.types import Pool, SeedItem, content_hash
 from lion_cli.store.db import Store, open_store
 from lion_cli.store.pools import import_seeds, pool_ids
@@ -54,3 +55,13 @@ def test_a_failed_fresh_import_leaves_nothing_and_the_settings_back(tmp_path: Pa
         assert store.scalar("SELECT COUNT(*) FROM instructions") == 0
         assert store.scalar("SELECT COUNT(*) FROM project") == 0
         assert import_seeds(store, [SeedItem("Fine.")], "p") == 1  # and the store takes a good import after
+
+
+def test_the_first_of_repeated_seeds_is_kept_in_first_seen_order() -> None:
+    raw = [SeedItem("A.", output="first a"), SeedItem("B."), SeedItem("A.", output="second a"),
+           SeedItem("B.", "ctx"), SeedItem("B.", output="second b")]
+    parsed = seed_parse(raw, "seeds.json", "json")
+    assert parsed.items == [raw[0], raw[1], raw[3]] and parsed.duplicates == 2
+    assert parsed.hashes == [content_hash("A."), content_hash("B."), content_hash("B.", "ctx")]
+    distinct = raw[:2]
+    assert seed_parse(distinct, "seeds.json", "json").items == distinct

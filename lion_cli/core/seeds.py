@@ -17,7 +17,8 @@ from lion_cli.core.seed_records import SeedError, items_from_records
 from lion_cli.core.seed_table import parse_table
 from lion_cli.core.types import SeedItem, content_hash
 
-__all__ = ["SeedError", "SeedParse", "decode_seed_bytes", "detect_format", "parse_seed_text", "seed_parse"]
+__all__ = ["SeedError", "SeedParse", "decode_seed_bytes", "detect_format", "first_by_content", "parse_seed_text",
+           "seed_parse"]
 
 Progress = Callable[[int], None]
 
@@ -136,10 +137,19 @@ def seed_parse(raw: Sequence[SeedItem], where: str, fmt: str) -> SeedParse:
     """Exact duplicates (same instruction and input) dropped, the first one kept; none at all is an error."""
     if not raw:
         raise SeedError(f"{where}:1: no instructions found")
-    unique: dict[str, SeedItem] = {}
-    for item in raw:
-        unique.setdefault(content_hash(item.instruction, item.input), item)
+    unique = first_by_content([content_hash(item.instruction, item.input) for item in raw], raw)
     return SeedParse(list(unique.values()), len(raw) - len(unique), fmt, list(unique))
+
+
+def first_by_content(hashes: Sequence[str], items: Sequence[SeedItem]) -> dict[str, SeedItem]:
+    """Each content hash with the first item that has it, in the order they first appear. One dict()
+    call when there is no repeat (the usual seed file); otherwise item by item."""
+    unique = dict(zip(hashes, items, strict=True))
+    if len(unique) < len(items):  # a repeat: dict() kept the last item in the first one's place
+        unique = {}
+        for h, item in zip(hashes, items, strict=True):
+            unique.setdefault(h, item)
+    return unique
 
 
 def parse_seed_text(text: str, where: str, columns: dict[str, str] | None = None,

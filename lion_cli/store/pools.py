@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
+from lion_cli.core.seeds import first_by_content
 from lion_cli.core.types import Instruction, Origin, Pool, SeedItem, content_hash
 from lion_cli.store.db import Store, foreign_keys_off
 
@@ -23,9 +24,8 @@ def import_seeds(store: Store, items: Sequence[SeedItem], project_name: str,
     """Insert seeds as iteration-0 Train and Cache Pool members, in one transaction (`hashes`: each
     item's content_hash when the caller has them). Plain executemany statements: a 52K-row seed file goes
     in about as fast as SQLite writes it (sqlite-utils' per-chunk work cost seconds there)."""
-    seeds: dict[str, SeedItem] = {}   # by content, first one kept: a repeated item is one pool member
-    for h, it in zip(hashes or [content_hash(it.instruction, it.input) for it in items], items, strict=True):
-        seeds.setdefault(h, it)
+    # by content, first one kept: a repeated item is one pool member
+    seeds = first_by_content(hashes or [content_hash(it.instruction, it.input) for it in items], items)
     fresh = store.scalar("SELECT NOT EXISTS (SELECT 1 FROM instructions)") == 1
     cache_pages = store.scalar("PRAGMA cache_size")
     store.conn.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB}")  # the hash index's pages stay in memory
