@@ -253,3 +253,43 @@ def test_a_generator_prompt_too_long_is_a_failed_slot_and_the_stage_goes_on(
     assert {r[1] for r in rows if r[0] in failed_slots} == {longest}
     assert detail["failed_items"] == len(failed_slots) and detail["rejected"]["request_failed"] == len(failed_slots)
     assert all(r[2] != "request_failed" for r in rows if r[1] != longest)
+
+
+def test_an_online_sample_too_long_for_the_referee_is_failed_and_the_round_goes_on(
+        answered_project: tuple[Path, str]) -> None:
+    """Online DPO's scoring (pipeline/online_preference.py): the long instruction's samples, over the
+    referee's context, are marked failed; every other sample is scored; a second pass sends nothing."""
+    from lion_cli.pipeline.online_preference import score_samples
+    from lion_cli.store.online_samples import OnlineSample, round_verdicts, save_samples
+
+    project, old_url = answered_project
+    long = long_id(project)
+
+    def add_samples(ctx: LoopContext) -> dict[int, list[int]]:
+        """Two samples per answered instruction; each instruction's referee prompts' sizes."""
+        rows = ctx.store.query("SELECT i.id, i.text, t.text FROM instructions i"
+                               " JOIN responses t ON t.instruction_id = i.id AND t.role = 'teacher'")
+        save_samples(ctx.store, 0, 1, "students/iter-0/final",
+                     [OnlineSample(r[0], s, s, f"Sample {s}: a short answer.") for r in rows for s in (0, 1)])
+        return {r[0]: [prompt_tokens(ctx.prompts.referee(r[1], "", *pair, structured=structured))
+                       for pair in ((r[2], "Sample 0: a short answer."), ("Sample 0: a short answer.", r[2]))
+                       for structured in (False, True)] for r in rows}
+
+    sizes = in_process(project, lambda ctx: asyncio.sleep(0, add_samples(ctx)))
+    context = max(max(n) + 2 for i, n in sizes.items() if i != long)
+    assert context < min(sizes[long]) and len(sizes) == 6
+    with running_server(backend="scripted", bad_reply_rate=0.0, context_tokens=context) as url:
+        point_at(project, old_url, url)
+        assert in_process(project, lambda ctx: score_samples(ctx, 0, 1)) == 6 * 2 * 2
+        received = server_stats(url)["received"]
+        assert in_process(project, lambda ctx: score_samples(ctx, 0, 1)) == 0  # failed ones are not sent again
+        assert server_stats(url)["received"] == received
+    opened = open_project(project, readonly=True)
+    failed, verdicts = active_failures(opened.store), round_verdicts(opened.store, 0, 1)
+    opened.store.conn.close()
+    assert sorted((f.role, f.stage, f.instruction_id, f.status) for f in failed) == [
+        ("referee", "imitation", long, 400)] * 4  # 2 samples × 2 orders
+    assert {f.item_key for f in failed} == {f"iteration 0 online round 1 instruction {long} sample {s} {o.value}"
+                                            for s in (0, 1) for o in Order}
+    assert len(verdicts) == 5 * 2 * 2 and long not in {v.instruction_id for v in verdicts}
+    assert all(v.sample_score is not None for v in verdicts)

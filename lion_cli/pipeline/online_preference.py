@@ -23,8 +23,10 @@ from lion_cli.core.types import Label, Order, Pool, Role, Stage, shown_pair, tea
 from lion_cli.pipeline.context import LoopContext
 from lion_cli.pipeline.discrimination import row_seed
 from lion_cli.pipeline.dpo_run import DETAIL_NAME, finished_detail, tune_on_pairs
+from lion_cli.pipeline.item_failures import Item, or_failed, report_failures
 from lion_cli.pipeline.job_thread import relay, run_recorded
 from lion_cli.pipeline.progress import StepProgress, advance_each, log, role_activity
+from lion_cli.store.failures import failed_keys, online_referee_item
 from lion_cli.store.jobs import start_job
 from lion_cli.store.loop_rows import answers, label_ids
 from lion_cli.store.online_samples import (
@@ -89,7 +91,9 @@ async def sample_answers(ctx: LoopContext, iteration: int, round_no: int, ids: l
 
 async def score_samples(ctx: LoopContext, iteration: int, round_no: int) -> int:
     """The referee's verdicts on every sample against the teacher's answer, both orders; an unreadable
-    reply is asked again with the next sample index (`referee_retries` times), then left unscored."""
+    reply is asked again with the next sample index (`referee_retries` times), then left unscored. A
+    request that fails for good (a prompt over the referee's context ...) marks that sample and order
+    failed (item_failures.py) and the round goes on: the sample is unscored, as an unreadable one."""
     samples = round_samples(ctx.store, iteration, round_no)
     ids = sorted({iid for iid, _ in samples})
     teacher = answers(ctx.store, ids, Role.TEACHER, ctx.keys.teacher_model, ctx.keys.teacher_hash)
@@ -97,8 +101,10 @@ async def score_samples(ctx: LoopContext, iteration: int, round_no: int) -> int:
     seen: dict[tuple[int, int, Order], list[bool]] = {}
     for v in round_verdicts(ctx.store, iteration, round_no):
         seen.setdefault((v.instruction_id, v.sample, v.order), []).append(v.parse_error is None)
+    failed = failed_keys(ctx.store, Role.REFEREE.value)
     todo = [(iid, s, o) for iid, s in samples if iid in teacher for o in Order
-            if not any(seen.get((iid, s, o), [])) and len(seen.get((iid, s, o), [])) < attempts_allowed]
+            if not any(seen.get((iid, s, o), [])) and len(seen.get((iid, s, o), [])) < attempts_allowed
+            and online_referee_item(iteration, round_no, iid, s, o) not in failed]
     if not todo:
         return 0
     texts = {i.id: i for i in get_instructions(ctx.store, ids)}
@@ -115,12 +121,15 @@ async def score_samples(ctx: LoopContext, iteration: int, round_no: int) -> int:
         messages = ctx.prompts.referee(texts[iid].text, texts[iid].input,
                                        *shown_pair(order, teacher[iid], samples[iid, s]),
                                        structured=reply_format is not None)
-        await ask_referee(ctx.engine, messages, attempts=attempts_allowed, first_attempt=len(seen.get(item, [])),
-                          record=record, response_format=reply_format)
+        key = Item(Role.REFEREE.value, online_referee_item(iteration, round_no, iid, s, order), iid)
+        await or_failed(ctx, iteration, Stage.IMITATION, key, lambda: ask_referee(
+            ctx.engine, messages, attempts=attempts_allowed, first_attempt=len(seen.get(item, [])), record=record,
+            response_format=reply_format))
 
     bar = StepProgress(ctx.store, iteration, Stage.IMITATION, f"online {round_no} referee", len(todo),
                        spent=ctx.spent, api=lambda: role_activity(ctx, "referee"))
     await advance_each(todo, judge, ctx.settings.referee.max_concurrency, bar)
+    report_failures(ctx, iteration, Stage.IMITATION, Role.REFEREE.value)
     return len(todo)
 
 

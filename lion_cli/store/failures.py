@@ -24,6 +24,10 @@ def referee_item(iteration: int, instruction_id: int, order: Order) -> str:
     return f"iteration {iteration} instruction {instruction_id} {order.value}"
 
 
+def online_referee_item(iteration: int, round_no: int, instruction_id: int, sample: int, order: Order) -> str:
+    return f"iteration {iteration} online round {round_no} instruction {instruction_id} sample {sample} {order.value}"
+
+
 def generator_item(iteration: int, slot: int) -> str:
     return f"iteration {iteration} slot {slot}"
 
