@@ -52,3 +52,34 @@ def test_status_does_not_pace_a_batch_role_by_rpm_and_tpm(tmp_path: Path, lion_c
     assert "referee   batch mode: rpm/tpm do not apply" in text, text
     assert "referee   limiter" not in text and "referee: TPM-bound" not in text, text
     assert "teacher   limiter" in text   # an online role keeps its limiter's accounting
+
+
+@pytest.mark.parametrize(("mode", "windows"), [("online", [4, 4, 2]), ("batch", [10])])
+def test_the_generator_asks_its_whole_plan_at_once_in_batch_mode(mode: str, windows: list[int]) -> None:
+    """In batch mode the generator's slots go out together (one batch), not a max_concurrency window at a time
+    (the last of which would wait hours for the one before it)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from lion_cli.core.types import Label
+    from lion_cli.pipeline.generation import GenerationRun, Tally
+
+    settings = parse_settings({"generator": {"mode": mode, "max_concurrency": 3}})
+    windows_asked = [0]
+
+    class Counted(GenerationRun):
+        async def ask(self, slot: int) -> Any:
+            windows_asked[-1] += 1
+            return None
+
+        def decide(self, slot: int, reply: Any) -> bool:
+            if windows_asked[-1]:   # a window's asks end where its first decision is made
+                windows_asked.append(0)
+            return False
+
+    plan = [(Label.HARD, 1)] * 10
+    ctx: Any = SimpleNamespace(settings=settings)
+    bar: Any = SimpleNamespace(advance=lambda: None)
+    run = Counted(ctx, 0, plan, {}, Tally({Label.HARD: 10, Label.EASY: 0}), None)  # type: ignore[arg-type]
+    asyncio.run(run.ask_and_decide(0, bar))
+    assert windows_asked[:-1] == windows   # online: max(4, max_concurrency) at a time

@@ -179,7 +179,8 @@ class GenerationRun:
     async def ask_and_decide(self, first_slot: int, bar: StepProgress) -> None:
         """Ask a window of slots concurrently, decide them in slot order, until the quota is met or the
         plan runs out. Slots whose kind is already full are skipped."""
-        window = max(4, self.ctx.settings.generator.max_concurrency)
+        # items_in_flight: max_concurrency online; in batch mode the whole plan, so it goes out as one batch
+        window = max(4, self.ctx.settings.generator.items_in_flight)
         slot, end = first_slot, len(self.plan)
         while slot < end and not self.tally.met:
             batch = [s for s in range(slot, min(slot + window, end)) if not self.tally.full(self.plan[s][0])]
