@@ -115,6 +115,11 @@ def test_rerun_imitation_drops_the_student_and_keeps_the_teacher(judged: tuple[P
     project, _ = judged
     answers = project / "students" / "iter-0" / "answers" / "output.jsonl.parts"
     answers.mkdir(parents=True, exist_ok=True)   # a generation job's finished rows: not for a new student
+    # A finished DPO run's detail names the SFT student by its path, which the retrained one shares.
+    runs = [project / "students" / "iter-0" / name for name in ("preference", "online-1", "online-2")]
+    for run in runs:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "preference.json").write_text('{"sft_student": "students/iter-0/final"}\n', encoding="utf-8")
     out = lion("rerun", str(project), "--iteration", "0", "--stage", "imitation", "--yes")
     assert out.returncode == 0, out.stderr
     assert count(project, "SELECT COUNT(*) FROM responses WHERE role='student'") == 0
@@ -122,3 +127,46 @@ def test_rerun_imitation_drops_the_student_and_keeps_the_teacher(judged: tuple[P
     assert count(project, "SELECT COUNT(*) FROM judgements") == 0
     assert count(project, "SELECT COUNT(*) FROM stages WHERE iteration=0 AND status != 'pending'") == 0
     assert not answers.parent.exists()
+    assert not any(run.exists() for run in runs)
+
+
+def test_rerun_drops_online_samples_of_retrained_students_and_dropped_instructions(tmp_path: Path) -> None:
+    """Online DPO's rows reference instructions: a rerun that drops generated instructions drops their
+    samples and verdicts first (foreign keys are on), and a retrained student's samples go with it."""
+    from lion_cli.cli.init import init_project
+    from lion_cli.core.types import Order
+    from lion_cli.store.db import open_store
+    from lion_cli.store.online_samples import OnlineSample, SampleVerdict, save_sample_verdict, save_samples
+    from lion_cli.store.pools import add_instruction
+    from lion_cli.store.rerun import drop_for_rerun, rerun_counts, rerun_scope
+
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("Name a river.\nName a bird.\n", encoding="utf-8")
+    init_project(tmp_path / "p", seeds)
+
+    def fill(store: Any) -> None:
+        from lion_cli.core.types import Origin
+        from lion_cli.store.progress import ensure_iteration
+
+        for k in (1, 2):
+            ensure_iteration(store, k)
+        with store.tx():
+            made = add_instruction(store, "Name a hard river.", "", Origin.HARD, 1)
+        for iteration, iid in ((0, 1), (1, 1), (2, made)):  # iteration 2's online prompt: a generated one
+            save_samples(store, iteration, 1, "s", [OnlineSample(iid, 0, 0, "an answer")])
+            save_sample_verdict(store, iteration, 1, SampleVerdict(iid, 0, Order.TEACHER_FIRST, 0, 7.0, None),
+                                "referee", "7 7", 7.0)
+
+    def online(store: Any) -> list[tuple[int, int]]:
+        return sorted((r[0], r[1]) for r in store.query("SELECT iteration, instruction_id FROM online_samples"))
+
+    with open_store(tmp_path / "p" / "lion.db") as store:
+        fill(store)
+        scope = rerun_scope(store, 1, Stage.GENERATION)   # drops iteration 2 and the instruction made for it
+        assert rerun_counts(store, scope)["online DPO samples"] == 1
+        drop_for_rerun(store, scope)
+        assert online(store) == [(0, 1), (1, 1)]          # iteration 1's student stays: its samples too
+        assert store.scalar("SELECT COUNT(*) FROM online_scores") == 2
+        drop_for_rerun(store, rerun_scope(store, 1, Stage.IMITATION))
+        assert online(store) == [(0, 1)]
+        assert store.scalar("SELECT COUNT(*) FROM online_scores") == 1

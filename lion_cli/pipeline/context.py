@@ -22,6 +22,13 @@ def student_answers_dir(project_dir: Path, iteration: int) -> Path:
     return project_dir / "students" / f"iter-{iteration}" / "answers"
 
 
+def preference_dirs(project_dir: Path, iteration: int) -> list[Path]:
+    """The preference stage's work folders of an iteration (judged DPO, online rounds): each holds the
+    finished run's detail, which names the student it started from."""
+    folder = project_dir / "students" / f"iter-{iteration}"
+    return sorted(d for d in [folder / "preference", *folder.glob("online-*")] if d.is_dir())
+
+
 @dataclass
 class LoopContext:
     project_dir: Path

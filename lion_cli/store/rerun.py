@@ -6,6 +6,7 @@ Rerunning stage S of iteration N drops:
   its answers asked again), referee verdicts and labels (discrimination), generator candidates and
   the instructions they made (generation, always: it comes after every stage of N);
 - every later iteration: its pools, instructions, answers, verdicts, labels, candidates and stages;
+- online DPO's samples and their verdicts from every student trained again, and of every instruction dropped;
 - the failure marks of those stages, whose items are then sent again.
 It keeps what is still valid whatever the new settings are: the teacher's answers to the instructions
 that stay (keyed by instruction, model and settings hash: a changed teacher misses them by itself),
@@ -23,6 +24,8 @@ from lion_cli.store.db import Store
 
 # The instructions generation made after iteration N (iteration column: the one that starts with them).
 _MADE_AFTER = "SELECT id FROM instructions WHERE iteration > :n AND origin != 'seed'"
+# Online DPO's samples and verdicts made by a student trained again, or of an instruction dropped.
+_ONLINE_DROPPED = f"iteration >= :student OR instruction_id IN ({_MADE_AFTER})"
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,9 @@ class RerunScope:
         return self.iteration if self.stage is not Stage.GENERATION else self.iteration + 1
 
     def params(self) -> dict[str, object]:
-        """The named parameters of the statements below: :n, :judged, and :s0.. the stages of N dropped."""
-        return {"n": self.iteration, "judged": self.judged_from,
+        """The named parameters of the statements below: :n, :judged, :student, and :s0.. the stages of N
+        dropped."""
+        return {"n": self.iteration, "judged": self.judged_from, "student": self.first_student,
                 **{f"s{i}": s for i, s in enumerate(self.stages_of_n)}}
 
     @property
@@ -86,6 +90,7 @@ def _counted(scope: RerunScope) -> dict[str, tuple[str, tuple[object, ...] | dic
         "generated instructions": (f"SELECT COUNT(*) FROM ({_MADE_AFTER})", p),
         "student answers": (f"SELECT COUNT(*) FROM responses WHERE role = ? AND model IN {_in_labels(labels)}",
                             (Role.STUDENT.value, *labels)),
+        "online DPO samples": (f"SELECT COUNT(*) FROM online_samples WHERE {_ONLINE_DROPPED}", p),
         "later iterations": ("SELECT COUNT(*) FROM iterations WHERE iteration > :n", p),
     }
 
@@ -117,6 +122,8 @@ def drop_for_rerun(store: Store, scope: RerunScope) -> None:
         c.execute(f"DELETE FROM judgements WHERE iteration >= :judged OR instruction_id IN ({_MADE_AFTER})", p)
         c.execute(f"DELETE FROM labels WHERE iteration >= :judged OR instruction_id IN ({_MADE_AFTER})", p)
         c.execute("DELETE FROM candidates WHERE iteration >= :n", p)
+        c.execute(f"DELETE FROM online_scores WHERE {_ONLINE_DROPPED}", p)
+        c.execute(f"DELETE FROM online_samples WHERE {_ONLINE_DROPPED}", p)
         c.execute(f"DELETE FROM pool_members WHERE iteration > :n OR instruction_id IN ({_MADE_AFTER})", p)
         c.execute(_MADE_AFTER.replace("SELECT id", "DELETE"), p)
         c.execute("DELETE FROM stages WHERE iteration > :n", p)
