@@ -115,6 +115,13 @@ def test_preference_is_off_by_default_and_takes_its_job_defaults_from_the_spec(t
     assert (spec.beta, spec.lr, spec.epochs, spec.loss_type) == (defaults.beta, defaults.lr, defaults.epochs, "sigmoid")
     assert spec.precision == s.student.precision and spec.lora.enabled is s.student.lora.enabled
     assert launch.launcher == s.student.launcher
+    # A distilling imitation stage's teacher is not the DPO job's: it is neither required nor recorded there.
+    distilling = parse_settings({"student": {"objective": "skew_kl", "teacher_model": str(tmp_path / "gone"),
+                                             "heldout_rows": 2, "sgo": "adaptive"}})
+    (tmp_path / "p.jsonl").write_text("{}\n", encoding="utf-8")
+    spec, _ = dpo_spec(distilling, model_path="m", pairs_path=tmp_path / "p.jsonl", output_dir=tmp_path / "o")
+    assert (spec.objective, spec.teacher_model, spec.heldout_rows, spec.sgo) == ("sft", "", 0, "off")
+    spec.validate()  # the teacher folder does not exist: no matter to DPO
 
 
 def test_pair_selection_keeps_gaps_at_the_margin_never_unscored_and_the_widest_when_capped() -> None:

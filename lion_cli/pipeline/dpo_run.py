@@ -16,9 +16,10 @@ from lion_cli.pipeline.progress import log
 from lion_cli.pipeline.student_specs import specs_from_settings
 from lion_cli.store.jobs import add_metric, job_metrics, project_job_id, start_job
 from lion_cli.store.progress import set_student_path, student_path
-from lion_cli.student.specs import DPOSpec, LaunchConfig
+from lion_cli.student.specs import DPOSpec, LaunchConfig, TrainSpec
 
 DETAIL_NAME = "preference.json"  # a finished DPO run's detail, beside its final/
+DISTILLATION_KEYS = ("objective", "skew_alpha", "teacher_model", "heldout_rows", "sgo")
 
 
 def dpo_spec(settings: Settings, *, model_path: str | Path, pairs_path: Path, output_dir: Path,
@@ -29,6 +30,8 @@ def dpo_spec(settings: Settings, *, model_path: str | Path, pairs_path: Path, ou
                                         output_dir=output_dir, project_dir=project_dir, max_steps=max_steps)
     p = settings.preference
     shared = {f.name: getattr(train, f.name) for f in dataclasses.fields(train)}
+    # White-box distillation is the imitation stage's: a DPO job has no teacher to check, hash or load.
+    shared.update({name: getattr(TrainSpec, name) for name in DISTILLATION_KEYS})
     spec = DPOSpec(**{**shared, "beta": p.beta, "loss_type": p.loss_type, "lr": p.lr, "epochs": p.epochs,
                       "global_batch_size": p.global_batch_size, "per_device_batch_size": p.per_device_batch_size,
                       "max_length": p.max_length, "precompute_ref": p.precompute_ref, "packing": False})
