@@ -16,6 +16,7 @@ from lion_cli.core.batches import BatchRecord
 from lion_cli.llm.engine import LLMEngine
 from lion_cli.server.app import build_server
 from lion_cli.server.batch import BatchConfig
+from lion_cli.server.faults import FaultConfig, LimitConfig
 from lion_cli.server.runner import server_in_thread
 from lion_cli.server.scripted import ScriptedBackend
 from lion_cli.store.api_log import StoreCache, StoreCallLog
@@ -51,8 +52,9 @@ def ask(url: str, store: Store | None, instructions: list[str], mode: str = "bat
     return asyncio.run(go())
 
 
-def serve(**config: Any) -> Any:
-    return server_in_thread(build_server(ScriptedBackend(bad_reply_rate=0.0), batch=BatchConfig(**config)))
+def serve(faults: FaultConfig | None = None, limits: LimitConfig | None = None, **config: Any) -> Any:
+    return server_in_thread(build_server(ScriptedBackend(bad_reply_rate=0.0), faults, limits,
+                                         batch=BatchConfig(**config)))
 
 
 def test_calls_in_batch_mode_come_back_as_the_online_answers_at_the_batch_price(tmp_path: Path) -> None:
@@ -72,6 +74,26 @@ def test_calls_in_batch_mode_come_back_as_the_online_answers_at_the_batch_price(
     assert shown[0].describe().endswith("results read, 6 lines, 6 completed, 0 failed")
     assert served["batch"]["lines_served"] == 6 and served["duplicates"] == 0
     assert sum(costs) == pytest.approx(sum(r.cost_usd for r in online) / 2)
+
+
+def test_a_key_echoed_into_a_batch_answer_is_stored_nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider that repeats the Authorization header inside a batch line's answer: the key is redacted
+    from the answer and from what the request cache keeps, as an online answer's is."""
+    key = "Zq7Lm2Xv9Rt4Wz8Pn1Ks6Bd3Hy5Jc0TfGu"
+    monkeypatch.setenv("LION_BATCH_KEY", key)
+    echo = FaultConfig(rate_echo=1.0, echo_status=200, echo_pad=10)
+    with serve(echo, LimitConfig(api_key=key)) as url, open_store(tmp_path / "lion.db") as store:
+        async def go() -> list[Any]:
+            endpoints = {"teacher": spec(url, mode="batch", batch_poll_s=0.02, api_key_env="LION_BATCH_KEY")}
+            async with LLMEngine(endpoints, cache=StoreCache(store), call_log=StoreCallLog(store),
+                                 batch_ledger=StoreBatchLedger(store)) as engine:
+                return [await engine.chat("teacher", teacher_messages(x)) for x in INSTRUCTIONS[:1]]
+        answers = asyncio.run(go())
+        served = stats(url)
+    assert served["batch"]["lines_served"] == 1 and "Bearer [redacted]" in answers[0].text, answers
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("lion.db"))
+    assert b"Bearer [redacted]" in stored    # the echoed answer was stored, without the key
+    assert key[:8].encode() not in stored and key[-8:].encode() not in stored, "the key is in lion.db"
 
 
 def test_a_batch_left_by_a_killed_run_is_read_on_resume_not_sent_again(tmp_path: Path) -> None:

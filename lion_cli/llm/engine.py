@@ -82,6 +82,14 @@ class _Attempts:
         self.possibly_billed = False
 
 
+def _without_secrets(result: ChatResult, body: str, secrets: tuple[str, ...]) -> tuple[ChatResult, str]:
+    """An answer (and the response body kept with it) without the key: a server or a batch provider that
+    echoes the key inside an answer gets it stored nowhere, returned to no caller."""
+    if not secrets:
+        return result, body
+    return replace(result, text=redact_secrets(result.text, secrets)), redact_secrets(body, secrets)
+
+
 class _NoCache:
     def get(self, key: str) -> ChatResult | None:
         return None
@@ -292,6 +300,8 @@ class LLMEngine:
         result = parse_completion(text, spec.model, 0)
         if result is None:
             return None
+        api_key = self._api_key(spec, role)   # chat() has read it before it queued the line
+        result, text = _without_secrets(result, text, (api_key,) if api_key else ())
         prices = spec.batch_prices
         result = replace(result, cache_key=key, cost_usd=prices.cost(result.prompt_tokens, result.completion_tokens))
         self.cache.put(key, role, result, text)
@@ -334,9 +344,7 @@ class LLMEngine:
             self._record(role, spec, key, seen.started, seen, None, cached=False, error=failure)
             where = redact(f"{role} ({spec.model} at {shown_url(spec.base_url)})", secrets)
             raise ApiError(f"{where}: {failure}", status=seen.status, role=role, retries=seen.n - 1)
-        if secrets:  # a server that echoes the key inside an answer: it is stored nowhere either
-            body = redact_secrets(body, secrets)
-            result = replace(result, text=redact_secrets(result.text, secrets))
+        result, body = _without_secrets(result, body, secrets)
         result = replace(result, cache_key=key, cost_usd=cost(spec, result.prompt_tokens, result.completion_tokens))
         self.cache.put(key, role, result, body)
         self._record(role, spec, key, seen.started, seen, result.finish_reason, cached=False, result=result)
