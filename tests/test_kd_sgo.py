@@ -175,6 +175,13 @@ def test_sgo_needs_a_divergence_objective_and_held_out_rows(models: dict[str, Pa
     TrainSpec(**{**good.__dict__, "strategy": "zero3", "per_device_batch_size": 2}).validate(2)
 
 
+def test_held_out_rows_that_leave_nothing_to_train_on_are_named(models: dict[str, Path]) -> None:
+    job = adaptive(models, models["root"] / "all-held", 1)
+    job.heldout_rows = 40  # every row of the file
+    with pytest.raises(SpecError, match=r"heldout_rows 40: .* has only 40 rows, none would be left to train on"):
+        run(job, None)
+
+
 def test_config_names_the_sgo_key_and_carries_it_into_the_train_spec(tmp_path: Path) -> None:
     from lion_cli.config import ConfigError, parse_settings
     from lion_cli.pipeline.student_specs import specs_from_settings

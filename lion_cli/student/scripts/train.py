@@ -108,12 +108,23 @@ def training_args(spec: TrainSpec, ds_config: str | None, world: int, layer_cls:
         use_cpu=not cuda, **fsdp)
 
 
-def build_dataset(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]:
-    from lion_cli.student.scripts.sft_data import has_answer, load_rows, pack_examples, tokenize_example
+def split_rows(spec: TrainSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the rows trained on, the held-out rows: the data file's last heldout_rows, never trained on)."""
+    from lion_cli.student.scripts.sft_data import load_rows
 
     rows = load_rows(Path(spec.data_path))
-    if spec.heldout_rows:
-        rows = rows[:-spec.heldout_rows]  # the held-out slice (heldout_examples) is never trained on
+    if not spec.heldout_rows:
+        return rows, []
+    if len(rows) <= spec.heldout_rows:
+        raise SpecError(f"heldout_rows {spec.heldout_rows}: {spec.data_path} has only {len(rows)} rows, "
+                        "none would be left to train on")
+    return rows[:-spec.heldout_rows], rows[-spec.heldout_rows:]
+
+
+def build_dataset(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]:
+    from lion_cli.student.scripts.sft_data import has_answer, pack_examples, tokenize_example
+
+    rows, _ = split_rows(spec)
     examples = [tokenize_example(tokenizer, r, spec.prompt_format, spec.max_length) for r in rows]
     kept = [e for e in examples if has_answer(e)]
     if len(kept) < len(examples):
@@ -129,15 +140,10 @@ def build_dataset(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]
 
 def heldout_examples(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]:
     """The data file's last heldout_rows rows, tokenised as training rows (those with an answer token)."""
-    from lion_cli.student.scripts.sft_data import has_answer, load_rows, tokenize_example
+    from lion_cli.student.scripts.sft_data import has_answer, tokenize_example
 
-    if not spec.heldout_rows:
-        return []
-    rows = load_rows(Path(spec.data_path))
-    if len(rows) <= spec.heldout_rows:
-        raise SpecError(f"heldout_rows {spec.heldout_rows}: {spec.data_path} has only {len(rows)} rows, "
-                        "none would be left to train on")
-    examples = [tokenize_example(tokenizer, r, spec.prompt_format, spec.max_length) for r in rows[-spec.heldout_rows:]]
+    _, held = split_rows(spec)
+    examples = [tokenize_example(tokenizer, r, spec.prompt_format, spec.max_length) for r in held]
     return [e for e in examples if has_answer(e)]
 
 
