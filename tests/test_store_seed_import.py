@@ -1,9 +1,11 @@
 """A seed import into a fresh store drops two indexes and turns foreign keys off for its fill (speed):
 afterwards the store must be exactly as a row-by-row import leaves it (same schema, the indexes enforcing
-what they did, foreign keys on), and a failed import must leave the store as it was."""
+what they did, foreign keys on), and a failed import must leave the store as it was. Also for speed:
+duplicates dropped with one dict() (the first of repeats still kept) and the garbage collector paused."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from lion_cli.core.seeds import seed_parse
 from lion_cli.core.types import Pool, SeedItem, content_hash
+from lion_cli.store.bulk import collector_paused
 from lion_cli.store.db import Store, open_store
 from lion_cli.store.pools import import_seeds, pool_ids
 
@@ -65,3 +68,18 @@ def test_the_first_of_repeated_seeds_is_kept_in_first_seen_order() -> None:
     assert parsed.hashes == [content_hash("A."), content_hash("B."), content_hash("B.", "ctx")]
     distinct = raw[:2]
     assert seed_parse(distinct, "seeds.json", "json").items == distinct
+
+
+def test_the_collector_is_paused_for_a_bulk_read_and_back_after() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a bad seed file")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()

@@ -115,6 +115,7 @@ def _read_seeds(seed: Path | str, columns: str | None) -> SeedParse:
     from lion_cli.core.seed_records import parse_column_map
     from lion_cli.core.seeds import SeedError
     from lion_cli.seeds_io.read import read_seeds
+    from lion_cli.store.bulk import collector_paused
 
     try:
         mapping = parse_column_map(columns) if columns else None
@@ -122,7 +123,8 @@ def _read_seeds(seed: Path | str, columns: str | None) -> SeedParse:
         fail(f"--seed-columns {exc}")
     progress = SeedProgress(str(seed))
     try:
-        parsed = read_seeds(seed, mapping, progress.rows)
+        with collector_paused():
+            parsed = read_seeds(seed, mapping, progress.rows)
     except SeedError as exc:
         fail(str(exc))
     progress.done(len(parsed.items) + parsed.duplicates)
@@ -137,7 +139,7 @@ def init_project(directory: Path, seed: Path | str, *, name: str | None = None, 
     import tomllib
 
     from lion_cli.config import ConfigError, parse_settings
-    from lion_cli.store.bulk import building
+    from lion_cli.store.bulk import building, collector_paused
     from lion_cli.store.db import open_store
     from lion_cli.store.pools import import_seeds
 
@@ -166,7 +168,7 @@ def init_project(directory: Path, seed: Path | str, *, name: str | None = None, 
         tmp_cfg, tmp_db = Path(tmp) / CONFIG_NAME, Path(tmp) / DB_NAME
         tmp_cfg.write_text(text, encoding="utf-8")
         with open_store(tmp_db) as store:
-            with building(store):
+            with building(store), collector_paused():
                 n = import_seeds(store, parsed.items, settings.project.name, parsed.hashes)
                 store.event(f"project created with {n} seed instructions ({parsed.duplicates} duplicates dropped)")
             store.checkpoint()
