@@ -24,23 +24,28 @@ from transformers import Trainer
 from lion_cli.student.specs import TrainSpec
 
 
-def load_teacher(spec: TrainSpec, vocab_size: int, device: Any) -> Any:
-    """The teacher, frozen, its vocabulary grown to the student's when the student gained a pad token
-    (the new rows are the mean of the others, as the student's: sft_data.ensure_pad_token)."""
+def load_teacher(spec: TrainSpec, vocab_size: int, args: Any) -> Any:
+    """The teacher, frozen, in the training's compute dtype, its vocabulary grown to the student's when
+    the student gained a pad token (the new rows are the mean of the others, as the student's:
+    sft_data.ensure_pad_token). On the training device when it is replicated; under FSDP it stays on the
+    CPU until fully_shard moves each shard (teacher_placement.py), so no process ever holds all of it there."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from lion_cli.student.scripts.sft_data import ensure_pad_token, zero3_gather
 
+    dtype = torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else torch.float32
     # Under ZeRO-3 this load is already partitioned (zero.Init): a weight is an empty shard, ds_shape its shape.
-    teacher: Any = AutoModelForCausalLM.from_pretrained(spec.teacher_model, dtype=torch.float32)
+    teacher: Any = AutoModelForCausalLM.from_pretrained(spec.teacher_model, dtype=dtype)
     gather = zero3_gather()
     head = teacher.get_output_embeddings().weight
     if int(getattr(head, "ds_shape", head.shape)[0]) < vocab_size:
         ensure_pad_token(AutoTokenizer.from_pretrained(spec.teacher_model), teacher, gather)
     teacher.config.use_cache = False
     teacher.requires_grad_(False)
-    return (teacher if gather else teacher.to(device)).eval()  # DeepSpeed places a ZeRO-3 model itself
+    if not (gather or args.fsdp):  # DeepSpeed and FSDP place a sharded model themselves
+        teacher.to(args.device)
+    return teacher.eval()
 
 
 class DistillTrainer(Trainer):  # type: ignore[misc]
@@ -71,7 +76,7 @@ class DistillTrainer(Trainer):  # type: ignore[misc]
         from lion_cli.student.scripts.kd_losses import next_token_loss
 
         if not self._teacher_placed:
-            self._place_teacher(model)
+            self._place_teacher()
         if self.sgo is not None:
             inputs = self._maybe_student_batch(inputs)
         labels = inputs["labels"]
@@ -85,11 +90,11 @@ class DistillTrainer(Trainer):  # type: ignore[misc]
                                self.alpha)
         return (loss, outputs) if return_outputs else loss
 
-    def _place_teacher(self, model: Any) -> None:
+    def _place_teacher(self) -> None:
         from lion_cli.student.scripts.job_log import log
         from lion_cli.student.scripts.teacher_placement import held_share, place_teacher
 
-        self.teacher = place_teacher(self, self.teacher, model)
+        self.teacher = place_teacher(self, self.teacher)
         self._teacher_placed = True
         held, total = held_share(self.teacher)
         log(f"teacher placed: this process holds {held:,} of its {total:,} parameters"

@@ -1,7 +1,8 @@
 """Where the distillation teacher lives in each training process: placed as the student is.
 
-- one process, DDP, ZeRO-1/2: a full copy in every process, in the student's dtype. ZeRO-1/2 shard the
-  optimizer state and the gradients, and a frozen teacher has neither.
+- one process, DDP, ZeRO-1/2: a full copy in every process (loaded in the training's compute dtype and
+  placed by distill.load_teacher). ZeRO-1/2 shard the optimizer state and the gradients, and a frozen
+  teacher has neither.
 - ZeRO-3: transformers loads the teacher already partitioned (zero.Init, while the Trainer's DeepSpeed
   config says stage 3), and it gets a DeepSpeed engine of its own, without optimizer, from a copy of the
   student's config: each layer's weights are gathered for its forward and freed after.
@@ -21,12 +22,11 @@ from typing import Any
 TRAINING_ONLY_KEYS = ("optimizer", "scheduler")
 
 
-def place_teacher(trainer: Any, teacher: Any, student: Any) -> Any:
+def place_teacher(trainer: Any, teacher: Any) -> Any:
     """The teacher ready for the forward of `trainer`'s first step (called once, after the Trainer
     prepared the student, so its DeepSpeed config has every "auto" value filled)."""
     if trainer.is_deepspeed_enabled and zero_stage(trainer) == 3:
         return deepspeed_teacher(teacher, trainer.accelerator.state.deepspeed_plugin.deepspeed_config)
-    teacher.to(dtype=next(student.parameters()).dtype)  # DeepSpeed's bf16/fp16 recast the student
     if trainer.is_fsdp_enabled:
         return fsdp_teacher(teacher)
     return teacher

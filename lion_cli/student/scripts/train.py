@@ -209,7 +209,7 @@ def run(spec: TrainSpec, ds_override: str | None) -> Path:
     from lion_cli.student.scripts.distill import DistillTrainer, load_teacher
 
     log(f"objective {spec.objective} (white-box distillation) from the teacher {spec.teacher_model}")
-    teacher = load_teacher(spec, len(tokenizer), args.device)
+    teacher = load_teacher(spec, len(tokenizer), args)
     trainer = DistillTrainer(**shared, teacher=teacher, objective=spec.objective, alpha=spec.skew_alpha,
                              vocab_size=len(tokenizer), heldout=heldout_examples(spec, tokenizer),
                              sgo=spec.sgo == "adaptive", max_length=spec.max_length)
