@@ -148,3 +148,35 @@ def test_a_batch_mode_step_s_progress_line_names_its_batch(tmp_path: Path) -> No
                      api=lambda: role_activity(ctx, "referee"))
         assert "referee batch batch-1: in_progress, 10 lines, 3 completed" in stream.getvalue()
         assert role_activity(ctx, "teacher").describe() == "in flight 0/2"   # an online role: the engine's
+
+
+def test_polls_and_downloads_refused_for_a_moment_are_retried(tmp_path: Path) -> None:
+    """A 503 while polling and a 502 while downloading (hours of polling meet a few): retried, not a failed stage."""
+    with serve(delay_s=0.02, fail_polls=2, fail_downloads=1) as url, open_store(tmp_path / "lion.db") as store:
+        answers = ask(url, store, INSTRUCTIONS[:3], ledger=StoreBatchLedger(store))
+        served = stats(url)
+    assert all(not isinstance(r, Exception) for r in answers), answers
+    assert (served["batch"]["polls_refused"], served["batch"]["downloads_refused"]) == (2, 1), served
+    assert served["batch"]["lines_served"] == 3 and served["duplicates"] == 0
+
+
+def test_a_refused_poll_other_than_429_fails_at_once() -> None:
+    import httpx
+
+    from lion_cli.llm.batch import BatchRunner
+    from lion_cli.llm.batch_queue import MemoryBatchLedger
+
+    polls: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        polls.append(request.url.path)
+        return httpx.Response(401, json={"error": {"message": "invalid key"}})
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
+            await BatchRunner(client, "http://provider/v1", MemoryBatchLedger()).read(
+                "teacher", BatchRecord("k", "file-1", "batch-1", "in_progress"))
+
+    with pytest.raises(httpx.HTTPStatusError):
+        asyncio.run(go())
+    assert polls == ["/v1/batches/batch-1"]

@@ -114,8 +114,9 @@ JSON_TRIES_HELP = ("--model/--smollm2: response_format (json_schema / json_objec
                    "many tries per choice (1 at temperature 0), then the request fails with a 422.")
 
 BATCH_HELP = ("The batch API (/v1/files, /v1/batches): seconds before each status change and faults, as "
-              "delay_s=0.5,fail_line_rate=0.1,expire_after=3,fail_uploads=1 (lines failed, lines served before "
-              "the batch expires, uploads answered 500 first).")
+              "delay_s=0.5,fail_line_rate=0.1,expire_after=3,fail_uploads=1,fail_polls=2,fail_downloads=1 (lines "
+              "failed, lines served before the batch expires, uploads answered 500, polls 503 and downloads "
+              "502 first).")
 
 CONTEXT_TOKENS_HELP = ("A prompt longer than this many tokens (about 4 characters each) gets a 400 "
                        "context_length_exceeded, as a model with that context does (0 = unlimited).")

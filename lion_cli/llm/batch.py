@@ -8,7 +8,10 @@ moment the provider gives it, and the batch carries its chunk key in its metadat
 - between creating the batch and recording it: the batch is found again by its metadata, not created twice;
 - while polling or downloading: the recorded batch is polled again and its files read again;
 and no paid line is submitted twice. Lines that failed or expired come back in `failed` for the caller
-to send again (in the next batch, or online). A refused upload (5xx) is retried."""
+to send again (in the next batch, or online). A request refused for a moment (5xx, 429, a dropped
+connection or a timeout) is retried with backoff: an upload, a poll, a download, a listing; a batch's
+creation only after a 5xx or 429 (one the connection lost may exist: the next run finds it by its
+metadata); any other 4xx fails at once."""
 
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ import httpx
 
 from lion_cli.core.batches import FINISHED, BatchLimits, BatchLine, BatchRecord, chunk_key, split_lines
 
-UPLOAD_TRIES = 4
+TRIES = 4          # per request refused for a moment
+RETRY_BASE_S = 0.1   # the first wait before a retry, doubled each time
 METADATA_KEY = "lion_chunk"
 
 
@@ -79,7 +83,7 @@ class BatchRunner:
             if record.input_file_id is None:
                 record.input_file_id = await self._upload(b"".join(line.jsonl() for line in chunk))
                 self._save(record, role, chunk)
-            batch = await self._request("POST", "/batches", json={
+            batch = await self._request("POST", "/batches", retry_transport=False, json={
                 "input_file_id": record.input_file_id, "endpoint": "/v1/chat/completions",
                 "completion_window": self.completion_window, "metadata": {METADATA_KEY: key}})
             record.batch_id, record.status = batch["id"], batch["status"]
@@ -114,19 +118,28 @@ class BatchRunner:
             after = page["data"][-1]["id"]
 
     async def _upload(self, data: bytes) -> str:
-        for attempt in range(UPLOAD_TRIES):
-            resp = await self.client.post(f"{self.base_url}/files", headers=self.headers,
-                                          data={"purpose": "batch"}, files={"file": ("batch.jsonl", data)})
-            if resp.status_code < 500 or attempt == UPLOAD_TRIES - 1:
-                resp.raise_for_status()
-                return str(resp.json()["id"])
-            await asyncio.sleep(0.1 * 2**attempt)
-        raise AssertionError("unreachable")
+        resp = await self._sent("POST", "/files", data={"purpose": "batch"}, files={"file": ("batch.jsonl", data)})
+        return str(resp.json()["id"])
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        resp = await self.client.request(method, f"{self.base_url}{path}", headers=self.headers, **kwargs)
-        resp.raise_for_status()
-        return dict(resp.json())
+        return dict((await self._sent(method, path, **kwargs)).json())
+
+    async def _sent(self, method: str, path: str, retry_transport: bool = True, **kwargs: Any) -> httpx.Response:
+        """The provider's answer to one request, retried while it is refused for a moment (5xx, 429, and with
+        retry_transport a dropped connection or a timeout); any other refusal raises HTTPStatusError at once."""
+        for attempt in range(TRIES):
+            last = attempt == TRIES - 1
+            try:
+                resp = await self.client.request(method, f"{self.base_url}{path}", headers=self.headers, **kwargs)
+            except httpx.TransportError:
+                if last or not retry_transport:
+                    raise
+            else:
+                if last or not (resp.status_code == 429 or resp.status_code >= 500):
+                    resp.raise_for_status()
+                    return resp
+            await asyncio.sleep(RETRY_BASE_S * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def _results(self, record: BatchRecord) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         answers: dict[str, dict[str, Any]] = {}
@@ -134,8 +147,7 @@ class BatchRunner:
         for file_id in (record.output_file_id, record.error_file_id):
             if not file_id:
                 continue
-            resp = await self.client.get(f"{self.base_url}/files/{file_id}/content", headers=self.headers)
-            resp.raise_for_status()
+            resp = await self._sent("GET", f"/files/{file_id}/content")
             for raw in resp.text.splitlines():
                 row = json.loads(raw)
                 response = row.get("response") or {}

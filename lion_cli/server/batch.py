@@ -9,7 +9,8 @@ A custom_id "role:…" counts the line under that role (a batch line carries no 
 "role:n:…" answers it as sample n (no X-Lion-Sample header either).
 
 Faults (BatchConfig): failed lines (a share, drawn from the custom_id), an expired batch (after a
-number of lines; the rest go to the error file as batch_expired), failed uploads (the first n answer 500).
+number of lines; the rest go to the error file as batch_expired), failed uploads (the first n answer 500),
+failed polls (503) and downloads (502), each the first n.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class BatchConfig:
     fail_line_rate: float = 0.0     # share of lines answered with an error instead
     expire_after: int = -1          # lines served before the batch expires (-1: never)
     fail_uploads: int = 0           # the first n uploads answer 500
+    fail_polls: int = 0             # the first n polls of a batch (GET /v1/batches/{id}) answer 503
+    fail_downloads: int = 0         # the first n downloads of a file's content answer 502
     content_delay_s: float = 0.0    # before a file's content is sent (a slow download)
     seed: int = 0
 

@@ -57,11 +57,13 @@ class BatchService:
         self.files: dict[str, StoredFile] = {}
         self.batches: dict[str, BatchJob] = {}
         self.uploads_refused = 0
+        self.refused: Counter[str] = Counter()   # polls and downloads answered with an injected 5xx
         self._line_arrivals: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def as_json(self) -> dict[str, Any]:
         return {"files": len(self.files), "uploads_refused": self.uploads_refused,
+                "polls_refused": self.refused["poll"], "downloads_refused": self.refused["download"],
                 "batches": dict(Counter(b.status for b in self.batches.values())),
                 "lines_served": sum(b.counts["completed"] for b in self.batches.values())}
 
@@ -71,10 +73,21 @@ class BatchService:
         if parts[0] == "files":
             if parts[-1] == "content":
                 await asyncio.sleep(self.config.content_delay_s)
+                if self._refuse("download", self.config.fail_downloads):
+                    return batch_error(502, "Bad gateway while reading the file (injected)")
             return self._files(req, parts[1:])
         if parts[0] == "batches":
+            if len(parts) == 2 and req.method == "GET" and self._refuse("poll", self.config.fail_polls):
+                return batch_error(503, "The batch service is briefly unavailable (injected)")
             return self._batches(req, parts[1:])
         return None
+
+    def _refuse(self, kind: str, first: int) -> bool:
+        """True for the first `first` requests of this kind (an injected fault)."""
+        if self.refused[kind] >= first:
+            return False
+        self.refused[kind] += 1
+        return True
 
     def _files(self, req: Request, rest: list[str]) -> Response:
         if not rest and req.method == "POST":
