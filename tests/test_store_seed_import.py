@@ -6,6 +6,7 @@ duplicates dropped with one dict() (the first of repeats still kept) and the gar
 from __future__ import annotations
 
 import gc
+import re
 import sqlite3
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from lion_cli.core.types import Pool, SeedItem, content_hash
 from lion_cli.store.bulk import collector_paused
 from lion_cli.store.db import Store, open_store
 from lion_cli.store.pools import import_seeds, pool_ids
+
+NOW = "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"  # the created_at columns' default
 
 
 def schema(store: Store) -> list[tuple[str, str]]:
@@ -30,11 +33,14 @@ def test_a_fresh_import_leaves_the_schema_and_settings_as_they_were(tmp_path: Pa
     with open_store(tmp_path / "empty.db") as empty:
         expected = schema(empty)
     with open_store(tmp_path / "lion.db") as store:
-        before = settings(store)
+        before, started = settings(store), store.scalar(NOW)
         assert import_seeds(store, [SeedItem(f"Task {i}.", "ctx" if i % 2 else "") for i in range(300)], "p") == 300
         assert schema(store) == expected
         assert settings(store) == before == (1, before[1])
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        # created_at as the column's default writes it: the import's moment, in the default's format
+        [stamp] = {r[0] for r in store.query("SELECT created_at FROM instructions")}
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp) and started <= stamp <= store.scalar(NOW)
         with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
             store.conn.execute("INSERT INTO instructions (content_hash, text, origin, iteration) VALUES (?, 'x',"
                                " 'seed', 0)", (content_hash("Task 4.", ""),))

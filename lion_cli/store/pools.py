@@ -61,8 +61,11 @@ def _insert_seeds(store: Store, c: sqlite3.Connection, seeds: dict[str, SeedItem
     c.execute("INSERT OR IGNORE INTO iterations (iteration) VALUES (0)")
     # On a fresh store the seeds (distinct by hash already) are all there is: both indexes built after.
     with _indexes_built_after(c, FRESH_FILL_INDEXES if fresh else ()):
+        # created_at as the column's default has it, worked out once and written into the statement: the
+        # default runs strftime for every row (a third of the insert), and a parameter costs a bind per row.
+        now = str(store.scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"))
         c.executemany("INSERT OR IGNORE INTO instructions (content_hash, text, input, seed_output, origin,"
-                      f" iteration) VALUES (?, ?, ?, ?, '{Origin.SEED.value}', 0)",
+                      f" iteration, created_at) VALUES (?, ?, ?, ?, '{Origin.SEED.value}', 0, '{now}')",
                       ((h, it.instruction, it.input, it.output) for h, it in seeds.items()))
         if fresh:  # the store holds exactly these seeds now: their ids from the small origin index, not the rows
             members = ("INSERT INTO pool_members (iteration, pool, instruction_id)"
