@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,20 @@ def test_a_refused_poll_other_than_429_fails_at_once() -> None:
     with pytest.raises(httpx.HTTPStatusError):
         asyncio.run(go())
     assert polls == ["/v1/batches/batch-1"]
+
+
+def test_a_batch_of_an_earlier_base_url_is_left_unread_and_named(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """teacher.base_url changed while a batch was unread: its id is not polled at the new endpoint (a 404 there
+    would mark it read and lose its paid answers), it stays unread and one warning names it."""
+    caplog.set_level(logging.WARNING, logger="lion.llm")
+    with serve(delay_s=0.02) as url, open_store(tmp_path / "lion.db") as store:
+        ledger = StoreBatchLedger(store)
+        ledger.save(BatchRecord("old", "file-old", "batch-old", "in_progress"), "teacher", "http://old.example/v1", 2)
+        answers = ask(url, store, INSTRUCTIONS[:2], ledger=ledger)
+        more = ask(url, store, INSTRUCTIONS[2:4], ledger=ledger)
+        unread = [(record.batch_id, made_at) for record, made_at in ledger.unread("teacher")]
+    assert all(not isinstance(r, Exception) for r in answers + more), answers + more
+    assert unread == [("batch-old", "http://old.example/v1")]
+    warned = [r.getMessage() for r in caplog.records if "batch-old" in r.getMessage()]
+    assert len(warned) == 2 and "batch-old at http://old.example/v1" in warned[0], warned   # one per run

@@ -11,6 +11,7 @@ failed or expired is sent again: in the next batch (at most max_retries times), 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from lion_cli.core.batches import BatchLimits, BatchLine, BatchRecord
 from lion_cli.core.value_checks import shown_url
 from lion_cli.llm.batch import BatchLedger, BatchRunner
 from lion_cli.llm.errors import ApiError
+
+log = logging.getLogger("lion.llm")
 
 GATHER_S = 0.2   # a role's calls are gathered until none has come for this long
 
@@ -51,17 +54,17 @@ class MemoryBatchLedger:
     """A BatchLedger in memory (an engine without a store: tests, one-off calls)."""
 
     def __init__(self) -> None:
-        self.records: dict[str, tuple[BatchRecord, str]] = {}
+        self.records: dict[str, tuple[BatchRecord, str, str]] = {}   # chunk key → (record, role, base_url)
         self.read: set[str] = set()
 
     def get(self, chunk_key: str) -> BatchRecord | None:
         return self.records[chunk_key][0] if chunk_key in self.records else None
 
     def save(self, record: BatchRecord, role: str, base_url: str, lines: int) -> None:
-        self.records[record.chunk_key] = (record, role)
+        self.records[record.chunk_key] = (record, role, base_url)
 
-    def unread(self, role: str) -> list[BatchRecord]:
-        return [r for r, owner in self.records.values()
+    def unread(self, role: str) -> list[tuple[BatchRecord, str]]:
+        return [(r, url) for r, owner, url in self.records.values()
                 if owner == role and r.batch_id and r.chunk_key not in self.read]
 
     def mark_read(self, chunk_key: str) -> None:
@@ -76,6 +79,7 @@ class BatchQueue:
         self.ledger, self.client, self.store_answer, self.gather_s = ledger, client, store_answer, gather_s
         self.waiting: dict[str, dict[str, _Waiting]] = {}
         self.drains: dict[str, asyncio.Task[None]] = {}
+        self.warned: set[str] = set()   # the roles whose batches of another endpoint have been named
 
     async def answer(self, role: str, spec: EndpointSpec, key: str, body: dict[str, Any], sample_index: int,
                      headers: dict[str, str]) -> ChatResult:
@@ -106,7 +110,7 @@ class BatchQueue:
                              headers, spec.batch_completion_window)
         try:
             await self._gathered(waiting)
-            for record in self.ledger.unread(role):
+            for record in self._unread_here(role, runner.base_url):
                 await self._read_earlier(role, spec, runner, record)
             while waiting:
                 await self._gathered(waiting)
@@ -120,6 +124,20 @@ class BatchQueue:
                 if not w.future.done():
                     w.future.set_exception(error)
             waiting.clear()
+
+    def _unread_here(self, role: str, base_url: str) -> list[BatchRecord]:
+        """The role's unread batches created at `base_url`. Those of another endpoint (base_url changed since)
+        are left unread and named once: their ids mean nothing here, and polling them with this endpoint's key
+        would lose their paid answers (a 404 reads as "gone") or fail every resume (a 401)."""
+        unread = self.ledger.unread(role)
+        here = [record for record, made_at in unread if made_at.rstrip("/") == base_url]
+        elsewhere = [(record, made_at) for record, made_at in unread if made_at.rstrip("/") != base_url]
+        if elsewhere and role not in self.warned:
+            self.warned.add(role)
+            log.warning("%s: %d unread batch(es) of an earlier endpoint left as they are (not polled at %s): %s",
+                        role, len(elsewhere), shown_url(base_url),
+                        ", ".join(f"{r.batch_id} at {shown_url(url)}" for r, url in elsewhere))
+        return here
 
     async def _read_earlier(self, role: str, spec: EndpointSpec, runner: BatchRunner, record: BatchRecord) -> None:
         waiting = self.waiting[role]

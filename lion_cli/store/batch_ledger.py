@@ -34,13 +34,14 @@ class StoreBatchLedger:
                 + ", ".join(f"{n} = excluded.{n}" for n in _FIELDS),
                 (record.chunk_key, role, base_url, lines, time.time(), *values.values()))
 
-    def unread(self, role: str) -> list[BatchRecord]:
-        """The role's batches created at the provider whose results no run has written yet (oldest first)."""
+    def unread(self, role: str) -> list[tuple[BatchRecord, str]]:
+        """The role's batches created at a provider whose results no run has written yet (oldest first), each
+        with the base_url it was created at (its id means something there only)."""
         rows = self.store.query(
-            f"SELECT b.chunk_key, {', '.join('b.' + n for n in _FIELDS)} FROM provider_batches b"
+            f"SELECT b.base_url, b.chunk_key, {', '.join('b.' + n for n in _FIELDS)} FROM provider_batches b"
             " LEFT JOIN provider_batch_reads r ON r.chunk_key = b.chunk_key"
             " WHERE b.role = ? AND b.batch_id IS NOT NULL AND r.chunk_key IS NULL ORDER BY b.updated_at", (role,))
-        return [BatchRecord(*row) for row in rows]
+        return [(BatchRecord(*row[1:]), str(row[0])) for row in rows]
 
     def mark_read(self, chunk_key: str) -> None:
         with self.store.tx() as c:
