@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -53,10 +53,12 @@ from lion_cli.student.specs import (
     PromptFormat,
     Sgo,
     TrainSpec,
+    distillation_problems,
     sgo_strategy_problem,
 )
 
 CONFIG_NAME = "lion.toml"
+_V = TypeVar("_V")
 DB_NAME = "lion.db"
 
 
@@ -203,35 +205,32 @@ class StudentSettings(_Strict):
     @field_validator("teacher_model")
     @classmethod
     def _teacher_for_divergence(cls, value: str, info: ValidationInfo) -> str:
-        objective = info.data.get("objective", "sft")
-        if objective != "sft" and not value.strip():
-            raise ValueError(f"objective \"{objective}\" needs a teacher: the folder of a local teacher model "
-                             "with the student's tokenizer")
-        return value
+        return _distillation_checked("teacher_model", value, info, teacher_model=value)
 
     @field_validator("heldout_rows")
     @classmethod
     def _heldout_for_divergence(cls, value: int, info: ValidationInfo) -> int:
-        if value and info.data.get("objective", "sft") == "sft":
-            raise ValueError("the held-out rows are scored against the teacher: they need an objective other "
-                             "than sft (student.objective)")
-        return value
+        return _distillation_checked("heldout_rows", value, info, heldout_rows=value)
 
     @field_validator("sgo")
     @classmethod
     def _sgo_for_divergence(cls, value: str, info: ValidationInfo) -> str:
-        if value == "off":
-            return value
-        if info.data.get("objective", "sft") == "sft":
-            raise ValueError(f"\"{value}\" trains on the teacher's token distributions: it needs an objective "
-                             "other than sft (student.objective)")
-        if info.data.get("heldout_rows", 0) < 1 or info.data.get("packing", False):
-            raise ValueError(f"\"{value}\" needs student.heldout_rows ≥ 1 (its schedule follows the held-out KL) "
-                             "and student.packing off")
+        _distillation_checked("sgo", value, info, sgo=value)
         processes = info.data.get("nproc_per_node", 1) * info.data.get("nnodes", 1)
         if problem := sgo_strategy_problem(value, info.data.get("strategy", TrainSpec.strategy), processes):
             raise ValueError(problem.replace("strategy ", "student.strategy ", 1))
         return value
+
+
+def _distillation_checked(key: str, value: _V, info: ValidationInfo, **given: Any) -> _V:
+    """`value` of [student] `key`, unless the distillation rules (student/specs/train.py) refuse it with
+    the keys validated before it (info.data)."""
+    keys: dict[str, Any] = {k: info.data[k] for k in ("teacher_model", "heldout_rows", "packing") if k in info.data}
+    keys.update(given)
+    problems = distillation_problems(info.data.get("objective", TrainSpec.objective), **keys, prefix="student.")
+    if key in problems:
+        raise ValueError(problems[key])
+    return value
 
 
 class VicunaSettings(_Strict):

@@ -51,7 +51,7 @@ def test_the_train_spec_refuses_a_teacher_that_cannot_work(tmp_path: Path) -> No
     rows = tmp_path / "rows.jsonl"
     rows.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n", encoding="utf-8")
     base = {"model_path": "m", "data_path": str(rows), "output_dir": str(tmp_path / "o")}
-    with pytest.raises(SpecError, match=r"'teacher_model'.*needs a local teacher"):
+    with pytest.raises(SpecError, match=r"'teacher_model'.*needs a teacher: the folder of a local teacher model"):
         TrainSpec(**base, objective="kl").validate()
     (tmp_path / "not_a_model").mkdir()
     with pytest.raises(SpecError, match=r"'teacher_model'.*not a model folder"):

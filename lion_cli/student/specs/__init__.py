@@ -44,7 +44,14 @@ from lion_cli.student.specs.dpo import DPO_LOSSES, DPOLoss, DPOSpec
 from lion_cli.student.specs.generate import GenSpec
 from lion_cli.student.specs.launch import LaunchConfig
 from lion_cli.student.specs.score import ScoreSpec
-from lion_cli.student.specs.train import BatchSizeError, LoraSpec, TrainSpec, grad_accum_steps, sgo_strategy_problem
+from lion_cli.student.specs.train import (
+    BatchSizeError,
+    LoraSpec,
+    TrainSpec,
+    distillation_problems,
+    grad_accum_steps,
+    sgo_strategy_problem,
+)
 
 __all__ = [
     "DEEPSPEED_STRATEGIES", "DPO_LOSSES", "DTYPES", "GEN_BACKENDS", "GEN_PROMPT_FORMATS", "LAUNCHERS",
@@ -52,5 +59,6 @@ __all__ = [
     "DType", "GenBackend", "GenPromptFormat", "GenSpec",
     "LaunchConfig", "Launcher", "LoraSpec", "LrScheduler", "Objective", "Precision", "PromptFormat",
     "ScorePromptFormat",
-    "ScoreSpec", "Sgo", "Spec", "SpecError", "TrainSpec", "grad_accum_steps", "sgo_strategy_problem",
+    "ScoreSpec", "Sgo", "Spec", "SpecError", "TrainSpec", "distillation_problems", "grad_accum_steps",
+    "sgo_strategy_problem",
 ]

@@ -39,6 +39,29 @@ def fsdp_arguments(strategy: str, world_size: int, layer_classes: Sequence[str])
     return {"fsdp": "full_shard auto_wrap", "fsdp_config": config}
 
 
+def distillation_problems(objective: str, teacher_model: str = "x", heldout_rows: int = 0, sgo: str = "off",
+                          packing: bool = False, prefix: str = "") -> dict[str, str]:
+    """key → why, for each distillation key whose value does not go with the others (the spec's
+    validate and config.py's [student] checks both ask here; a key not yet known takes a value that
+    breaks no rule). `prefix` goes before the key names the reasons mention ("student." in lion.toml)."""
+    problems: dict[str, str] = {}
+    if objective == "sft":
+        if heldout_rows:
+            problems["heldout_rows"] = ("the held-out rows are scored against the teacher: they need an objective "
+                                        f"other than sft ({prefix}objective)")
+        if sgo != "off":
+            problems["sgo"] = (f"\"{sgo}\" trains on the teacher's token distributions: it needs an objective "
+                               f"other than sft ({prefix}objective)")
+        return problems
+    if not teacher_model.strip():
+        problems["teacher_model"] = (f"objective \"{objective}\" needs a teacher: the folder of a local teacher "
+                                     "model with the student's tokenizer")
+    if sgo != "off" and (heldout_rows < 1 or packing):
+        problems["sgo"] = (f"\"{sgo}\" needs {prefix}heldout_rows ≥ 1 (its schedule follows the held-out KL) and "
+                           f"{prefix}packing off (it reads each row's prompt)")
+    return problems
+
+
 def sgo_strategy_problem(sgo: str, strategy: str, processes: int) -> str | None:
     """Why student-generated outputs cannot run under this strategy, or None. Under FSDP every process
     would sample from its own shard of the student; ZeRO-3 gathers the weights for each step of the
@@ -161,20 +184,10 @@ class TrainSpec(Spec):
         self.accumulation(world_size)
 
     def _check_teacher(self) -> None:
-        if self.objective == "sft":
-            if self.heldout_rows:
-                raise SpecError("key 'heldout_rows': the held-out rows are scored against the teacher; "
-                                "objective sft has none")
-            if self.sgo != "off":
-                raise SpecError(f"key 'sgo': {self.sgo!r} trains on the teacher's token distributions; "
-                                "it needs an objective other than sft")
-            return
-        if self.sgo != "off" and (self.heldout_rows < 1 or self.packing):
-            raise SpecError(f"key 'sgo': {self.sgo!r} needs heldout_rows ≥ 1 (its schedule follows the held-out "
-                            "KL) and packing off (it reads each row's prompt)")
-        if not self.teacher_model:
-            raise SpecError(f"key 'teacher_model': objective {self.objective!r} needs a local teacher model folder")
-        if not (Path(self.teacher_model) / "config.json").is_file():
+        for key, why in distillation_problems(self.objective, self.teacher_model, self.heldout_rows, self.sgo,
+                                              self.packing).items():
+            raise SpecError(f"key '{key}': {why}")
+        if self.objective != "sft" and not (Path(self.teacher_model) / "config.json").is_file():
             raise SpecError(f"key 'teacher_model': {self.teacher_model} is not a model folder (no config.json)")
 
     def accumulation(self, world_size: int) -> int:
