@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lion_cli.core.api import estimate_prompt_tokens
 from lion_cli.core.batches import BatchRecord
 from lion_cli.llm.engine import LLMEngine
 from lion_cli.server.app import build_server
@@ -198,3 +200,24 @@ def test_a_batch_of_an_earlier_base_url_is_left_unread_and_named(tmp_path: Path,
     assert unread == [("batch-old", "http://old.example/v1")]
     warned = [r.getMessage() for r in caplog.records if "batch-old" in r.getMessage()]
     assert len(warned) == 2 and "batch-old at http://old.example/v1" in warned[0], warned   # one per run
+
+
+def test_a_batch_is_cut_to_what_is_left_of_max_usd(tmp_path: Path) -> None:
+    """A batch is paid whole: before it is submitted, its lines' estimates (prompt + max_tokens at the batch price)
+    are counted against max_usd; the lines past it fail with BudgetExceeded (exit 3), never reach the provider."""
+    from lion_cli.llm.errors import BudgetExceeded
+
+    teacher = spec("http://unused/v1", mode="batch", batch_poll_s=0.02)
+    line_usd = teacher.batch_prices.cost(estimate_prompt_tokens(teacher_messages(INSTRUCTIONS[0])), teacher.max_tokens)
+
+    async def go(url: str) -> list[Any]:
+        async with LLMEngine({"teacher": replace(teacher, base_url=url)}, max_usd=2.5 * line_usd) as engine:
+            return await asyncio.gather(*(engine.chat("teacher", teacher_messages(x)) for x in INSTRUCTIONS),
+                                        return_exceptions=True)
+
+    with serve(delay_s=0.02) as url:
+        got = asyncio.run(go(url))
+        served = stats(url)
+    assert sum(isinstance(r, BudgetExceeded) for r in got) == 4, got
+    assert sum(not isinstance(r, BaseException) for r in got) == 2, got
+    assert served["batch"]["lines_served"] == 2 and served["received"] == 2, served

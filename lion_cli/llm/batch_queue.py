@@ -18,11 +18,11 @@ from typing import Any
 
 import httpx
 
-from lion_cli.core.api import ChatResult, EndpointSpec
+from lion_cli.core.api import ChatResult, EndpointSpec, estimate_prompt_tokens
 from lion_cli.core.batches import BatchLimits, BatchLine, BatchRecord
 from lion_cli.core.value_checks import shown_url
 from lion_cli.llm.batch import BatchLedger, BatchRunner
-from lion_cli.llm.errors import ApiError
+from lion_cli.llm.errors import ApiError, BudgetExceeded
 
 log = logging.getLogger("lion.llm")
 
@@ -30,6 +30,8 @@ GATHER_S = 0.2   # a role's calls are gathered until none has come for this long
 
 # (role, spec, request key, chat completion body) → the answer as stored, or None when the body is none
 StoreAnswer = Callable[[str, EndpointSpec, str, dict[str, Any]], ChatResult | None]
+# () → (spent so far, max_usd; 0: no cap), read before each batch is submitted
+Budget = Callable[[], tuple[float, float]]
 
 
 class LineFailed(Exception):
@@ -47,6 +49,7 @@ class _Waiting:
     line: BatchLine
     key: str
     future: asyncio.Future[ChatResult]
+    estimate_usd: float = 0.0   # at most what the line can cost: its prompt estimate + max_tokens, at batch prices
     sends: int = 0
 
 
@@ -75,8 +78,9 @@ class BatchQueue:
     """One per engine; each role in batch mode has its waiting lines here and one task sending them."""
 
     def __init__(self, ledger: BatchLedger, client: Callable[[], httpx.AsyncClient], store_answer: StoreAnswer,
-                 gather_s: float = GATHER_S) -> None:
+                 gather_s: float = GATHER_S, budget: Budget = lambda: (0.0, 0.0)) -> None:
         self.ledger, self.client, self.store_answer, self.gather_s = ledger, client, store_answer, gather_s
+        self.budget = budget
         self.waiting: dict[str, dict[str, _Waiting]] = {}
         self.drains: dict[str, asyncio.Task[None]] = {}
         self.warned: set[str] = set()   # the roles whose batches of another endpoint have been named
@@ -85,7 +89,9 @@ class BatchQueue:
                      headers: dict[str, str]) -> ChatResult:
         future: asyncio.Future[ChatResult] = asyncio.get_running_loop().create_future()
         name = custom_id(role, sample_index, key)
-        self.waiting.setdefault(role, {})[name] = _Waiting(BatchLine(name, body), key, future)
+        # The estimate the online path reserves with (prompt estimate + max_tokens), priced as a batch line.
+        estimate = spec.batch_prices.cost(estimate_prompt_tokens(body["messages"]), int(body["max_tokens"]))
+        self.waiting.setdefault(role, {})[name] = _Waiting(BatchLine(name, body), key, future, estimate)
         drain = self.drains.get(role)
         if drain is None or drain.done():
             self.drains[role] = asyncio.create_task(self._drain(role, spec, headers))
@@ -114,7 +120,7 @@ class BatchQueue:
                 await self._read_earlier(role, spec, runner, record)
             while waiting:
                 await self._gathered(waiting)
-                outcome = await runner.run(role, [waiting[name].line for name in sorted(waiting)])
+                outcome = await runner.run(role, [w.line for w in self._within_budget(waiting)])
                 self._settle(role, spec, waiting, outcome.answers, outcome.failed)
                 for record in outcome.batches:
                     self.ledger.mark_read(record.chunk_key)
@@ -124,6 +130,23 @@ class BatchQueue:
                 if not w.future.done():
                     w.future.set_exception(error)
             waiting.clear()
+
+    def _within_budget(self, waiting: dict[str, _Waiting]) -> list[_Waiting]:
+        """The waiting lines (in custom_id order) whose estimates fit under what is left of max_usd; the rest
+        fail with BudgetExceeded, as an online call past the cap does (a whole batch is paid at once)."""
+        spent, max_usd = self.budget()
+        fitting: list[_Waiting] = []
+        planned = spent
+        for name in sorted(waiting):
+            w = waiting[name]
+            if max_usd <= 0 or planned + w.estimate_usd <= max_usd:
+                planned += w.estimate_usd
+                fitting.append(w)
+                continue
+            del waiting[name]
+            if not w.future.done():
+                w.future.set_exception(BudgetExceeded(spent, max_usd))
+        return fitting
 
     def _unread_here(self, role: str, base_url: str) -> list[BatchRecord]:
         """The role's unread batches created at `base_url`. Those of another endpoint (base_url changed since)

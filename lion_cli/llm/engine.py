@@ -135,7 +135,8 @@ class LLMEngine:
         self.endpoint_log = endpoint_log
         self._published: dict[tuple[str, str, str], float] = {}
         # The roles in batch mode send through it (llm/batch_queue.py); their ids are kept in batch_ledger.
-        self.batches = BatchQueue(batch_ledger or MemoryBatchLedger(), self._http, self._store_batch_answer)
+        self.batches = BatchQueue(batch_ledger or MemoryBatchLedger(), self._http, self._store_batch_answer,
+                                  budget=lambda: (self.spend.spent_usd(), self.max_usd))
         for key, limiter in self.limiters.items():
             limiter.on_change = partial(self._publish, key)
 
