@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from lion_cli.store.dashboard import TRAINING_KINDS
 from lion_cli.store.db import Store
 from lion_cli.store.paths import read_path
 
@@ -109,7 +110,7 @@ class TrainTally:
         self.jobs: dict[int, TrainView] = {}
 
     def read(self, store: Store) -> TrainView | None:
-        job = store.query("SELECT * FROM train_jobs WHERE kind IN ('train', 'dpo') ORDER BY id DESC LIMIT 1")
+        job = store.query("SELECT * FROM train_jobs WHERE kind IN (?, ?) ORDER BY id DESC LIMIT 1", TRAINING_KINDS)
         if not job:
             return None
         j = job[0]
