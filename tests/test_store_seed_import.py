@@ -8,10 +8,12 @@ from __future__ import annotations
 import gc
 import re
 import sqlite3
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from lion_cli.core.seed_records import _new_item, items_from_records
 from lion_cli.core.seeds import seed_parse
 from lion_cli.core.types import Pool, SeedItem, content_hash
 from lion_cli.store.bulk import collector_paused
@@ -89,3 +91,13 @@ def test_the_collector_is_paused_for_a_bulk_read_and_back_after() -> None:
         assert not gc.isenabled()  # a caller that had it off keeps it off
     finally:
         gc.enable()
+
+
+def test_the_plain_alpaca_items_equal_the_dataclass_made_ones() -> None:
+    made = _new_item("Do it.", "now", "Done.")
+    assert made == SeedItem("Do it.", "now", "Done.") and type(made) is SeedItem
+    assert [getattr(made, f.name) for f in fields(SeedItem)] == ["Do it.", "now", "Done.", 0]  # every field set
+    with pytest.raises(AttributeError):
+        made.instruction = "changed"  # type: ignore[misc]  # still frozen
+    [item], _ = items_from_records([{"instruction": " Do it. ", "input": "now", "output": "Done. "}], str)
+    assert item == made
