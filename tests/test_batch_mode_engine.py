@@ -221,3 +221,32 @@ def test_a_batch_is_cut_to_what_is_left_of_max_usd(tmp_path: Path) -> None:
     assert sum(isinstance(r, BudgetExceeded) for r in got) == 4, got
     assert sum(not isinstance(r, BaseException) for r in got) == 2, got
     assert served["batch"]["lines_served"] == 2 and served["received"] == 2, served
+
+
+def test_a_batch_creation_refused_with_a_5xx_is_not_sent_again() -> None:
+    """The provider may have created the batch before its 500: a second create would pay for every line twice
+    (the next run finds the first by its metadata instead)."""
+    import httpx
+
+    from lion_cli.core.batches import BatchLine
+    from lion_cli.llm.batch import BatchRunner
+    from lion_cli.llm.batch_queue import MemoryBatchLedger
+
+    sent: list[str] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.path}")
+        if request.url.path.endswith("/files"):
+            return httpx.Response(200, json={"id": "file-1"})
+        if request.method == "GET":
+            return httpx.Response(200, json={"data": [], "has_more": False})
+        return httpx.Response(500, json={"error": {"message": "try later"}})
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(provider)) as client:
+            await BatchRunner(client, "http://provider/v1", MemoryBatchLedger()).run(
+                "teacher", [BatchLine("teacher:0:k", {"model": "m", "messages": []})])
+
+    with pytest.raises(httpx.HTTPStatusError):
+        asyncio.run(go())
+    assert sent == ["GET /v1/batches", "POST /v1/files", "POST /v1/batches"]

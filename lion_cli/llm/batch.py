@@ -10,8 +10,8 @@ moment the provider gives it, and the batch carries its chunk key in its metadat
 and no paid line is submitted twice. Lines that failed or expired come back in `failed` for the caller
 to send again (in the next batch, or online). A request refused for a moment (5xx, 429, a dropped
 connection or a timeout) is retried with backoff: an upload, a poll, a download, a listing; a batch's
-creation only after a 5xx or 429 (one the connection lost may exist: the next run finds it by its
-metadata); any other 4xx fails at once."""
+creation only after a 429 (after a 5xx or a lost connection the batch may exist: paid twice if created
+again, so the stage fails and the next run finds it by its metadata); any other 4xx fails at once."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class BatchRunner:
             if record.input_file_id is None:
                 record.input_file_id = await self._upload(b"".join(line.jsonl() for line in chunk))
                 self._save(record, role, chunk)
-            batch = await self._request("POST", "/batches", retry_transport=False, json={
+            batch = await self._request("POST", "/batches", idempotent=False, json={
                 "input_file_id": record.input_file_id, "endpoint": "/v1/chat/completions",
                 "completion_window": self.completion_window, "metadata": {METADATA_KEY: key}})
             record.batch_id, record.status = batch["id"], batch["status"]
@@ -124,18 +124,19 @@ class BatchRunner:
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         return dict((await self._sent(method, path, **kwargs)).json())
 
-    async def _sent(self, method: str, path: str, retry_transport: bool = True, **kwargs: Any) -> httpx.Response:
-        """The provider's answer to one request, retried while it is refused for a moment (5xx, 429, and with
-        retry_transport a dropped connection or a timeout); any other refusal raises HTTPStatusError at once."""
+    async def _sent(self, method: str, path: str, idempotent: bool = True, **kwargs: Any) -> httpx.Response:
+        """The provider's answer to one request, retried while it is refused for a moment: a 429, and when
+        sending it twice does no harm a 5xx, a dropped connection or a timeout; any other refusal raises
+        HTTPStatusError at once."""
         for attempt in range(TRIES):
             last = attempt == TRIES - 1
             try:
                 resp = await self.client.request(method, f"{self.base_url}{path}", headers=self.headers, **kwargs)
             except httpx.TransportError:
-                if last or not retry_transport:
+                if last or not idempotent:
                     raise
             else:
-                if last or not (resp.status_code == 429 or resp.status_code >= 500):
+                if last or not (resp.status_code == 429 or (idempotent and resp.status_code >= 500)):
                     resp.raise_for_status()
                     return resp
             await asyncio.sleep(RETRY_BASE_S * 2**attempt)
