@@ -26,8 +26,9 @@ ONLINE = ["preference.online=true", 'preference.when="final"', "preference.onlin
 
 def pairs_from_stored_scores(db: Path) -> list[tuple[int, str, str]]:
     """(instruction, chosen text, rejected text) recomputed from online_scores by the rule: a sample's
-    score is the mean over orders of each order's first readable verdict; best (ties: lower sample) vs
-    worst (ties: higher sample) where two samples or more are scored; margin 0."""
+    score is the mean over both orders of each order's first readable verdict (one order alone: no
+    score); best (ties: lower sample) vs worst (ties: higher sample) where two samples or more are
+    scored; margin 0."""
     conn = sqlite3.connect(db)
     try:
         verdicts = conn.execute("SELECT instruction_id, sample, order_name, sample_score FROM online_scores"
@@ -43,7 +44,8 @@ def pairs_from_stored_scores(db: Path) -> list[tuple[int, str, str]]:
         per_sample.setdefault((iid, s), []).append(score)
     per_prompt: dict[int, list[tuple[float, int]]] = {}
     for (iid, s), scores in per_sample.items():
-        per_prompt.setdefault(iid, []).append((statistics.fmean(scores), s))
+        if len(scores) == 2:  # a readable verdict in both orders
+            per_prompt.setdefault(iid, []).append((statistics.fmean(scores), s))
     out = []
     for iid, ranked in per_prompt.items():
         if len(ranked) >= 2:
@@ -142,10 +144,14 @@ def test_sample_scores_and_best_worst_pairs_follow_the_stated_rule() -> None:
                 SampleVerdict(1, 0, tf, 2, 1.0, None),  # a later readable reply does not count
                 SampleVerdict(1, 0, sf, 0, 8.0, None), SampleVerdict(1, 1, tf, 0, 3.0, None),
                 SampleVerdict(1, 1, sf, 0, 5.0, None),
-                SampleVerdict(2, 0, tf, 0, 5.0, None), SampleVerdict(2, 1, tf, 0, 5.0, None),  # a tie
-                SampleVerdict(3, 0, tf, 0, 9.0, None), SampleVerdict(3, 1, tf, 0, None, "unreadable")]
+                SampleVerdict(2, 0, tf, 0, 5.0, None), SampleVerdict(2, 0, sf, 0, 5.0, None),
+                SampleVerdict(2, 1, tf, 0, 4.0, None), SampleVerdict(2, 1, sf, 0, 6.0, None),  # a tie
+                SampleVerdict(3, 0, tf, 0, 9.0, None), SampleVerdict(3, 0, sf, 0, 9.0, None),
+                SampleVerdict(3, 1, tf, 0, None, "unreadable"), SampleVerdict(3, 1, sf, 0, 2.0, None),
+                SampleVerdict(4, 0, tf, 0, 9.0, None), SampleVerdict(4, 1, sf, 0, 1.0, None)]  # one order each
     scores = sample_scores(verdicts)
-    # The first readable verdict of each order, averaged over the orders; an unscored sample is absent.
+    # The first readable verdict of each order, averaged over both orders; a sample without a readable
+    # verdict in each order is absent (prompt 3's second sample, both of prompt 4's).
     assert scores == {(1, 0): 7.0, (1, 1): 4.0, (2, 0): 5.0, (2, 1): 5.0, (3, 0): 9.0}
     assert best_worst(scores, 0.0) == [(1, 0, 1, 3.0), (2, 0, 1, 0.0)]  # prompt 3 has one scored sample
     assert best_worst(scores, 3.0) == [(1, 0, 1, 3.0)] and best_worst(scores, 3.5) == []

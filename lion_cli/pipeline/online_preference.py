@@ -134,8 +134,9 @@ async def score_samples(ctx: LoopContext, iteration: int, round_no: int) -> int:
 
 
 def sample_scores(verdicts: list[SampleVerdict]) -> dict[tuple[int, int], float]:
-    """(instruction, sample) → the sample's score: the mean over the orders of each order's first
-    readable verdict. A sample with no readable verdict has none (it never pairs)."""
+    """(instruction, sample) → the sample's score: the mean over both orders of each order's first
+    readable verdict. A sample without a readable verdict in each order has none (it never pairs): one
+    order alone carries the referee's position bias, as discrimination's rule says."""
     first: dict[tuple[int, int, Order], float] = {}
     for v in sorted(verdicts, key=lambda v: v.attempt):
         if v.sample_score is not None:
@@ -143,7 +144,7 @@ def sample_scores(verdicts: list[SampleVerdict]) -> dict[tuple[int, int], float]
     by_sample: dict[tuple[int, int], list[float]] = {}
     for (iid, s, _), score in sorted(first.items()):
         by_sample.setdefault((iid, s), []).append(score)
-    return {key: statistics.fmean(scores) for key, scores in by_sample.items()}
+    return {key: statistics.fmean(scores) for key, scores in by_sample.items() if len(scores) == len(Order)}
 
 
 def best_worst(scores: dict[tuple[int, int], float], margin: float) -> list[tuple[int, int, int, float]]:
