@@ -76,7 +76,9 @@ def _insert_seeds(store: Store, c: sqlite3.Connection, seeds: dict[str, SeedItem
             c.executemany("INSERT OR IGNORE INTO temp.seed_hashes VALUES (?)", ((h,) for h in seeds))
             members = ("INSERT OR REPLACE INTO pool_members (iteration, pool, instruction_id) SELECT 0, ?, i.id"
                        " FROM instructions i JOIN temp.seed_hashes USING (content_hash)")
-        for pool in (Pool.TRAIN, Pool.CACHE):
+        # in the table's key order ('cache' before 'train'): each pool's rows then go in at the end of the
+        # key, where SQLite appends, instead of the Cache Pool's in front of the Train Pool's
+        for pool in sorted((Pool.TRAIN, Pool.CACHE), key=lambda p: p.value):
             c.execute(members, (pool.value,))
 
 
