@@ -50,6 +50,27 @@ def test_the_papers_configuration_plans_its_450k_requests() -> None:
     assert any("assumed acceptance" in note for note in plan.assumed)
 
 
+def test_online_dpo_rounds_are_planned_as_the_referee_scores_them() -> None:
+    from lion_cli.core.plan import OnlineRounds
+
+    def online(**kw: Any) -> list[tuple[int, str, int]]:
+        plan = make_plan(dataclasses.replace(paper_inputs(), **kw))
+        return [(x.iteration, x.stage, x.requests) for x in plan.lines + plan.final if "online" in x.stage]
+
+    each = OnlineRounds(rounds=2, samples=4, each=True)
+    # k samples × both orders × rounds, over the previous discrimination's hard instructions: 25 % measured
+    # at iteration 0, half assumed after (Cache Pools 52,002, 58,002 and 64,002); none at iteration 0.
+    assert online(online=each, hard_shares={0: 0.25}) == [
+        (1, "imitation · online DPO", round(52_002 * 0.25) * 16), (2, "imitation · online DPO", 29_001 * 16),
+        (3, "final imitation · online DPO", 32_001 * 16)]
+    assert online(online=OnlineRounds(rounds=1, samples=2, each=False)) == [(3, "final imitation · online DPO",
+                                                                             32_001 * 4)]
+    assert online(online=OnlineRounds(rounds=1, samples=2, each=False, whole_cache=True))[0][2] == 64_002 * 4
+    assert online() == []  # off
+    notes = make_plan(dataclasses.replace(paper_inputs(), online=each)).assumed
+    assert any("online DPO" in n and "50%" in n for n in notes)
+
+
 def test_batch_dollars_are_the_batch_price_keys() -> None:
     halved = make_plan(paper_inputs()).total()
     assert halved.batch_usd == pytest.approx(halved.online_usd * BATCH_DISCOUNT)

@@ -14,7 +14,8 @@ import typer
 from lion_cli.cli.common import Project, open_project
 from lion_cli.cli.help_examples import examples
 from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
-from lion_cli.core.plan import Plan, PlanLine
+from lion_cli.config import Settings
+from lion_cli.core.plan import OnlineRounds, Plan, PlanLine
 
 
 def project_plan_of(project: Project, iterations: int | None = None) -> Plan:
@@ -28,7 +29,16 @@ def project_plan_of(project: Project, iterations: int | None = None) -> Plan:
         new_per_iteration=s.loop.new_per_iteration, max_attempts_factor=s.loop.max_attempts_factor,
         endpoints={r.value: s.endpoint(r) for r in API_ROLES}, measured_sizes=seen.sizes,
         cache_sizes=seen.cache_sizes, train_sizes=seen.train_sizes, acceptance=seen.acceptance,
-        referee_retry_rate=seen.referee_retry_rate, probes=seen.probes))
+        referee_retry_rate=seen.referee_retry_rate, probes=seen.probes, online=online_rounds(s),
+        hard_shares=seen.hard_shares))
+
+
+def online_rounds(s: Settings) -> OnlineRounds:
+    """[preference] online as the plan counts it."""
+    p = s.preference
+    if not p.online:
+        return OnlineRounds()
+    return OnlineRounds(p.online_rounds, p.online_samples, p.when == "each", p.online_prompts == "cache")
 
 
 def hours(seconds: float) -> str:
@@ -53,8 +63,10 @@ def plan_text(plan: Plan) -> list[str]:
     out += [line_text(x, "per role") for x in plan.by_role().values()]
     added = whole.requests - loop.requests
     extra_usd = whole.online_usd - loop.online_usd
-    out += ["", f"the final imitation (teacher answers for the last iteration's new instructions) adds "
-                f"{added:,} requests, ${extra_usd:,.2f} online (${whole.batch_usd - loop.batch_usd:,.2f} batch)",
+    what = "teacher answers for the last iteration's new instructions" + (
+        ", and its online DPO rounds" if len(plan.final) > 1 else "")
+    out += ["", f"the final imitation ({what}) adds {added:,} requests, ${extra_usd:,.2f} online "
+                f"(${whole.batch_usd - loop.batch_usd:,.2f} batch)",
             "wall: the stages one after another at the most each role's rpm/tpm let through; a batch stage"
             " waits instead for its batches' completion window"]
     out += [f"assumed: {note}" for note in plan.assumed]

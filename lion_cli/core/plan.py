@@ -6,7 +6,9 @@ whole Cache Pool answered already; the referee judges every Cache Pool member tw
 its retries of unreadable replies; the generator is asked until new_per_iteration candidates are
 accepted, new ÷ acceptance times, at most new × max_attempts_factor. The Cache Pool grows by the new
 instructions each iteration. After the last generation the final imitation needs teacher answers only
-for the last iteration's new instructions (everything older is answered), listed on its own line.
+for the last iteration's new instructions (everything older is answered), listed on its own line. With
+[preference] online, each online round of an imitation has the referee score k samples per prompt in both
+orders; the prompts are the previous discrimination's hard instructions (or its Cache Pool).
 
 Each request is sized by the role's measured mean tokens per paid request where the project has some,
 else by an assumed size (stated in `assumed`); it is priced online and through the batch API."""
@@ -21,6 +23,7 @@ from lion_cli.core.throughput import Throughput
 from lion_cli.core.totals import ASSUMED_COMPLETION_SHARE, ASSUMED_PROMPT_TOKENS
 
 DEFAULT_ACCEPTANCE = 0.5    # before the generator's first candidate
+DEFAULT_HARD_SHARE = 0.5    # hard ÷ labelled instructions, before a discrimination labels any
 FINAL_STAGE = "final imitation"
 STRUCTURED_ROLES = ("referee", "generator")   # the roles that ask for JSON replies, in the order they first ask
 
@@ -32,6 +35,18 @@ class RequestSize:
     prompt_tokens: float
     completion_tokens: float
     measured: bool = True     # False: the assumed size (assumed_size)
+
+
+@dataclass(frozen=True)
+class OnlineRounds:
+    """[preference] online as the plan counts it: each round the referee scores `samples` answers per
+    prompt in both orders; the prompts are the previous discrimination's hard instructions (or its whole
+    Cache Pool); after every iteration's imitation (`each`) or the final one's only. rounds 0: off."""
+
+    rounds: int = 0
+    samples: int = 2
+    each: bool = True
+    whole_cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,8 @@ class PlanInputs:
     acceptance: float | None = None        # accepted candidates ÷ generator requests so far
     referee_retry_rate: float | None = None  # referee retries ÷ first attempts so far
     probes: dict[str, int] = field(default_factory=dict)   # structured-replies probes sent, by role
+    online: OnlineRounds = field(default_factory=OnlineRounds)
+    hard_shares: dict[int, float] = field(default_factory=dict)  # iteration → hard ÷ labelled, where labelled
 
 
 @dataclass(frozen=True)
@@ -144,17 +161,31 @@ def probe_requests(inputs: PlanInputs, role: str) -> int:
     return 0 if ep.structured == "off" or earlier else 1
 
 
+def online_line(inputs: PlanInputs, iteration: int, stage: str, prior_cache: int) -> PlanLine:
+    """The referee's requests of an imitation's online rounds, whose prompts come from the discrimination
+    of iteration - 1 (its Cache Pool `prior_cache`)."""
+    o = inputs.online
+    share = 1.0 if o.whole_cache else inputs.hard_shares.get(iteration - 1, DEFAULT_HARD_SHARE)
+    per_round = round(prior_cache * share) * o.samples * 2 * (1 + (inputs.referee_retry_rate or 0.0))
+    return plan_line(inputs, iteration, stage, "referee", round(o.rounds * per_round))
+
+
 def make_plan(inputs: PlanInputs) -> Plan:
     retry = inputs.referee_retry_rate or 0.0
     lines = []
-    for t, (train, cache) in enumerate(pool_sizes(inputs)):
+    sizes = pool_sizes(inputs)
+    for t, (train, cache) in enumerate(sizes):
         lines.append(plan_line(inputs, t, "imitation", "teacher", train))
+        if inputs.online.rounds and inputs.online.each and t > 0:
+            lines.append(online_line(inputs, t, "imitation · online DPO", sizes[t - 1][1]))
         for stage, role in zip(("discrimination", "generation"), STRUCTURED_ROLES, strict=True):
             if t == 0 and role in inputs.endpoints and (probe := probe_requests(inputs, role)):
                 lines.append(plan_line(inputs, t, f"{stage} probe", role, probe))
         lines += [plan_line(inputs, t, "discrimination", "referee", round(2 * cache * (1 + retry))),
                   plan_line(inputs, t, "generation", "generator", generator_requests(inputs, t))]
     final = [plan_line(inputs, inputs.iterations, FINAL_STAGE, "teacher", inputs.new_per_iteration)]
+    if inputs.online.rounds and sizes:
+        final.append(online_line(inputs, inputs.iterations, f"{FINAL_STAGE} · online DPO", sizes[-1][1]))
     return Plan(lines, final, assumptions(inputs))
 
 
@@ -173,6 +204,9 @@ def assumptions(inputs: PlanInputs) -> list[str]:
     if unprobed:
         notes.append(f"{' and '.join(unprobed)}: one structured-replies probe per endpoint (two where the first"
                      " shape is refused)")
+    if inputs.online.rounds and not inputs.online.whole_cache and len(inputs.hard_shares) < inputs.iterations:
+        notes.append(f"online DPO: the prompts are the previous discrimination's hard instructions, assumed "
+                     f"{DEFAULT_HARD_SHARE:.0%} of its Cache Pool where none is labelled yet")
     if inputs.referee_retry_rate is None:
         notes.append("referee: no verdict yet; assumed no retries of unreadable replies")
     missing = [t for t in range(inputs.iterations) if t not in inputs.cache_sizes]

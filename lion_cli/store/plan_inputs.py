@@ -22,6 +22,7 @@ class Measured:
     acceptance: float | None = None
     referee_retry_rate: float | None = None
     probes: dict[str, int] = field(default_factory=dict)
+    hard_shares: dict[int, float] = field(default_factory=dict)
 
 
 def pool_sizes(store: Store) -> tuple[dict[int, int], dict[int, int]]:
@@ -59,9 +60,16 @@ def rates(store: Store) -> tuple[float | None, float | None]:
     return acceptance, (retries / first if first else None)
 
 
+def hard_shares(store: Store) -> dict[int, float]:
+    """Hard ÷ labelled instructions, by iteration, for the iterations whose discrimination labelled any."""
+    return {int(it): hard / n for it, hard, n in store.query(
+        "SELECT iteration, SUM(label = 'hard'), COUNT(*) FROM labels GROUP BY iteration") if n}
+
+
 def measured(store: Store) -> Measured:
     """One read of the store for the plan."""
     with store.read():
         cache, train = pool_sizes(store)
         acceptance, retry_rate = rates(store)
-        return Measured(cache.get(0, 0), cache, train, request_sizes(store), acceptance, retry_rate, probes(store))
+        return Measured(cache.get(0, 0), cache, train, request_sizes(store), acceptance, retry_rate, probes(store),
+                        hard_shares(store))
