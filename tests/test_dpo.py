@@ -146,3 +146,31 @@ def test_status_lines_show_the_dpo_and_each_online_round() -> None:
     online_only = {"status": "skipped", "skipped": "no judged pair reaches the margin yet",
                    "online": [{"round": 1, "pairs": 2, "prompts": 3, "sampled": 6, "referee_asked": 12}]}
     assert preference_line(online_only).splitlines()[1].startswith("      online round 1: 2 pairs from 3 prompts")
+
+
+def test_an_online_rounds_job_is_not_shown_as_the_judged_dpo(tmp_path: Path) -> None:
+    """Judged DPO skipped, one online round trained: the stage line says skipped (the online job's scores
+    belong to its round's line); while only an online round runs, its line says so."""
+    from lion_cli.cli.init import init_project
+    from lion_cli.cli.status_preference import preference_line, preference_states
+    from lion_cli.core.types import Stage
+    from lion_cli.store.db import open_store
+    from lion_cli.store.jobs import add_metric, finish_job, start_job
+    from lion_cli.store.progress import ensure_iteration, finish_stage
+
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("Name a river.\n", encoding="utf-8")
+    init_project(tmp_path / "p", seeds)
+    with open_store(tmp_path / "p" / "lion.db") as store:
+        ensure_iteration(store, 1)
+        job = start_job(store, 1, "dpo", "{}", str(tmp_path / "p" / "students" / "iter-1" / "online-1"), 4)
+        add_metric(store, job, {"step": 4, "loss": 0.5, "margin": 0.75, "accuracy": 1.0})
+        assert preference_line(preference_states(store)[1]) == "      preference · online round 1: running"
+        finish_job(store, job, "done", 0, None)
+        round_one = {"round": 1, "pairs": 2, "prompts": 3, "sampled": 6, "referee_asked": 12, "margin": 0.75,
+                     "accuracy": 1.0}
+        finish_stage(store, 1, Stage.IMITATION, {"preference": {"skipped": "no judged pair reaches the margin",
+                                                               "online": [round_one]}})
+        lines = preference_line(preference_states(store)[1]).splitlines()
+    assert lines[0] == "      preference skipped: no judged pair reaches the margin"
+    assert lines[1].endswith("· reward margin 0.750, accuracy 1.00") and len(lines) == 2

@@ -3,6 +3,7 @@ per iteration, its DPO job's state, the pairs it trained on and its last step's 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -20,7 +21,11 @@ def preference_states(store: Any) -> dict[int, dict[str, Any]]:
             states[row.iteration] = {"status": "skipped" if found.get("skipped") else "done", **found}
     for r in dpo_jobs_last_step(store):
         entry = states.setdefault(int(r["iteration"]), {})
-        if entry.get("status") != "done":
+        folder = Path(str(r["output_dir"] or "")).name
+        if folder.startswith("online-"):  # an online round's job: its scores are in that round's detail
+            entry["online_job"] = {"round": folder.removeprefix("online-"), "status": r["status"]}
+            continue
+        if entry.get("status") not in ("done", "skipped"):
             entry["status"] = r["status"]
         entry.update({k: r[k] for k in ("margin", "accuracy") if r.get(k) is not None})
     return states
@@ -29,6 +34,9 @@ def preference_states(store: Any) -> dict[int, dict[str, Any]]:
 def preference_line(state: dict[str, Any]) -> str:
     """The iteration's preference stage: the DPO on judged pairs, then each online round, one line each."""
     rounds = "".join("\n" + online_round_line(r) for r in state.get("online") or [] if isinstance(r, dict))
+    job = state.get("online_job")
+    if "status" not in state and isinstance(job, dict):  # only online rounds, still running
+        return f"      preference · online round {job['round']}: {job['status']}"
     if state.get("status") == "skipped":
         return f"      preference skipped: {state.get('skipped')}{rounds}"
     pairs = f" on {state['pairs']} pairs" if "pairs" in state else ""

@@ -75,10 +75,10 @@ def job_metrics(store: Store, job_id: int) -> list[dict[str, Any]]:
 
 
 def dpo_jobs_last_step(store: Store) -> list[dict[str, Any]]:
-    """Each project DPO job (iteration set) with its status, total steps, and the step, margin and accuracy
-    of its last metric (None before the first), oldest first."""
+    """Each project DPO job (iteration set) with its status, total steps, output folder, and the step,
+    margin and accuracy of its last metric (None before the first), oldest first."""
     return [dict(r) for r in store.query(
-        "SELECT j.iteration, j.status, j.total_steps, m.step, m.margin, m.accuracy FROM train_jobs j"
+        "SELECT j.iteration, j.status, j.total_steps, j.output_dir, m.step, m.margin, m.accuracy FROM train_jobs j"
         " LEFT JOIN train_metrics m"
         " ON m.job_id = j.id AND m.step = (SELECT MAX(step) FROM train_metrics WHERE job_id = j.id)"
         " WHERE j.kind = 'dpo' AND j.iteration IS NOT NULL ORDER BY j.id")]
