@@ -250,3 +250,14 @@ def test_a_batch_creation_refused_with_a_5xx_is_not_sent_again() -> None:
     with pytest.raises(httpx.HTTPStatusError):
         asyncio.run(go())
     assert sent == ["GET /v1/batches", "POST /v1/files", "POST /v1/batches"]
+
+
+def test_a_batch_whose_every_line_failed_is_sent_again_as_a_new_batch(tmp_path: Path) -> None:
+    """The lines sent again are the same lines: their new batch is not mistaken for the one already read."""
+    with serve(delay_s=0.02, fail_first_arrival=1) as url, open_store(tmp_path / "lion.db") as store:
+        answers = ask(url, store, INSTRUCTIONS[:2], ledger=StoreBatchLedger(store))
+        served = stats(url)
+        rows = store.query("SELECT lines, completed, failed FROM provider_batches ORDER BY updated_at")
+    assert all(not isinstance(r, Exception) for r in answers), answers
+    assert [tuple(r) for r in rows] == [(2, 0, 2), (2, 2, 0)]
+    assert served["batch"]["lines_served"] == 2 and served["duplicates"] == 0, served

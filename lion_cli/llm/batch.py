@@ -35,6 +35,7 @@ class BatchLedger(Protocol):
     def save(self, record: BatchRecord, role: str, base_url: str, lines: int) -> None: ...
     def unread(self, role: str) -> list[tuple[BatchRecord, str]]: ...   # (record, the base_url it was made at)
     def mark_read(self, chunk_key: str) -> None: ...
+    def is_read(self, chunk_key: str) -> bool: ...
 
 
 @dataclass
@@ -75,7 +76,7 @@ class BatchRunner:
 
     async def _finished(self, role: str, chunk: Sequence[BatchLine]) -> BatchRecord:
         """The chunk's batch, created if nothing of it exists yet, once it has ended."""
-        key = chunk_key(chunk)
+        key = self._unread_key(chunk_key(chunk))
         record = self.ledger.get(key) or BatchRecord(key)
         if record.batch_id is None:
             record.batch_id = await self._created_before(key)
@@ -89,6 +90,16 @@ class BatchRunner:
             record.batch_id, record.status = batch["id"], batch["status"]
             self._save(record, role, chunk)
         return await self._ended(role, record, len(chunk))
+
+    def _unread_key(self, key: str) -> str:
+        """The chunk's key, or where a batch of the very same lines has been read already (every line of it
+        failed and is sent again) the first variant of it not read yet: the same on resume, so a killed run's
+        retry batch is found again, and never the read batch, whose failures would be read again and again."""
+        variant, n = key, 0
+        while self.ledger.is_read(variant):
+            n += 1
+            variant = f"{key}-{n}"
+        return variant
 
     async def _ended(self, role: str, record: BatchRecord, lines: int) -> BatchRecord:
         """`record`'s batch polled until it ends, each change of its state saved."""

@@ -73,6 +73,9 @@ class MemoryBatchLedger:
     def mark_read(self, chunk_key: str) -> None:
         self.read.add(chunk_key)
 
+    def is_read(self, chunk_key: str) -> bool:
+        return chunk_key in self.read
+
 
 class BatchQueue:
     """One per engine; each role in batch mode has its waiting lines here and one task sending them."""

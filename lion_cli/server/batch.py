@@ -33,6 +33,7 @@ ROLES = ("teacher", "referee", "generator", "judge")
 class BatchConfig:
     delay_s: float = 0.0            # before each status change
     fail_line_rate: float = 0.0     # share of lines answered with an error instead
+    fail_first_arrival: int = 0     # 1: every line fails the first time it arrives (and is served when sent again)
     expire_after: int = -1          # lines served before the batch expires (-1: never)
     fail_uploads: int = 0           # the first n uploads answer 500
     fail_polls: int = 0             # the first n polls of a batch (GET /v1/batches/{id}) answer 503

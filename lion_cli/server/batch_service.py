@@ -219,6 +219,8 @@ class BatchService:
 
     def _fails(self, custom_id: str) -> bool:
         """A failed-line fault, drawn from the line and how often it has arrived (a resent line draws again)."""
+        if self.config.fail_first_arrival and self._line_arrivals[custom_id] == 1:
+            return True
         if self.config.fail_line_rate <= 0:
             return False
         key = f"{self.config.seed}|{custom_id}|{self._line_arrivals[custom_id]}".encode()

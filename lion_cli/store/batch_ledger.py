@@ -43,6 +43,9 @@ class StoreBatchLedger:
             " WHERE b.role = ? AND b.batch_id IS NOT NULL AND r.chunk_key IS NULL ORDER BY b.updated_at", (role,))
         return [(BatchRecord(*row[1:]), str(row[0])) for row in rows]
 
+    def is_read(self, chunk_key: str) -> bool:
+        return bool(self.store.query("SELECT 1 FROM provider_batch_reads WHERE chunk_key = ?", (chunk_key,)))
+
     def mark_read(self, chunk_key: str) -> None:
         with self.store.tx() as c:
             c.execute("INSERT OR REPLACE INTO provider_batch_reads (chunk_key, read_at) VALUES (?, ?)",
