@@ -201,8 +201,9 @@ async def test_the_preference_stage_stands_in_the_strip_after_imitation(known: P
     async with app.run_test(size=size) as pilot:
         await _loaded(pilot, app)
         line = next(t for t in screen_text(app).splitlines() if "it1" in t and ("imit" in t))
-        name = "pref." if size == SMALL else "preference"
-        assert name in line and line.index("imit") < line.index(name) < line.index("discr"), line
+        # Four stages' long form is wider than 120 columns: the line takes the short one, on one row.
+        assert "pref." in line and line.index("imit") < line.index("pref.") < line.index("discr"), line
+        assert "gen." in line, line
         assert "50% dpo 3/6" in line, line
         it0 = next(t for t in screen_text(app).splitlines() if "it0" in t and "imit" in t)
         assert "pref" not in it0, it0   # iteration 0 had no DPO job
@@ -271,3 +272,23 @@ async def test_the_header_names_the_final_imitation_not_an_iteration_past_the_pl
         await _loaded(pilot, app)
         header = screen_text(app).splitlines()[0]
         assert "it3 (final, after 3)" in header and "4/3" not in header, header
+
+
+def test_a_strip_line_too_wide_for_the_terminal_takes_the_short_form() -> None:
+    """At 120 columns a running discrimination's counts after a preference stage make the long form wider
+    than the terminal (it wrapped); the short form is taken then, and the long one wherever it fits."""
+    from rich.cells import cell_len
+
+    from lion_cli.tui.snapshot import StageView
+    from lion_cli.tui.widgets.header import fitted_line
+
+    stages = {"imitation": StageView(1, "imitation", "done", "", 10, 10),
+              "preference": StageView(1, "preference", "done", "dpo", 6, 6),
+              "discrimination": StageView(1, "discrimination", "running", "referee", 12_000, 24_006),
+              "generation": StageView(1, "generation", "pending", "", 0, 0)}
+    line = fitted_line(1, stages, 120).plain
+    assert cell_len(line) <= 120 and "pref." in line and "12000/24006" in line, line
+    assert "preference" in fitted_line(1, stages, 200).plain
+    three = {k: v for k, v in stages.items() if k != "preference"}
+    three["discrimination"] = StageView(1, "discrimination", "running", "referee", 6, 24)
+    assert "discrimination" in fitted_line(1, three, 120).plain  # fits: the long form stays

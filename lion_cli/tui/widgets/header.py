@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import var
 from textual.widgets import Static
@@ -102,7 +103,7 @@ class StageStrip(SnapshotView, Static):
         for sv in [*snap.stages, *snap.preference]:
             by_iteration.setdefault(sv.iteration, {})[sv.stage] = sv
         last = max([*by_iteration, (snap.iterations_planned or 0) - 1, -1])
-        narrow = (self.content_region.width or self.app.size.width) < NARROW_STRIP
+        width = self.content_region.width or self.app.size.width
         t = Text()
         if last < 0:
             t.append("no iteration started yet — `lion run` starts iteration 0", style="dim")
@@ -114,11 +115,24 @@ class StageStrip(SnapshotView, Static):
             if it or t:
                 t.append("\n")
             final = snap.iterations_planned is not None and it >= snap.iterations_planned
-            t.append_text(iteration_line(it, by_iteration.get(it, {}), narrow, final))
+            t.append_text(fitted_line(it, by_iteration.get(it, {}), width, final))
         self.update(t)
 
 
-def iteration_line(it: int, stages: dict[str, StageView], narrow: bool, final: bool = False) -> Text:
+def fitted_line(it: int, stages: dict[str, StageView], width: int, final: bool = False) -> Text:
+    """The iteration's line in the longest form that fits `width` columns: long names and bars, short
+    names and bars, then short names without bars (a preference stage and a running stage's counts make
+    the long form wider than 120 columns and the short one wider than 80)."""
+    forms = [(False, True), (True, True)] if width >= NARROW_STRIP else [(True, True)]
+    for narrow, bars in forms:
+        line = iteration_line(it, stages, narrow, final, bars)
+        if cell_len(line.plain.split("\n")[0]) <= width:
+            return line
+    return iteration_line(it, stages, True, final, bars=False)
+
+
+def iteration_line(it: int, stages: dict[str, StageView], narrow: bool, final: bool = False,
+                   bars: bool = True) -> Text:
     """`final`: the iteration after the last one planned, which is the final imitation on everything."""
     t = Text(f"it{it:<3}" if not narrow else f"it{it} ", style="bold")
     if final:
@@ -132,8 +146,9 @@ def iteration_line(it: int, stages: dict[str, StageView], narrow: bool, final: b
         v = stages.get(name)
         status = v.status if v else "pending"
         style = STAGE_STYLES.get(status, "")
-        t.append(f"{SHORT_NAMES[name] if narrow else name} ", style=style)
-        t.append_text(bar(v.fraction if v else 0.0, width=5 if narrow else BAR_WIDTH, style=style or "green"))
+        t.append(f"{SHORT_NAMES[name] if narrow else name}" + (" " if bars else ""), style=style)
+        if bars:
+            t.append_text(bar(v.fraction if v else 0.0, width=5 if narrow else BAR_WIDTH, style=style or "green"))
         t.append(stage_words(v), style=style)
     for v in stages.values():
         if v.status == "failed" and v.note:
