@@ -228,3 +228,15 @@ def test_the_held_out_kl_reaches_the_store_and_lion_status(tmp_path: Path, lion_
     assert it1["heldout_kl"] == {"status": "running", "step": 2, "heldout_kl": 0.4321}
     assert "held-out KL to the teacher 0.4321 at step 2 (imitation job running)" in text.stdout
     assert text.stdout.count("held-out KL") == 1  # iteration 0 had no distillation job
+
+
+def test_lion_student_train_step_lines_carry_the_held_out_kl(capsys: pytest.CaptureFixture[str]) -> None:
+    from lion_cli.cli.student_common import progress_printer
+
+    report = progress_printer()
+    report({"step": 3, "total_steps": 4, "loss": 0.03, "lr": 1e-5, "tokens_per_s": 90.0, "heldout_kl": 0.038,
+            "sgo_probability": 0.1})
+    report({"step": 4, "total_steps": 4, "loss": 0.03, "lr": 1e-5, "tokens_per_s": 90.0})
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["step 3/4 · loss 0.0300 · held-out KL 0.0380 · sgo p 0.10 · lr 1.00e-05 · 90 tok/s",
+                     "step 4/4 · loss 0.0300 · lr 1.00e-05 · 90 tok/s"]

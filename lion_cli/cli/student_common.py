@@ -49,8 +49,11 @@ def with_overrides(settings: Settings, launcher: str | None, nproc: int | None, 
 def progress_printer() -> Any:
     def report(m: dict[str, Any]) -> None:
         if isinstance(m.get("step"), int) and "loss" in m:
-            err(f"step {m['step']}/{m.get('total_steps', '?')} · loss {m['loss']:.4f} · lr {m.get('lr', 0):.2e}"
-                f" · {m.get('tokens_per_s', 0):.0f} tok/s")
+            # A distillation job's checkpoint steps also score the held-out rows (and steer sgo by them).
+            kl = f" · held-out KL {m['heldout_kl']:.4f}" if isinstance(m.get("heldout_kl"), float) else ""
+            sgo = f" · sgo p {m['sgo_probability']:.2f}" if isinstance(m.get("sgo_probability"), float) else ""
+            err(f"step {m['step']}/{m.get('total_steps', '?')} · loss {m['loss']:.4f}{kl}{sgo}"
+                f" · lr {m.get('lr', 0):.2e} · {m.get('tokens_per_s', 0):.0f} tok/s")
         elif m.get("event") == "resume":
             err(f"resumed from checkpoint step {m.get('from_step')}")
 
