@@ -217,8 +217,9 @@ class StudentSettings(_Strict):
     def _sgo_for_divergence(cls, value: str, info: ValidationInfo) -> str:
         _distillation_checked("sgo", value, info, sgo=value)
         processes = info.data.get("nproc_per_node", 1) * info.data.get("nnodes", 1)
-        if problem := sgo_strategy_problem(value, info.data.get("strategy", TrainSpec.strategy), processes):
-            raise ValueError(problem.replace("strategy ", "student.strategy ", 1))
+        if problem := sgo_strategy_problem(value, info.data.get("strategy", TrainSpec.strategy), processes,
+                                           prefix="student."):
+            raise ValueError(problem)
         return value
 
 

@@ -62,14 +62,16 @@ def distillation_problems(objective: str, teacher_model: str = "x", heldout_rows
     return problems
 
 
-def sgo_strategy_problem(sgo: str, strategy: str, processes: int) -> str | None:
+def sgo_strategy_problem(sgo: str, strategy: str, processes: int, prefix: str = "") -> str | None:
     """Why student-generated outputs cannot run under this strategy, or None. Under FSDP every process
     would sample from its own shard of the student; ZeRO-3 gathers the weights for each step of the
-    generation in lock-step (and is tested so), a single process or DDP holds the whole student."""
+    generation in lock-step (and is tested so), a single process or DDP holds the whole student.
+    `prefix` goes before the key names the reason mentions ("student." in lion.toml)."""
     if sgo == "off" or strategy != "fsdp" or processes <= 1:
         return None
-    return (f"\"{sgo}\" under strategy fsdp with {processes} processes is not supported (the student would "
-            "sample from sharded weights): use strategy \"zero3\" (sharded, samples in lock-step) or \"ddp\"")
+    return (f"\"{sgo}\" under {prefix}strategy fsdp with {processes} processes is not supported (the student "
+            f"would sample from sharded weights): use {prefix}strategy \"zero3\" (sharded, samples in lock-step) "
+            "or \"ddp\"")
 
 
 class BatchSizeError(SpecError):
