@@ -163,6 +163,20 @@ def test_polls_and_downloads_refused_for_a_moment_are_retried(tmp_path: Path) ->
     assert served["batch"]["lines_served"] == 3 and served["duplicates"] == 0
 
 
+def test_an_outage_longer_than_one_poll_s_retries_is_ridden_out(tmp_path: Path) -> None:
+    """The provider's API down for more polls in a row than one request's retries cover: the batch is polled
+    again at the next interval (up to POLLS_REFUSED_MAX polls), not the stage failed."""
+    from lion_cli.llm.batch import POLLS_REFUSED_MAX, TRIES
+
+    refused = 3 * TRIES
+    assert refused < POLLS_REFUSED_MAX * TRIES
+    with serve(delay_s=0.02, fail_polls=refused) as url, open_store(tmp_path / "lion.db") as store:
+        answers = ask(url, store, INSTRUCTIONS[:2], ledger=StoreBatchLedger(store))
+        served = stats(url)
+    assert all(not isinstance(r, Exception) for r in answers), answers
+    assert served["batch"]["polls_refused"] == refused and served["batch"]["lines_served"] == 2, served
+
+
 def test_a_refused_poll_other_than_429_fails_at_once() -> None:
     import httpx
 

@@ -9,7 +9,8 @@ moment the provider gives it, and the batch carries its chunk key in its metadat
 - while polling or downloading: the recorded batch is polled again and its files read again;
 and no paid line is submitted twice. Lines that failed or expired come back in `failed` for the caller
 to send again (in the next batch, or online). A request refused for a moment (5xx, 429, a dropped
-connection or a timeout) is retried with backoff: an upload, a poll, a download, a listing; a batch's
+connection or a timeout) is retried with backoff: an upload, a poll, a download, a listing (a batch's
+status polls also ride out a longer outage: POLLS_REFUSED_MAX polls in a row); a batch's
 creation only after a 429 (after a 5xx or a lost connection the batch may exist: paid twice if created
 again, so the stage fails and the next run finds it by its metadata); any other 4xx fails at once."""
 
@@ -27,7 +28,17 @@ from lion_cli.core.batches import FINISHED, BatchLimits, BatchLine, BatchRecord,
 
 TRIES = 4          # per request refused for a moment
 RETRY_BASE_S = 0.1   # the first wait before a retry, doubled each time
+# A batch's status polls in a row that may fail past those retries (an outage of the provider's API while
+# it works on the batch: at the default poll_s of 30 s, ten minutes) before the stage fails.
+POLLS_REFUSED_MAX = 20
 METADATA_KEY = "lion_chunk"
+
+
+def refused_for_a_moment(exc: Exception) -> bool:
+    """A dropped connection, a timeout, a 429 or a 5xx: worth asking again later."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code == 429 or exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError)
 
 
 class BatchLedger(Protocol):
@@ -103,8 +114,17 @@ class BatchRunner:
 
     async def _ended(self, role: str, record: BatchRecord, lines: int) -> BatchRecord:
         """`record`'s batch polled until it ends, each change of its state saved."""
+        refused = 0
         while record.status not in FINISHED:
-            batch = await self._request("GET", f"/batches/{record.batch_id}")
+            try:
+                batch = await self._request("GET", f"/batches/{record.batch_id}")
+            except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+                if not refused_for_a_moment(exc) or refused >= POLLS_REFUSED_MAX:
+                    raise
+                refused += 1
+                await asyncio.sleep(self.limits.poll_s)
+                continue
+            refused = 0
             counts = batch.get("request_counts") or {}
             changed = batch["status"] != record.status
             record.status, record.completed, record.failed = (batch["status"], int(counts.get("completed", 0)),
