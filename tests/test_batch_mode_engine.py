@@ -151,6 +151,12 @@ def test_a_batch_mode_step_s_progress_line_names_its_batch(tmp_path: Path) -> No
                      api=lambda: role_activity(ctx, "referee"))
         assert "referee batch batch-1: in_progress, 10 lines, 3 completed" in stream.getvalue()
         assert role_activity(ctx, "teacher").describe() == "in flight 0/2"   # an online role: the engine's
+        # Other roles' batches, however many and new, do not hide this role's; a read one is done with.
+        for n in range(25):
+            ledger.save(BatchRecord(f"t{n}", f"file-t{n}", f"batch-t{n}", "in_progress"), "teacher", "http://x/v1", 5)
+        assert "batch-1" in role_activity(ctx, "referee").describe()
+        ledger.mark_read("a")
+        assert role_activity(ctx, "referee").describe() == "referee: gathering requests into a provider batch"
 
 
 def test_polls_and_downloads_refused_for_a_moment_are_retried(tmp_path: Path) -> None:

@@ -41,15 +41,14 @@ class GatheringBatch:
 
 def role_activity(ctx: Any, role: str) -> Describes:
     """What an API step's line says about its endpoint: online, the engine's requests in flight; in batch
-    mode (`[role] mode = "batch"`), the role's newest batch not read yet (its state and line counts), else
-    its newest one, since nothing is in flight there while the provider works."""
+    mode (`[role] mode = "batch"`), the role's newest batch not read yet (its state and line counts), since
+    nothing is in flight there while the provider works; with none, that requests are being gathered."""
     from lion_cli.store.batch_ledger import batch_states
 
     if ctx.settings.endpoint(role).mode != "batch":
         return ctx.engine.state(role)  # type: ignore[no-any-return]
-    mine = [b for b in batch_states(ctx.store) if b.role == role]
-    pending = [b for b in mine if not b.read]
-    return pending[0] if pending else mine[0] if mine else GatheringBatch(role)
+    pending = [b for b in batch_states(ctx.store, role=role) if not b.read]
+    return pending[0] if pending else GatheringBatch(role)
 
 
 def _fmt_eta(seconds: float) -> str:

@@ -52,14 +52,14 @@ class StoreBatchLedger:
                       (chunk_key, time.time()))
 
 
-def batch_states(store: Store, newest: int = 20) -> list[BatchState]:
-    """The last `newest` batches sent to a provider, newest first (none in a store not migrated yet: the
-    dashboard opens it read-only)."""
+def batch_states(store: Store, newest: int = 20, role: str | None = None) -> list[BatchState]:
+    """The last `newest` batches sent to a provider (of one role, or all), newest first (none in a store
+    not migrated yet: the dashboard opens it read-only)."""
     try:
         rows = store.query(
             "SELECT b.role, b.batch_id, b.status, b.lines, b.completed, b.failed, r.chunk_key IS NOT NULL,"
             " b.updated_at FROM provider_batches b LEFT JOIN provider_batch_reads r ON r.chunk_key = b.chunk_key"
-            " ORDER BY b.updated_at DESC LIMIT ?", (newest,))
+            " WHERE ? IS NULL OR b.role = ? ORDER BY b.updated_at DESC LIMIT ?", (role, role, newest))
     except sqlite3.OperationalError:  # no such table
         return []
     return [BatchState(role, batch_id, status, lines, completed, failed, bool(read), updated_at)
