@@ -8,8 +8,10 @@ from __future__ import annotations
 import gc
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,3 +103,25 @@ def test_the_plain_alpaca_items_equal_the_dataclass_made_ones() -> None:
         made.instruction = "changed"  # type: ignore[misc]  # still frozen
     [item], _ = items_from_records([{"instruction": " Do it. ", "input": "now", "output": "Done. "}], str)
     assert item == made
+
+
+def test_lion_init_reads_and_writes_the_seeds_with_the_collector_paused(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import lion_cli.seeds_io.read
+    import lion_cli.store.pools
+    from lion_cli.cli.init import init_project
+
+    seen: list[tuple[str, bool]] = []
+
+    def watching(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            seen.append((name, gc.isenabled()))
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(lion_cli.seeds_io.read, "read_seeds", watching("read", lion_cli.seeds_io.read.read_seeds))
+    monkeypatch.setattr(lion_cli.store.pools, "import_seeds", watching("import", lion_cli.store.pools.import_seeds))
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("Name a colour.\nSum 2 and 2.\n", encoding="utf-8")
+    assert init_project(tmp_path / "proj", seeds)["seeds"] == 2
+    assert seen == [("read", False), ("import", False)] and gc.isenabled()
