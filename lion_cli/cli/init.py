@@ -17,7 +17,6 @@ from lion_cli.cli.help_examples import examples
 from lion_cli.cli.project_arg import PROJECT_OPTION, chosen_project, new_project_argument
 from lion_cli.cli.project_files import STORE_FILES, clear
 from lion_cli.resources import resource_file
-from lion_cli.store.bulk import collector_paused
 
 if TYPE_CHECKING:
     from lion_cli.config import Settings
@@ -130,14 +129,22 @@ def _read_seeds(seed: Path | str, columns: str | None) -> SeedParse:
     return parsed
 
 
-# One pause from the seed file's first byte to the import's commit: the collector switched back on in
-# between walks every item read so far (a tenth of the whole init on a 52K-row file).
-@collector_paused()
 def init_project(directory: Path, seed: Path | str, *, name: str | None = None, force: bool = False,
                  overrides: list[str] | None = None, seed_columns: str | None = None) -> dict[str, object]:
     """Validate everything first, then write config and store; a failure leaves nothing behind.
     With `force`, what lion wrote for an old project there is cleared (cli/project_files.py).
     `seed` is a file, a dataset folder or a hub id (seeds_io/read.py)."""
+    from lion_cli.store.bulk import collector_paused
+
+    # One pause from the seed file's first byte to the import's commit: the collector switched back on in
+    # between walks every item read so far (a tenth of the whole init on a 52K-row file).
+    with collector_paused():
+        return _create_project(directory, seed, name=name, force=force, overrides=overrides,
+                               seed_columns=seed_columns)
+
+
+def _create_project(directory: Path, seed: Path | str, *, name: str | None, force: bool,
+                    overrides: list[str] | None, seed_columns: str | None) -> dict[str, object]:
     import tomllib
 
     from lion_cli.config import ConfigError, parse_settings
