@@ -7,15 +7,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from lion_cli.cli.common import Project, open_project
 from lion_cli.cli.help_examples import examples
 from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
-from lion_cli.config import Settings
 from lion_cli.core.plan import OnlineRounds, Plan, PlanLine
+
+if TYPE_CHECKING:
+    from lion_cli.config import Settings
 
 
 def project_plan_of(project: Project, iterations: int | None = None) -> Plan:
