@@ -33,7 +33,7 @@ def import_seeds(store: Store, items: Sequence[SeedItem], project_name: str,
         # Foreign keys off on a fresh store: every pool row's id is selected from instructions in the
         # same transaction, so checking each of them again costs time and finds nothing.
         with foreign_keys_off(store.conn, fresh), store.tx() as c:
-            _insert_seeds(store, c, seeds, project_name)
+            _insert_seeds(store, c, seeds, project_name, fresh)
     finally:
         store.conn.execute(f"PRAGMA cache_size = {int(cache_pages)}")
     return len(seeds)
@@ -54,8 +54,10 @@ def _indexes_built_after(c: sqlite3.Connection, names: Sequence[str]) -> Iterato
         c.execute(sql)
 
 
-def _insert_seeds(store: Store, c: sqlite3.Connection, seeds: dict[str, SeedItem], project_name: str) -> None:
-    fresh = store.scalar("SELECT COUNT(*) FROM instructions") == 0
+def _insert_seeds(store: Store, c: sqlite3.Connection, seeds: dict[str, SeedItem], project_name: str,
+                  fresh: bool) -> None:
+    """`fresh`: the store held no instruction when import_seeds looked (one decision for the foreign keys
+    and the fill)."""
     c.execute("INSERT INTO project (id, name) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET name=excluded.name",
               (project_name,))
     c.execute("INSERT OR IGNORE INTO iterations (iteration) VALUES (0)")
