@@ -14,6 +14,7 @@ marked failed (store/failures.py); `lion rerun --stage generation` asks it again
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,10 +180,9 @@ class GenerationRun:
     async def ask_and_decide(self, first_slot: int, bar: StepProgress) -> None:
         """Ask a window of slots concurrently, decide them in slot order, until the quota is met or the
         plan runs out. Slots whose kind is already full are skipped."""
-        # items_in_flight: max_concurrency online; in batch mode the whole plan, so it goes out as one batch
-        window = max(4, self.ctx.settings.generator.items_in_flight)
         slot, end = first_slot, len(self.plan)
         while slot < end and not self.tally.met:
+            window = self.window(slot)
             batch = [s for s in range(slot, min(slot + window, end)) if not self.tally.full(self.plan[s][0])]
             slot = min(slot + window, end)
             # Every reply of the window is awaited, even after one call failed: what is on its way
@@ -193,6 +193,20 @@ class GenerationRun:
                     raise reply
                 if not self.tally.full(self.plan[s][0]) and self.decide(s, reply):
                     bar.advance()
+
+
+    def window(self, decided: int) -> int:
+        """How many slots to ask next. Online: the generator's concurrency. In batch mode: the slots the
+        quota still needs at the acceptance seen so far in the stage (`decided` slots, all of them on the
+        first batch: it asks exactly what is missing), so a few batches fill the quota — neither one batch
+        of the whole plan (up to three times the quota, every line paid) nor dozens of small ones."""
+        g = self.ctx.settings.generator
+        if g.mode != "batch":
+            return max(4, g.items_in_flight)
+        accepted = sum(self.tally.accepted.values())
+        rate = max(accepted, 1) / decided if decided else 1.0
+        missing = sum(max(quota - self.tally.accepted[kind], 0) for kind, quota in self.tally.quota.items())
+        return max(4, math.ceil(missing / min(rate, 1.0)))
 
 
 def seed_labels(ctx: LoopContext, iteration: int) -> tuple[list[int], list[int]]:
