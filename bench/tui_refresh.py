@@ -91,7 +91,8 @@ def build(path: Path) -> None:
         for job in range(1, 4):
             c.execute("INSERT INTO train_jobs (id, iteration, kind, status, spec_json, output_dir, total_steps)"
                       " VALUES (?, ?, 'train', 'done', '{}', ?, 2000)", (job, job - 1, f"/s/iter-{job - 1}"))
-            c.executemany("INSERT INTO train_metrics VALUES (?,?,?,?,?,?,?,?)",
+            c.executemany("INSERT INTO train_metrics (job_id, step, epoch, loss, lr, tokens, tokens_per_s, ts)"
+                          " VALUES (?,?,?,?,?,?,?,?)",
                           [(job, k, k / 700, 2 / (1 + k / 300), 2e-5, k * 4096, 3000.0, now) for k in range(2000)])
 
 
