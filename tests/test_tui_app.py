@@ -247,7 +247,11 @@ async def test_quit_without_a_live_run_exits_at_once(known: Path) -> None:
 
 
 def test_stop_run_interrupts_the_process() -> None:
-    proc = subprocess.Popen([sys.executable, "-c", "import time\ntry:\n print('ready', flush=True)\n"
+    # The child sets Python's own SIGINT handler itself (as `lion run` sets its StopOnSignal): started from
+    # a shell's background job, it would inherit SIGINT ignored, and Python then installs no handler.
+    proc = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                             "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                             "try:\n print('ready', flush=True)\n"
                              " time.sleep(60)\nexcept KeyboardInterrupt:\n raise SystemExit(130)"],
                             stdout=subprocess.PIPE, text=True)
     # Once it prints, the child is inside the try with Python's SIGINT handler in place (a fixed sleep was
