@@ -11,6 +11,7 @@ def preference_states(store: Any) -> dict[int, dict[str, Any]]:
     """iteration → {status, pairs, margin_min, reward_margin, accuracy} for iterations with a DPO job or
     a finished imitation that recorded a preference detail (a skipped one says why)."""
     from lion_cli.core.types import Stage
+    from lion_cli.pipeline.context import ONLINE_ROUND_PREFIX
     from lion_cli.store.jobs import dpo_jobs_last_step
     from lion_cli.store.progress import all_stages
 
@@ -22,8 +23,8 @@ def preference_states(store: Any) -> dict[int, dict[str, Any]]:
     for r in dpo_jobs_last_step(store):
         entry = states.setdefault(int(r["iteration"]), {})
         folder = Path(str(r["output_dir"] or "")).name
-        if folder.startswith("online-"):  # an online round's job: its scores are in that round's detail
-            entry["online_job"] = {"round": folder.removeprefix("online-"), "status": r["status"]}
+        if folder.startswith(ONLINE_ROUND_PREFIX):  # an online round's job: its scores are in that round's detail
+            entry["online_job"] = {"round": folder.removeprefix(ONLINE_ROUND_PREFIX), "status": r["status"]}
             continue
         if entry.get("status") not in ("done", "skipped"):
             entry["status"] = r["status"]

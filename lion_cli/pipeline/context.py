@@ -22,11 +22,25 @@ def student_answers_dir(project_dir: Path, iteration: int) -> Path:
     return project_dir / "students" / f"iter-{iteration}" / "answers"
 
 
+ONLINE_ROUND_PREFIX = "online-"   # an online DPO round's work folder: online-1, online-2, ...
+
+
+def judged_dpo_dir(students_dir: Path, iteration: int) -> Path:
+    """The work folder of an iteration's DPO on the referee's judgements."""
+    return students_dir / f"iter-{iteration}" / "preference"
+
+
+def online_round_dir(students_dir: Path, iteration: int, round_no: int) -> Path:
+    return students_dir / f"iter-{iteration}" / f"{ONLINE_ROUND_PREFIX}{round_no}"
+
+
 def preference_dirs(project_dir: Path, iteration: int) -> list[Path]:
     """The preference stage's work folders of an iteration (judged DPO, online rounds): each holds the
     finished run's detail, which names the student it started from."""
-    folder = project_dir / "students" / f"iter-{iteration}"
-    return sorted(d for d in [folder / "preference", *folder.glob("online-*")] if d.is_dir())
+    students = project_dir / "students"
+    judged = judged_dpo_dir(students, iteration)
+    rounds = judged.parent.glob(f"{ONLINE_ROUND_PREFIX}*")
+    return sorted(d for d in [judged, *rounds] if d.is_dir())
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 from lion_cli.core.judging import RefereeAttempt, ask_referee, referee_format
 from lion_cli.core.seed_records import user_text
 from lion_cli.core.types import Label, Order, Pool, Role, Stage, shown_pair, teacher_student
-from lion_cli.pipeline.context import LoopContext
+from lion_cli.pipeline.context import LoopContext, online_round_dir
 from lion_cli.pipeline.discrimination import row_seed
 from lion_cli.pipeline.dpo_run import DETAIL_NAME, finished_detail, tune_on_pairs
 from lion_cli.pipeline.item_failures import Item, or_failed, report_failures
@@ -176,7 +176,7 @@ def round_pairs(ctx: LoopContext, iteration: int, round_no: int, margin: float) 
 
 
 async def online_round(ctx: LoopContext, iteration: int, round_no: int) -> dict[str, Any]:
-    out_dir = ctx.students_dir / f"iter-{iteration}" / f"online-{round_no}"
+    out_dir = online_round_dir(ctx.students_dir, iteration, round_no)
     done = finished_detail(ctx, iteration, out_dir)
     if done is not None:
         return done

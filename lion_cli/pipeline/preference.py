@@ -17,7 +17,7 @@ from typing import Any
 from lion_cli.config import Settings
 from lion_cli.core.seed_records import user_text
 from lion_cli.core.types import Role
-from lion_cli.pipeline.context import LoopContext
+from lion_cli.pipeline.context import LoopContext, judged_dpo_dir
 from lion_cli.pipeline.dpo_run import finished_detail, tune_on_pairs
 from lion_cli.pipeline.online_preference import run_online_rounds
 from lion_cli.store.exports import judged_labels
@@ -84,7 +84,7 @@ async def run_preference(ctx: LoopContext, iteration: int) -> dict[str, Any]:
 
 async def judged_preference(ctx: LoopContext, iteration: int) -> dict[str, Any]:
     """DPO on the referee's judgements of the iterations before (chosen = teacher, rejected = student)."""
-    out_dir = ctx.students_dir / f"iter-{iteration}" / "preference"
+    out_dir = judged_dpo_dir(ctx.students_dir, iteration)
     current = student_path(ctx.store, iteration)
     if current is None:
         raise RuntimeError(f"iteration {iteration}: no SFT student to tune")
