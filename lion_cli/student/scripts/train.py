@@ -121,10 +121,10 @@ def split_rows(spec: TrainSpec) -> tuple[list[dict[str, Any]], list[dict[str, An
     return rows[:-spec.heldout_rows], rows[-spec.heldout_rows:]
 
 
-def build_dataset(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]:
+def build_dataset(spec: TrainSpec, tokenizer: Any, rows: list[dict[str, Any]]) -> list[dict[str, list[int]]]:
+    """The rows trained on (split_rows), tokenised, and packed when the spec says so."""
     from lion_cli.student.scripts.sft_data import has_answer, pack_examples, tokenize_example
 
-    rows, _ = split_rows(spec)
     examples = [tokenize_example(tokenizer, r, spec.prompt_format, spec.max_length) for r in rows]
     kept = [e for e in examples if has_answer(e)]
     if len(kept) < len(examples):
@@ -138,11 +138,10 @@ def build_dataset(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]
     return kept
 
 
-def heldout_examples(spec: TrainSpec, tokenizer: Any) -> list[dict[str, list[int]]]:
-    """The data file's last heldout_rows rows, tokenised as training rows (those with an answer token)."""
+def heldout_examples(spec: TrainSpec, tokenizer: Any, held: list[dict[str, Any]]) -> list[dict[str, list[int]]]:
+    """The held-out rows (split_rows), tokenised as training rows (those with an answer token)."""
     from lion_cli.student.scripts.sft_data import has_answer, tokenize_example
 
-    _, held = split_rows(spec)
     examples = [tokenize_example(tokenizer, r, spec.prompt_format, spec.max_length) for r in held]
     return [e for e in examples if has_answer(e)]
 
@@ -200,10 +199,12 @@ def run(spec: TrainSpec, ds_override: str | None) -> Path:
     from lion_cli.student.scripts.train_callbacks import MetricsCallback
 
     model, tokenizer, args = prepare(spec, ds_override)
+    rows, held = split_rows(spec)   # the data file read once
     # The held-out KL and the student-generated outputs' state, on distillation's step lines (distill.py).
     metrics = MetricsCallback(spec.metrics_path, ("heldout_kl", "sgo_probability", "sgo_batches"))
-    shared = dict(model=model, args=args, train_dataset=build_dataset(spec, tokenizer), processing_class=tokenizer,
-                  data_collator=SFTCollator(tokenizer.pad_token_id, packed=spec.packing), callbacks=[metrics])
+    shared = dict(model=model, args=args, train_dataset=build_dataset(spec, tokenizer, rows),
+                  processing_class=tokenizer, data_collator=SFTCollator(tokenizer.pad_token_id, packed=spec.packing),
+                  callbacks=[metrics])
     if spec.objective == "sft":
         return train_and_finish(Trainer(**shared), spec, metrics)
     from lion_cli.student.scripts.distill import DistillTrainer, load_teacher
@@ -211,7 +212,7 @@ def run(spec: TrainSpec, ds_override: str | None) -> Path:
     log(f"objective {spec.objective} (white-box distillation) from the teacher {spec.teacher_model}")
     teacher = load_teacher(spec, len(tokenizer), args)
     trainer = DistillTrainer(**shared, teacher=teacher, objective=spec.objective, alpha=spec.skew_alpha,
-                             vocab_size=len(tokenizer), heldout=heldout_examples(spec, tokenizer),
+                             vocab_size=len(tokenizer), heldout=heldout_examples(spec, tokenizer, held),
                              sgo=spec.sgo == "adaptive", max_length=spec.max_length)
     return train_and_finish(trainer, spec, metrics)
 
