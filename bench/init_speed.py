@@ -6,8 +6,12 @@ lion: `init_project` (what `lion init` does after parsing its arguments: the see
 record by record, duplicates dropped, lion.toml rendered and validated, the store created and migrated,
 every seed written into iteration 0's Train and Cache Pools, the store moved into place).
 Baseline: `json.load` of the same file and one `executemany` of (instruction, input, output) into a
-one-table SQLite file, committed. Interleaved, RUNS times each; the ratio is of the median CPU time of
-this process (other load on a shared machine does not inflate it); wall times are printed beside it.
+one-table SQLite file, committed. CPU time of this process (other load on a shared machine does not
+inflate it), in RUNS pairs, each pair one run of each side back to back, the order alternating from pair to
+pair; the value is the median of the pairs' ratios. This machine's speed drifts by a third from one second
+to the next (a VM beside others), and a ratio taken within a pair cancels what drifts slower than a pair;
+the ratio of the two sides' medians, which pairs a fast baseline with a slow lion run, is printed beside it,
+and so are wall times.
 Also: the whole `lion init` as a real process once, wall and CPU, interpreter start included.
 
 Run: .venv/bin/python bench/init_speed.py
@@ -29,7 +33,7 @@ from pathlib import Path
 
 TARGET = 2.0
 ROWS = 52_000
-RUNS = 5
+RUNS = 9
 TOPICS = ["rivers", "budgets", "poems", "compilers", "recipes", "elections", "glaciers", "markets", "operas",
           "vaccines", "bridges", "chess", "tides", "novels", "robots", "forests", "taxes", "comets"]
 VERBS = ["Explain", "Summarise", "Write a short note about", "List three facts about", "Compare two kinds of",
@@ -93,13 +97,15 @@ def main() -> None:
         for run in range(RUNS):
             folder = root / f"run{run}"
             folder.mkdir()
-            base.append(timed(lambda f=folder: baseline(seed, f)))
-            lion.append(timed(lambda f=folder: lion_init(seed, f)))
+            sides = [(base, baseline), (lion, lion_init)]
+            for times, side in sides if run % 2 == 0 else sides[::-1]:
+                times.append(timed(lambda f=folder, side=side: side(seed, f)))  # type: ignore[misc]
             print(f"run {run}: lion {lion[-1][0]:.2f} s CPU ({lion[-1][1]:.2f} s wall), baseline "
                   f"{base[-1][0]:.2f} s CPU ({base[-1][1]:.2f} s wall)", file=sys.stderr)
         lion_cpu, base_cpu = statistics.median(c for c, _ in lion), statistics.median(c for c, _ in base)
-        ratio = lion_cpu / base_cpu
+        ratio = statistics.median(l_cpu / b_cpu for (l_cpu, _), (b_cpu, _) in zip(lion, base, strict=True))
         result = {"bench": "init_speed", "value": round(ratio, 3), "target": TARGET, "ok": ratio <= TARGET,
+                  "ratio_of_medians": round(lion_cpu / base_cpu, 3),
                   "rows": ROWS, "seed_mb": round(seed.stat().st_size / 2**20, 1),
                   "lion_cpu_s": round(lion_cpu, 3), "baseline_cpu_s": round(base_cpu, 3),
                   "lion_wall_s": round(statistics.median(w for _, w in lion), 3),

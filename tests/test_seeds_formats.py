@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,13 +147,18 @@ def test_hub_id_offline_is_a_clear_error(tmp_path: Path) -> None:
     assert "save_to_disk" in proc.stderr and not (tmp_path / "p").exists()
 
 
-def test_a_big_file_shows_progress(lion_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("record", [
+    lambda i: {"instruction": f"Task {i}."},                                   # plain Alpaca: core/seed_fast.py
+    lambda i: {"conversations": [{"from": "human", "value": f"Task {i}."}]},   # any other: the general parser
+], ids=["fast-path", "general-parser"])
+def test_a_big_file_shows_progress(lion_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   record: Callable[[int], dict[str, Any]]) -> None:
     from lion_cli.cli import seed_progress
 
     monkeypatch.setattr(seed_progress, "QUIET_S", 0.0)   # as if the file had taken long to read
     monkeypatch.setattr(seed_progress, "EVERY_S", 0.0)
     seed = tmp_path / "big.jsonl"
-    seed.write_text("".join(json.dumps({"instruction": f"Task {i}."}) + "\n" for i in range(25_000)), encoding="utf-8")
+    seed.write_text("".join(json.dumps(record(i)) + "\n" for i in range(25_000)), encoding="utf-8")
     result = lion_cli("init", str(tmp_path / "proj"), "--seed", str(seed), "--json")
     assert result.exit_code == 0
     assert f"reading {seed}: 10,000 rows" in result.stderr and f"reading {seed}: 20,000 rows" in result.stderr

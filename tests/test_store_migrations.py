@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lion_cli.store.db import (
+    PAGE_SIZE,
     Migration,
     _split_sql,
     applied_migrations,
@@ -92,6 +93,18 @@ def test_blank_db_gets_the_expected_schema(tmp_path: Path) -> None:
         # foreign keys are enforced, not just declared
         with pytest.raises(sqlite3.IntegrityError):
             conn.execute("INSERT INTO pool_members (iteration, pool, instruction_id) VALUES (0, 'train', 999)")
+
+
+def test_a_new_store_gets_the_larger_page_size_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    with open_store(tmp_path / "new.db") as store:
+        assert store.scalar("PRAGMA page_size") == PAGE_SIZE != 4096
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("PRAGMA page_size = 4096")
+    old.execute("CREATE TABLE made_by_someone_else (x)")  # the file exists now, with 4 KiB pages
+    old.close()
+    with open_store(tmp_path / "old.db") as store:
+        assert store.scalar("PRAGMA page_size") == 4096
+        assert store.scalar("SELECT COUNT(*) FROM instructions") == 0  # migrated and usable all the same
 
 
 def test_migrating_twice_is_a_no_op(tmp_path: Path) -> None:

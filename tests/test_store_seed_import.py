@@ -6,17 +6,17 @@ duplicates dropped with one dict() (the first of repeats still kept) and the gar
 from __future__ import annotations
 
 import gc
+import json
 import re
 import sqlite3
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lion_cli.core.seed_records import _new_item, items_from_records
-from lion_cli.core.seeds import seed_parse
+from lion_cli.core.seed_fast import plain_alpaca_items
+from lion_cli.core.seeds import SeedError, SeedParse, decode_seed_bytes, parse_seed_bytes, parse_seed_text, seed_parse
 from lion_cli.core.types import Pool, SeedItem, content_hash
 from lion_cli.store.bulk import collector_paused
 from lion_cli.store.db import Store, open_store
@@ -95,14 +95,62 @@ def test_the_collector_is_paused_for_a_bulk_read_and_back_after() -> None:
         gc.enable()
 
 
-def test_the_plain_alpaca_items_equal_the_dataclass_made_ones() -> None:
-    made = _new_item("Do it.", "now", "Done.")
-    assert made == SeedItem("Do it.", "now", "Done.") and type(made) is SeedItem
-    assert [getattr(made, f.name) for f in fields(SeedItem)] == ["Do it.", "now", "Done.", 0]  # every field set
-    with pytest.raises(AttributeError):
-        made.instruction = "changed"  # type: ignore[misc]  # still frozen
-    [item], _ = items_from_records([{"instruction": " Do it. ", "input": "now", "output": "Done. "}], str)
-    assert item == made
+PLAIN = [{"instruction": " Do it. ", "input": "now", "output": "Done. "}, {"instruction": "Two.", "extra": [1]},
+         {"instruction": "Do it.", "input": "now", "output": "a repeat"}]
+ODD = [{"instruction": "   "}, {"input": "no instruction"}, {"instruction": 5}, {"instruction": None},
+       {"instruction": "None is no input", "input": None}, {"instruction": "x", "output": 3}, ["not", "a dict"],
+       "a string", {"instruction": "x", "instances": [{"input": "", "output": ""}]},
+       {"instruction": "x", "instances": None},
+       {"instruction": "x", "conversations": []}, {"instruction": "x", "messages": None}]
+
+
+def _file(records: list[Any], fmt: str) -> bytes:
+    text = json.dumps(records, indent=2) if fmt == "json" else "".join(json.dumps(r) + "\n" for r in records)
+    return text.encode()
+
+
+def _outcome(parse: Callable[[], SeedParse]) -> SeedParse | str:
+    try:
+        return parse()
+    except SeedError as exc:
+        return str(exc)
+
+
+def _both_ways(data: bytes, where: str) -> tuple[SeedParse | str, SeedParse | str]:
+    """(what lion's reading of the bytes gives, what the general parser gives)."""
+    return (_outcome(lambda: parse_seed_bytes(data, where)),
+            _outcome(lambda: parse_seed_text(decode_seed_bytes(data, where), where)))
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_the_fast_path_makes_what_the_general_parser_makes(fmt: str) -> None:
+    data = _file(PLAIN, fmt)
+    assert plain_alpaca_items(data, fmt) is not None  # the fast path is the one taken here
+    fast, general = _both_ways(data, f"seeds.{fmt}")
+    assert fast == general and isinstance(fast, SeedParse)
+    assert fast.items == [SeedItem("Do it.", "now", "Done."), SeedItem("Two.")] and fast.duplicates == 1
+    assert all(type(item) is SeedItem for item in fast.items) and fast.fmt == fmt
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+@pytest.mark.parametrize("odd", ODD, ids=lambda odd: repr(odd)[:30])
+def test_one_record_the_fast_path_cannot_take_goes_to_the_general_parser(odd: Any, fmt: str) -> None:
+    data = _file([*PLAIN, odd], fmt)
+    assert plain_alpaca_items(data, fmt) is None
+    fast, general = _both_ways(data, f"seeds.{fmt}")
+    assert fast == general
+
+
+@pytest.mark.parametrize("data", [
+    b"\xef\xbb\xbf" + _file(PLAIN, "json"),                  # a byte-order mark
+    _file(PLAIN, "json").replace(b'"extra": [', b'"extra": [NaN, '),  # json.loads takes NaN, msgspec does not
+    b'{"instruction": "a \xe2\x80\xa8 line separator in a string"}\n',  # U+2028: one JSON Lines record
+    b'[{"instruction": "bad \xff byte"}]',                           # not UTF-8
+    b'[{"instruction": "raw NUL \x00"}]',
+], ids=["bom", "nan", "u2028", "not-utf8", "nul"])
+def test_files_the_fast_path_leaves_alone_read_as_the_general_parser_reads_them(data: bytes) -> None:
+    fast, general = _both_ways(data, "seeds.jsonl" if data.startswith(b'{"') else "seeds.json")
+    assert fast == general
 
 
 def test_lion_init_reads_and_writes_the_seeds_with_the_collector_paused(tmp_path: Path,

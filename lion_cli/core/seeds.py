@@ -15,12 +15,13 @@ from typing import Any
 
 from lion_cli.core.seed_records import SeedError, items_from_records
 from lion_cli.core.seed_table import parse_table
-from lion_cli.core.types import SeedItem, content_hash
+from lion_cli.core.types import SeedItem, content_hashes
 
-__all__ = ["SeedError", "SeedParse", "decode_seed_bytes", "detect_format", "first_by_content", "parse_seed_text",
-           "seed_parse"]
+__all__ = ["SeedError", "SeedParse", "decode_seed_bytes", "detect_format", "first_by_content", "parse_seed_bytes",
+           "parse_seed_text", "seed_parse"]
 
 Progress = Callable[[int], None]
+SNIFF_BYTES = 4096  # how much of a file detect_format sees before the whole is decoded
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ def _parse_jsonl(text: str, where: str, columns: dict[str, str], progress: Progr
     numbered: list[int] = []
 
     def records() -> Iterable[Any]:
-        for n, line in enumerate(text.splitlines(), start=1):
+        # records end at "\n" only: str.splitlines() would also cut a record at a U+2028 inside a string
+        for n, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -137,7 +139,7 @@ def seed_parse(raw: Sequence[SeedItem], where: str, fmt: str) -> SeedParse:
     """Exact duplicates (same instruction and input) dropped, the first one kept; none at all is an error."""
     if not raw:
         raise SeedError(f"{where}:1: no instructions found")
-    unique = first_by_content([content_hash(item.instruction, item.input) for item in raw], raw)
+    unique = first_by_content(content_hashes(raw), raw)
     return SeedParse(list(unique.values()), len(raw) - len(unique), fmt, list(unique))
 
 
@@ -165,6 +167,18 @@ def parse_seed_text(text: str, where: str, columns: dict[str, str] | None = None
     parser = _parse_json_array if fmt == "json" else _parse_jsonl
     raw, found = parser(text, where, columns or {}, progress)  # the parser names what it found
     return seed_parse(raw, where, found)
+
+
+def parse_seed_bytes(data: bytes, where: str, columns: dict[str, str] | None = None,
+                     progress: Progress | None = None) -> SeedParse:
+    """A seed file's bytes parsed: a plain Alpaca JSON or JSONL file by the fast path (core/seed_fast.py),
+    any other, or one that path cannot take whole, by parse_seed_text after a checked UTF-8 decode."""
+    from lion_cli.core.seed_fast import plain_alpaca_items
+
+    fmt = detect_format(data[:SNIFF_BYTES].decode("utf-8", "ignore"), where)
+    if fmt in ("json", "jsonl") and not columns and (items := plain_alpaca_items(data, fmt, progress)) is not None:
+        return seed_parse(items, where, fmt)
+    return parse_seed_text(decode_seed_bytes(data, where), where, columns, progress)
 
 
 def decode_seed_bytes(data: bytes, where: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lion_cli.core.seeds import Progress, SeedError, SeedParse, decode_seed_bytes, parse_seed_text, seed_parse
+from lion_cli.core.seeds import Progress, SeedError, SeedParse, parse_seed_bytes, seed_parse
 from lion_cli.core.types import SeedItem
 
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet")
@@ -34,7 +34,7 @@ def _read_file(path: Path, columns: dict[str, str], progress: Progress | None) -
         from lion_cli.seeds_io.arrow import parquet_items
 
         return seed_parse(parquet_items(path, columns, progress), where, "parquet")
-    return parse_seed_text(decode_seed_bytes(path.read_bytes(), where), where, columns, progress)
+    return parse_seed_bytes(path.read_bytes(), where, columns, progress)
 
 
 def _data_files(folder: Path) -> list[Path]:

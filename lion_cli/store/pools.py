@@ -7,11 +7,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from lion_cli.core.seeds import first_by_content
-from lion_cli.core.types import Instruction, Origin, Pool, SeedItem, content_hash
+from lion_cli.core.types import Instruction, Origin, Pool, SeedItem, content_hash, content_hashes
 from lion_cli.store.db import Store, foreign_keys_off
 
 BULK_CACHE_KIB = -65536  # 64 MiB while seeds are imported (negative: KiB, SQLite's convention)
-FRESH_FILL_INDEXES = ("instructions_content_hash", "pool_members_instruction")  # see _indexes_built_after
+# the indexes a fresh store's seed fill drops and builds after (see _indexes_built_after)
+FRESH_INSTRUCTION_INDEXES = ("instructions_content_hash", "instructions_origin")
+FRESH_MEMBER_INDEXES = ("pool_members_instruction",)
 
 
 def _row_to_instruction(r: object) -> Instruction:
@@ -22,10 +24,12 @@ def _row_to_instruction(r: object) -> Instruction:
 def import_seeds(store: Store, items: Sequence[SeedItem], project_name: str,
                  hashes: Sequence[str] | None = None) -> int:
     """Insert seeds as iteration-0 Train and Cache Pool members, in one transaction (`hashes`: each
-    item's content_hash when the caller has them). Plain executemany statements: a 52K-row seed file goes
-    in about as fast as SQLite writes it (sqlite-utils' per-chunk work cost seconds there)."""
-    # by content, first one kept: a repeated item is one pool member
-    seeds = first_by_content(hashes or [content_hash(it.instruction, it.input) for it in items], items)
+    item's content_hash, from a caller whose items are distinct already, as SeedParse's are). Plain
+    executemany statements: a 52K-row seed file goes in about as fast as SQLite writes it (sqlite-utils'
+    per-chunk work cost seconds there)."""
+    if hashes is None:  # by content, first one kept: a repeated item is one pool member
+        unique = first_by_content(content_hashes(items), items)
+        hashes, items = list(unique), list(unique.values())
     fresh = store.scalar("SELECT NOT EXISTS (SELECT 1 FROM instructions)") == 1
     cache_pages = store.scalar("PRAGMA cache_size")
     store.conn.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB}")  # the hash index's pages stay in memory
@@ -33,10 +37,10 @@ def import_seeds(store: Store, items: Sequence[SeedItem], project_name: str,
         # Foreign keys off on a fresh store: every pool row's id is selected from instructions in the
         # same transaction, so checking each of them again costs time and finds nothing.
         with foreign_keys_off(store.conn, fresh), store.tx() as c:
-            _insert_seeds(store, c, seeds, project_name, fresh)
+            _insert_seeds(store, c, hashes, items, project_name, fresh)
     finally:
         store.conn.execute(f"PRAGMA cache_size = {int(cache_pages)}")
-    return len(seeds)
+    return len(hashes)
 
 
 @contextmanager
@@ -54,34 +58,41 @@ def _indexes_built_after(c: sqlite3.Connection, names: Sequence[str]) -> Iterato
         c.execute(sql)
 
 
-def _insert_seeds(store: Store, c: sqlite3.Connection, seeds: dict[str, SeedItem], project_name: str,
-                  fresh: bool) -> None:
+def _insert_seeds(store: Store, c: sqlite3.Connection, hashes: Sequence[str], items: Sequence[SeedItem],
+                  project_name: str, fresh: bool) -> None:
     """`fresh`: the store held no instruction when import_seeds looked (one decision for the foreign keys
     and the fill)."""
     c.execute("INSERT INTO project (id, name) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET name=excluded.name",
               (project_name,))
     c.execute("INSERT OR IGNORE INTO iterations (iteration) VALUES (0)")
-    # On a fresh store the seeds (distinct by hash already) are all there is: both indexes built after.
-    with _indexes_built_after(c, FRESH_FILL_INDEXES if fresh else ()):
-        # created_at as the column's default has it, worked out once and written into the statement: the
-        # default runs strftime for every row (a third of the insert), and a parameter costs a bind per row.
-        now = str(store.scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"))
-        c.executemany("INSERT OR IGNORE INTO instructions (content_hash, text, input, seed_output, origin,"
-                      f" iteration, created_at) VALUES (?, ?, ?, ?, '{Origin.SEED.value}', 0, '{now}')",
-                      ((h, it.instruction, it.input, it.output) for h, it in seeds.items()))
+    # On a fresh store the seeds (distinct by hash already) are all there is: every index they fill is
+    # built after; the instructions' ones before the pool rows, which are selected through the origin index.
+    with _indexes_built_after(c, FRESH_MEMBER_INDEXES if fresh else ()):
+        with _indexes_built_after(c, FRESH_INSTRUCTION_INDEXES if fresh else ()):
+            _insert_instructions(store, c, hashes, items)
         if fresh:  # the store holds exactly these seeds now: their ids from the small origin index, not the rows
             members = ("INSERT INTO pool_members (iteration, pool, instruction_id)"
                        f" SELECT 0, ?, id FROM instructions WHERE origin='{Origin.SEED.value}'")
         else:      # picked out by hash among what was there
             c.execute("CREATE TEMP TABLE IF NOT EXISTS seed_hashes (content_hash TEXT PRIMARY KEY)")
             c.execute("DELETE FROM temp.seed_hashes")
-            c.executemany("INSERT OR IGNORE INTO temp.seed_hashes VALUES (?)", ((h,) for h in seeds))
+            c.executemany("INSERT OR IGNORE INTO temp.seed_hashes VALUES (?)", ((h,) for h in hashes))
             members = ("INSERT OR REPLACE INTO pool_members (iteration, pool, instruction_id) SELECT 0, ?, i.id"
                        " FROM instructions i JOIN temp.seed_hashes USING (content_hash)")
         # in the table's key order ('cache' before 'train'): each pool's rows then go in at the end of the
         # key, where SQLite appends, instead of the Cache Pool's in front of the Train Pool's
         for pool in sorted((Pool.TRAIN, Pool.CACHE), key=lambda p: p.value):
             c.execute(members, (pool.value,))
+
+
+def _insert_instructions(store: Store, c: sqlite3.Connection, hashes: Sequence[str], items: Sequence[SeedItem]
+                         ) -> None:
+    # created_at as the column's default has it, worked out once and written into the statement: the
+    # default runs strftime for every row (a third of the insert), and a parameter costs a bind per row.
+    now = str(store.scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"))
+    c.executemany("INSERT OR IGNORE INTO instructions (content_hash, text, input, seed_output, origin,"
+                  f" iteration, created_at) VALUES (?, ?, ?, ?, '{Origin.SEED.value}', 0, '{now}')",
+                  zip(hashes, *zip(*items, strict=True), strict=True))  # hash, instruction, input, output: in C
 
 
 def _add_members(store: Store, iteration: int, pool: Pool, ids: Iterable[int]) -> None:
