@@ -81,8 +81,8 @@ def teacher_student(order: Order, first: T, second: T) -> tuple[T, T]:
 
 class SeedItem(NamedTuple):
     """One instruction as read from a seed file, before it gets an id in the store. A named tuple, not a
-    dataclass: a 52K-row seed file's items are made from plain tuples by one C call (`SeedItem._make`),
-    where a dataclass costs a Python-level constructor per item."""
+    dataclass: a 52K-row seed file's items are made from plain tuples in C (core/seed_fast.py maps
+    `tuple.__new__` over them), where a dataclass costs a Python-level constructor per item."""
 
     instruction: str
     input: str = ""
