@@ -166,6 +166,22 @@ def test_a_big_file_shows_progress(lion_cli: Any, tmp_path: Path, monkeypatch: p
     assert json.loads(result.stdout)["seeds"] == 25_000          # stdout stays the result alone
 
 
+def test_progress_never_counts_back_when_the_general_parser_reads_a_file_again(
+        lion_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lion_cli.cli import seed_progress
+
+    monkeypatch.setattr(seed_progress, "QUIET_S", 0.0)
+    monkeypatch.setattr(seed_progress, "EVERY_S", 0.0)
+    seed = tmp_path / "big.jsonl"   # plain records, then one the fast path gives up on at the very end
+    seed.write_text("".join(json.dumps({"instruction": f"Task {i}."}) + "\n" for i in range(25_000))
+                    + json.dumps({"instruction": "Last.", "input": None}) + "\n", encoding="utf-8")
+    result = lion_cli("init", str(tmp_path / "proj"), "--seed", str(seed), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["seeds"] == 25_001
+    counts = [int(line.split(": ")[1].split(" rows")[0].replace(",", ""))
+              for line in result.stderr.splitlines() if line.startswith("reading ")]
+    assert counts == [10_000, 20_000]   # the fast path's; the general parser's re-read adds none below them
+
+
 def test_a_small_file_is_quiet(lion_cli: Any, tmp_path: Path) -> None:
     seed = tmp_path / "s.jsonl"
     seed.write_text("".join(json.dumps({"instruction": f"Task {i}."}) + "\n" for i in range(12_000)), encoding="utf-8")

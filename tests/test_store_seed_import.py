@@ -147,9 +147,18 @@ def test_one_record_the_fast_path_cannot_take_goes_to_the_general_parser(odd: An
     b'{"instruction": "a \xe2\x80\xa8 line separator in a string"}\n',  # U+2028: one JSON Lines record
     b'[{"instruction": "bad \xff byte"}]',                           # not UTF-8
     b'[{"instruction": "raw NUL \x00"}]',
-], ids=["bom", "nan", "u2028", "not-utf8", "nul"])
+    b'{\n  "instruction": "pretty-printed"\n}\n{\n  "instruction": "records"\n}\n',  # not JSON Lines
+    b'{"instruction": "two"} {"instruction": "on a line"}\n',
+    b'{"instruction": "a"}\r{"instruction": "bare CR"}\r',
+    b'{"instruction": "a"}\n  \n\r\n\n{"instruction": "blank lines between"}',
+    b'[{"instruction": "a", "note": "caf\xe9"}]',                   # bad UTF-8 in a field lion skips
+    b'{"instruction": "a", "\xff": 1}\n',                           # ... and in a key
+    b'[{"instruction": "a", "x": 1' + b"0" * 5000 + b'}]',          # past int()'s 4,300 digits
+    b'[{"instruction": "a", "x": ' + b"[" * 3000 + b"]" * 3000 + b'}]',  # nested past the recursion limit
+], ids=["bom", "nan", "u2028", "not-utf8", "nul", "pretty-jsonl", "two-on-a-line", "bare-cr", "blank-lines",
+        "latin1-skipped-field", "bad-key", "big-int", "deep"])
 def test_files_the_fast_path_leaves_alone_read_as_the_general_parser_reads_them(data: bytes) -> None:
-    fast, general = _both_ways(data, "seeds.jsonl" if data.startswith(b'{"') else "seeds.json")
+    fast, general = _both_ways(data, "seeds.jsonl" if data.startswith(b"{") else "seeds.json")
     assert fast == general
 
 

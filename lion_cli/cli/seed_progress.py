@@ -18,7 +18,10 @@ class SeedProgress:
         self.count = 0
 
     def rows(self, count: int) -> None:
-        """Called by the parser every few thousand rows."""
+        """Called by the parser every few thousand rows. A count below one already heard is not shown: the
+        general parser starts again from 0 where the fast path gave up on a file half-way."""
+        if count <= self.count:
+            return
         self.count = count
         now = time.monotonic()
         if now - self.started < QUIET_S or (self.last_line is not None and now - self.last_line < EVERY_S):

@@ -21,6 +21,7 @@ Progress = Callable[[int], None]
 
 _INSTRUCTION, _INPUT, _OUTPUT = attrgetter("instruction"), attrgetter("input"), attrgetter("output")
 _AS_ITEM = partial(tuple.__new__, SeedItem)  # (instruction, input, output) → SeedItem, in C
+_BLANK_LINE_MAX = 16  # bytes: a longer line is decoded (one of whitespace only then fails, as it should)
 
 
 @cache
@@ -29,28 +30,28 @@ def _decoders() -> tuple[Any, Any]:
     imported only when a seed file is read."""
     import msgspec
 
-    other_shape = msgspec.Raw | msgspec.UnsetType  # present at all (even null): not a plain Alpaca record
+    # A key of another shape present at all (even null) is not a plain Alpaca record, as record_shape and
+    # _plain_alpaca see it: typed as "never given", any value of it fails the decode, in C.
     plain_record: Any = msgspec.defstruct("PlainRecord", [
         ("instruction", str), ("input", str, ""), ("output", str, ""),
-        *((key, other_shape, msgspec.UNSET) for key in ("instances", "conversations", "messages"))])
+        *((key, msgspec.UnsetType, msgspec.UNSET) for key in ("instances", "conversations", "messages"))])
     return msgspec.json.Decoder(list.__class_getitem__(plain_record)), msgspec.json.Decoder(plain_record)
 
 
 def _lines_decoded(decoder: Any, data: bytes, progress: Progress | None) -> list[Any]:
-    """A JSON Lines file's records, PROGRESS_EVERY lines at a time, with progress after each part."""
+    """A JSON Lines file's records: one JSON value on each line that is not blank, as the general parser
+    reads them (msgspec's decode_lines takes any whitespace-separated stream of values: a pretty-printed
+    record, two records on a line). A blank line is JSON whitespace only and short; any other line that
+    holds no value raises, and the general parser then reads the file."""
     records: list[Any] = []
-    view, start = memoryview(data), 0
-    while start < len(data):
-        end = start
-        for _ in range(PROGRESS_EVERY):
-            end = data.find(b"\n", end) + 1
-            if end == 0:  # no newline after the last record
-                end = len(data)
-                break
-        records += decoder.decode_lines(view[start:end])
+    view, start, size, decode = memoryview(data), 0, len(data), decoder.decode
+    while start < size:
+        end = data.find(b"\n", start) + 1 or size
+        if end - start > _BLANK_LINE_MAX or view[start:end].tobytes().strip(b" \t\r\n"):
+            records.append(decode(view[start:end]))
+            if progress is not None and len(records) % PROGRESS_EVERY == 0:
+                progress(len(records))
         start = end
-        if progress is not None:
-            progress(len(records))
     return records
 
 
@@ -62,14 +63,14 @@ def plain_alpaca_items(data: bytes, fmt: str, progress: Progress | None = None) 
 
     array, line = _decoders()
     try:
+        if not data.isascii():
+            data.decode("utf-8")  # msgspec checks only the strings it keeps; a skipped field may be bad UTF-8
         records = array.decode(data) if fmt == "json" else _lines_decoded(line, data, progress)
-    except (msgspec.DecodeError, UnicodeDecodeError):  # malformed, not UTF-8, another shape, a field not text
-        return None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # malformed, not UTF-8, another shape,
+        return None                                                      # a field not text, nested too deep
     if fmt == "json" and progress is not None:
         progress(len(records))
-    unset = msgspec.UNSET
-    if not records or any(r.instances is not unset or r.conversations is not unset or r.messages is not unset
-                          for r in records):
+    if not records:
         return None
     instructions = list(map(str.strip, map(_INSTRUCTION, records)))
     if not all(instructions):

@@ -22,6 +22,7 @@ __all__ = ["SeedError", "SeedParse", "decode_seed_bytes", "detect_format", "firs
 
 Progress = Callable[[int], None]
 SNIFF_BYTES = 4096  # how much of a file detect_format sees before the whole is decoded
+_INT_DIGITS_MAX = 4000  # under sys.get_int_max_str_digits()'s default 4,300, sign and all
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,16 @@ class SeedParse:
     duplicates: int
     fmt: str
     hashes: list[str] = field(default_factory=list)  # each item's content_hash, worked out once
+
+
+def _json_int(digits: str) -> int | float:
+    """A JSON integer; one too long for int() (Python refuses over 4,300 digits) as a float: such a number
+    can only sit in a field lion does not read, and must not stop the file (nor end in a traceback)."""
+    return int(digits) if len(digits) <= _INT_DIGITS_MAX else float(digits)
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_int=_json_int)
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -44,7 +55,9 @@ def _shape_name(shape: str, container: str) -> str:
 def _parse_json_array(text: str, where: str, columns: dict[str, str], progress: Progress | None
                       ) -> tuple[list[SeedItem], str]:
     try:
-        data = json.loads(text)
+        data = _loads(text)
+    except RecursionError:
+        raise SeedError(f"{where}:1: invalid JSON: nested too deeply") from None
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data" and text.lstrip().startswith("{"):
             return _parse_jsonl(text, where, columns, progress)  # JSON Lines saved under a .json name
@@ -104,7 +117,9 @@ def _parse_jsonl(text: str, where: str, columns: dict[str, str], progress: Progr
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = _loads(line)
+            except RecursionError:
+                raise SeedError(f"{where}:{n}: invalid JSON: nested too deeply") from None
             except json.JSONDecodeError as exc:
                 raise SeedError(f"{where}:{n}: invalid JSON: {exc.msg}") from None
             numbered.append(n)
