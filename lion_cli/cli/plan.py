@@ -14,7 +14,8 @@ import typer
 from lion_cli.cli.common import Project, open_project
 from lion_cli.cli.help_examples import examples
 from lion_cli.cli.project_arg import PROJECT_ARGUMENT, PROJECT_OPTION, chosen_project
-from lion_cli.core.plan import OnlineRounds, Plan, PlanLine
+from lion_cli.core.online_plan import OnlineRounds, online_rounds_from
+from lion_cli.core.plan import Plan, PlanLine
 
 if TYPE_CHECKING:
     from lion_cli.config import Settings
@@ -36,11 +37,8 @@ def project_plan_of(project: Project, iterations: int | None = None) -> Plan:
 
 
 def online_rounds(s: Settings) -> OnlineRounds:
-    """[preference] online as the plan counts it."""
-    p = s.preference
-    if not p.online:
-        return OnlineRounds()
-    return OnlineRounds(p.online_rounds, p.online_samples, p.when == "each", p.online_prompts == "cache")
+    """[preference] online as the plan counts it (the projection reads the same settings the same way)."""
+    return online_rounds_from(s.preference.model_dump())
 
 
 def hours(seconds: float) -> str:

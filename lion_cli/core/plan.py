@@ -19,11 +19,11 @@ import math
 from dataclasses import dataclass, field
 
 from lion_cli.core.api import EndpointSpec, request_reservation
+from lion_cli.core.online_plan import DEFAULT_HARD_SHARE, OnlineRounds, online_requests
 from lion_cli.core.throughput import Throughput
 from lion_cli.core.totals import ASSUMED_COMPLETION_SHARE, ASSUMED_PROMPT_TOKENS
 
 DEFAULT_ACCEPTANCE = 0.5    # before the generator's first candidate
-DEFAULT_HARD_SHARE = 0.5    # hard ÷ labelled instructions, before a discrimination labels any
 FINAL_STAGE = "final imitation"
 STRUCTURED_ROLES = ("referee", "generator")   # the roles that ask for JSON replies, in the order they first ask
 
@@ -35,18 +35,6 @@ class RequestSize:
     prompt_tokens: float
     completion_tokens: float
     measured: bool = True     # False: the assumed size (assumed_size)
-
-
-@dataclass(frozen=True)
-class OnlineRounds:
-    """[preference] online as the plan counts it: each round the referee scores `samples` answers per
-    prompt in both orders; the prompts are the previous discrimination's hard instructions (or its whole
-    Cache Pool); after every iteration's imitation (`each`) or the final one's only. rounds 0: off."""
-
-    rounds: int = 0
-    samples: int = 2
-    each: bool = True
-    whole_cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,10 +152,9 @@ def probe_requests(inputs: PlanInputs, role: str) -> int:
 def online_line(inputs: PlanInputs, iteration: int, stage: str, prior_cache: int) -> PlanLine:
     """The referee's requests of an imitation's online rounds, whose prompts come from the discrimination
     of iteration - 1 (its Cache Pool `prior_cache`)."""
-    o = inputs.online
-    share = 1.0 if o.whole_cache else inputs.hard_shares.get(iteration - 1, DEFAULT_HARD_SHARE)
-    per_round = round(prior_cache * share) * o.samples * 2 * (1 + (inputs.referee_retry_rate or 0.0))
-    return plan_line(inputs, iteration, stage, "referee", round(o.rounds * per_round))
+    requests = online_requests(inputs.online, prior_cache, inputs.hard_shares.get(iteration - 1),
+                               inputs.referee_retry_rate or 0.0)
+    return plan_line(inputs, iteration, stage, "referee", requests)
 
 
 def make_plan(inputs: PlanInputs) -> Plan:
@@ -176,7 +163,7 @@ def make_plan(inputs: PlanInputs) -> Plan:
     sizes = pool_sizes(inputs)
     for t, (train, cache) in enumerate(sizes):
         lines.append(plan_line(inputs, t, "imitation", "teacher", train))
-        if inputs.online.rounds and inputs.online.each and t > 0:
+        if inputs.online.at(t, inputs.iterations):
             lines.append(online_line(inputs, t, "imitation · online DPO", sizes[t - 1][1]))
         for stage, role in zip(("discrimination", "generation"), STRUCTURED_ROLES, strict=True):
             if t == 0 and role in inputs.endpoints and (probe := probe_requests(inputs, role)):
@@ -184,7 +171,7 @@ def make_plan(inputs: PlanInputs) -> Plan:
         lines += [plan_line(inputs, t, "discrimination", "referee", round(2 * cache * (1 + retry))),
                   plan_line(inputs, t, "generation", "generator", generator_requests(inputs, t))]
     final = [plan_line(inputs, inputs.iterations, FINAL_STAGE, "teacher", inputs.new_per_iteration)]
-    if inputs.online.rounds and sizes:
+    if inputs.online.at(inputs.iterations, inputs.iterations) and sizes:
         final.append(online_line(inputs, inputs.iterations, f"{FINAL_STAGE} · online DPO", sizes[-1][1]))
     return Plan(lines, final, assumptions(inputs))
 

@@ -3,8 +3,9 @@
 The model of the work left: each remaining iteration asks the teacher once per new instruction (the
 Cache Pool's older members are already answered), the referee twice per Cache Pool member (both
 orders, plus retries at the rate seen so far), and the generator new_per_iteration ÷ acceptance
-rate times; the last iteration's new instructions are answered for the final imitation; what the
-current iteration already did is subtracted. A request costs what the role's
+rate times; the last iteration's new instructions are answered for the final imitation; with [preference]
+online, the referee's online rounds of every imitation still ahead, counted as `lion plan` counts
+them (core/online_plan.py); what the current iteration already did is subtracted. A request costs what the role's
 paid requests cost on average so far, or, before its first one, the endpoint's prices × the
 assumed request size (core/totals.py).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lion_cli.core.online_plan import online_referee_calls
 from lion_cli.core.throughput import throughput
 from lion_cli.core.totals import API_ROLE_NAMES, EndpointPlan, RoleTotals, RunPlan, RunTotals
 
@@ -50,6 +52,9 @@ def remaining_calls(t: RunTotals, plan: RunPlan) -> dict[str, int]:
         # The next iteration's new instructions need teacher answers (the last one's: for the final imitation).
         calls["teacher"] += plan.new_per_iteration
         cache += plan.new_per_iteration
+    calls["referee"] += online_referee_calls(
+        plan.online, t.online, current=t.iteration, iterations=plan.iterations, cache=t.cache_size,
+        previous_cache=t.previous_cache_size, new_per_iteration=plan.new_per_iteration, retry_rate=retry_rate)
     return calls
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lion_cli.core.api import request_reservation
+from lion_cli.core.online_plan import OnlineProgress, OnlineRounds, online_rounds_from
 from lion_cli.core.prices import AUTO, Price, resolve_prices
 from lion_cli.core.types import API_ROLES
 
@@ -95,6 +96,7 @@ class RunPlan:
     budget_usd: float = 0.0     # 0: no cap
     tau: float | None = None
     training: TrainingPlan = field(default_factory=TrainingPlan)
+    online: OnlineRounds = field(default_factory=OnlineRounds)   # [preference] online; rounds 0: off
 
 
 def _section(cfg: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -129,7 +131,8 @@ def plan_from_settings(cfg: Mapping[str, Any]) -> RunPlan | None:
     budget = _section(cfg, "budget").get("max_usd")
     tau = loop.get("tau")
     return RunPlan(iterations, new, endpoints, float(budget) if isinstance(budget, int | float) else 0.0,
-                   float(tau) if isinstance(tau, int | float) else None, _training(loop, _section(cfg, "student")))
+                   float(tau) if isinstance(tau, int | float) else None, _training(loop, _section(cfg, "student")),
+                   online_rounds_from(_section(cfg, "preference")))
 
 
 def _training(loop: Mapping[str, Any], student: Mapping[str, Any]) -> TrainingPlan:
@@ -160,6 +163,7 @@ class RunTotals:
     iterations_done: int = 0      # iterations whose three stages are done
     iteration: int = 0            # the first iteration not done (where the run is, or resumes)
     cache_size: int = 0           # that iteration's Cache Pool
+    previous_cache_size: int = 0  # the Cache Pool of the iteration before it (0 at iteration 0)
     instructions: int = 0         # in the store, all iterations
     teacher_missing: int = 0      # members of that Cache Pool without a teacher answer
     referee_done: int = 0         # referee requests (verdict rows, retries included) of that iteration
@@ -171,6 +175,7 @@ class RunTotals:
     request_rates: dict[str, float] = field(default_factory=dict)   # measured paid requests/s per role
     reserved_per_request: dict[str, float] = field(default_factory=dict)   # measured mean reservation per role
     student: StudentWork = field(default_factory=StudentWork)
+    online: OnlineProgress = field(default_factory=OnlineProgress)
 
     def role(self, name: str) -> RoleTotals:
         return self.roles.get(name) or RoleTotals()

@@ -11,6 +11,7 @@ import sqlite3
 from lion_cli.core.throughput import MinuteUsage
 from lion_cli.core.totals import RoleTotals, RunTotals
 from lion_cli.store.db import Store
+from lion_cli.store.online_totals import OnlineProgressReader
 from lion_cli.store.student_work import StudentWorkReader
 from lion_cli.store.tallies import RowCounter
 
@@ -116,6 +117,7 @@ class TotalsReader:
         self._judgements = RowCounter("judgements", "iteration")
         self._retries = RowCounter("judgements", where="attempt > 0")
         self._student = StudentWorkReader()
+        self._online = OnlineProgressReader()
         self._cache_sizes: dict[int, int] = {}
         self._finished_candidates: dict[int, tuple[int, int]] = {}   # iteration → (accepted, all)
         self._finished_below = 0
@@ -135,11 +137,13 @@ class TotalsReader:
         rates, reserved = request_rates(store, list(roles))
         return RunTotals(
             roles=roles, iterations_done=done, iteration=cur, cache_size=cache,
+            previous_cache_size=self._cache_size(store, cur - 1) if cur > 0 else 0,
             instructions=self._instructions.total(), teacher_missing=max(cache - self._teacher.total(), 0),
             referee_done=self._judgements.counts.get(cur, 0), referee_first=self._judgements.total() - retries,
             referee_retries=retries, generator_done=candidates.get(cur, (0, 0))[1],
             accepted=sum(a for a, _ in candidates.values()), generated=sum(n for _, n in candidates.values()),
-            request_rates=rates, reserved_per_request=reserved, student=self._student.read(store, cur))
+            request_rates=rates, reserved_per_request=reserved, student=self._student.read(store, cur),
+            online=self._online.read(store, cur))
 
     def _cache_size(self, store: Store, iteration: int) -> int:
         """An iteration's Cache Pool is written whole before the iteration becomes the current one

@@ -1,0 +1,33 @@
+"""What the projection needs of [preference] online (core/online_plan.py OnlineProgress), read beside the
+run's totals (store/totals.py)."""
+
+from __future__ import annotations
+
+from lion_cli.core.online_plan import OnlineProgress
+from lion_cli.store.db import Store
+
+
+class OnlineProgressReader:
+    """A finished discrimination's labels do not change: each share is read once, when its stage is done."""
+
+    def __init__(self) -> None:
+        self._shares: dict[int, float] = {}
+
+    def read(self, store: Store, current: int) -> OnlineProgress:
+        finished = [int(r[0]) for r in store.query(
+            "SELECT iteration FROM stages WHERE stage = 'discrimination' AND status = 'done' AND iteration > ?",
+            (max(self._shares, default=-1),))]
+        for it in finished:  # one iteration's labels at a time: never a scan of the current one's
+            hard, n = store.query("SELECT SUM(label = 'hard'), COUNT(*) FROM labels WHERE iteration = ?", (it,))[0]
+            if n:
+                self._shares[it] = int(hard) / int(n)
+        done = store.scalar("SELECT status = 'done' FROM stages WHERE iteration = ? AND stage = 'imitation'",
+                            (current,)) == 1
+        verdicts = 0 if done or not _has_online_scores(store) else int(store.scalar(
+            "SELECT COUNT(*) FROM online_scores WHERE iteration = ?", (current,)) or 0)
+        return OnlineProgress(dict(self._shares), done, verdicts)
+
+
+def _has_online_scores(store: Store) -> bool:
+    """False for a store older than migration 0013, opened read-only (never migrated) by `lion status`."""
+    return store.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'online_scores'") == 1
