@@ -8,15 +8,19 @@ from lion_cli.store.db import Store
 
 
 class OnlineProgressReader:
-    """A finished discrimination's labels do not change: each share is read once, when its stage is done."""
+    """A finished discrimination's labels do not change: each share is read once, when its stage is done,
+    and only for the discriminations the rest of the run still prompts from."""
 
     def __init__(self) -> None:
         self._shares: dict[int, float] = {}
 
     def read(self, store: Store, current: int) -> OnlineProgress:
+        # Only the discriminations whose hard instructions are still to be prompted: the one before the
+        # current iteration (its imitation's rounds) and the current one (the next imitation's).
+        wanted = [it for it in (current - 1, current) if it >= 0 and it not in self._shares]
         finished = [int(r[0]) for r in store.query(
-            "SELECT iteration FROM stages WHERE stage = 'discrimination' AND status = 'done' AND iteration > ?",
-            (max(self._shares, default=-1),))]
+            "SELECT iteration FROM stages WHERE stage = 'discrimination' AND status = 'done'"
+            f" AND iteration IN ({','.join('?' * len(wanted))})", wanted)] if wanted else []
         for it in finished:  # one iteration's labels at a time: never a scan of the current one's
             hard, n = store.query("SELECT SUM(label = 'hard'), COUNT(*) FROM labels WHERE iteration = ?", (it,))[0]
             if n:
@@ -25,7 +29,8 @@ class OnlineProgressReader:
                             (current,)) == 1
         verdicts = 0 if done or not _has_online_scores(store) else int(store.scalar(
             "SELECT COUNT(*) FROM online_scores WHERE iteration = ?", (current,)) or 0)
-        return OnlineProgress(dict(self._shares), done, verdicts)
+        shares = {it: share for it, share in self._shares.items() if it >= current - 1}
+        return OnlineProgress(shares, done, verdicts)
 
 
 def _has_online_scores(store: Store) -> bool:

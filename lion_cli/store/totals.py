@@ -137,7 +137,8 @@ class TotalsReader:
         rates, reserved = request_rates(store, list(roles))
         return RunTotals(
             roles=roles, iterations_done=done, iteration=cur, cache_size=cache,
-            previous_cache_size=self._cache_size(store, cur - 1) if cur > 0 else 0,
+            # the Cache Pool before the last generation's accepted instructions joined it (no extra count)
+            previous_cache_size=max(cache - candidates.get(cur - 1, (0, 0))[0], 0) if cur > 0 else 0,
             instructions=self._instructions.total(), teacher_missing=max(cache - self._teacher.total(), 0),
             referee_done=self._judgements.counts.get(cur, 0), referee_first=self._judgements.total() - retries,
             referee_retries=retries, generator_done=candidates.get(cur, (0, 0))[1],
