@@ -46,9 +46,9 @@ def online_rounds_from(preference: Mapping[str, Any]) -> OnlineRounds:
     """From a [preference] settings mapping (lion.toml's, or a run's recorded settings)."""
     if preference.get("online") is not True:
         return OnlineRounds()
-    default = OnlineRounds()
-    rounds, samples = preference.get("online_rounds", 1), preference.get("online_samples", default.samples)
-    return OnlineRounds(rounds if isinstance(rounds, int) else 1, samples if isinstance(samples, int) else 2,
+    rounds, samples = preference.get("online_rounds"), preference.get("online_samples")
+    return OnlineRounds(rounds if isinstance(rounds, int) else 1,   # config.py's defaults where a value is missing
+                        samples if isinstance(samples, int) else OnlineRounds.samples,
                         preference.get("when", "each") == "each", preference.get("online_prompts") == "cache")
 
 

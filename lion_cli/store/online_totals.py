@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lion_cli.core.online_plan import OnlineProgress
 from lion_cli.store.db import Store
+from lion_cli.store.plan_inputs import hard_shares
 
 
 class OnlineProgressReader:
@@ -21,10 +22,8 @@ class OnlineProgressReader:
         finished = [int(r[0]) for r in store.query(
             "SELECT iteration FROM stages WHERE stage = 'discrimination' AND status = 'done'"
             f" AND iteration IN ({','.join('?' * len(wanted))})", wanted)] if wanted else []
-        for it in finished:  # one iteration's labels at a time: never a scan of the current one's
-            hard, n = store.query("SELECT SUM(label = 'hard'), COUNT(*) FROM labels WHERE iteration = ?", (it,))[0]
-            if n:
-                self._shares[it] = int(hard) / int(n)
+        if finished:
+            self._shares.update(hard_shares(store, only=finished))
         done = store.scalar("SELECT status = 'done' FROM stages WHERE iteration = ? AND stage = 'imitation'",
                             (current,)) == 1
         verdicts = 0 if done or not _has_online_scores(store) else int(store.scalar(

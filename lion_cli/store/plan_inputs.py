@@ -3,6 +3,7 @@ the generator's acceptance and the referee's retry rate (core/plan.py does the a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lion_cli.core.plan import RequestSize
@@ -60,10 +61,13 @@ def rates(store: Store) -> tuple[float | None, float | None]:
     return acceptance, (retries / first if first else None)
 
 
-def hard_shares(store: Store) -> dict[int, float]:
-    """Hard ÷ labelled instructions, by iteration, for the iterations whose discrimination labelled any."""
+def hard_shares(store: Store, only: Sequence[int] | None = None) -> dict[int, float]:
+    """Hard ÷ labelled instructions, by iteration, for the iterations whose discrimination labelled any
+    (`only`: of these iterations alone, each found by the labels' key: no other iteration's rows are read)."""
+    where = "" if only is None else f" WHERE iteration IN ({','.join('?' * len(only))})"
     return {int(it): hard / n for it, hard, n in store.query(
-        "SELECT iteration, SUM(label = 'hard'), COUNT(*) FROM labels GROUP BY iteration") if n}
+        f"SELECT iteration, SUM(label = 'hard'), COUNT(*) FROM labels{where} GROUP BY iteration", list(only or ()))
+        if n}
 
 
 def measured(store: Store) -> Measured:
